@@ -35,10 +35,12 @@ class Preprocess:
             x = x[..., ::-1]
         if any(s == 0 for s in self.std):
             raise CalibrationError("preprocessing std must not be 0")
-        return ((x * self.scale - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)).astype(np.float32)
+        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+        return ((x * self.scale - mean) / std).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "mean": list(self.mean), "std": list(self.std), "channel_order": self.channel_order}
+        return {"scale": self.scale, "mean": list(self.mean), "std": list(self.std),
+                "channel_order": self.channel_order}
 
 
 @dataclass
@@ -145,7 +147,8 @@ def _read_npz(path: Path, inputs: list[TensorSpec], what: str) -> tuple[list[np.
         arrays = [contents[name] for name in names]
     else:
         expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in names)
-        raise CalibrationError(f"{what} data {path}: needs key(s) {expected}; found {', '.join(sorted(contents)) or 'none'}")
+        found = ", ".join(sorted(contents)) or "none"
+        raise CalibrationError(f"{what} data {path}: needs key(s) {expected}; found {found}")
     labels = contents.get("y")
     if labels is not None:
         labels = np.asarray(labels)
@@ -164,7 +167,8 @@ def _check_array(array: np.ndarray, spec: TensorSpec, path: Path, what: str) -> 
     if array.ndim == 0 or array.shape[0] == 0:
         raise CalibrationError(f"{what} data {path}: input {spec.name!r} has no samples")
     if tuple(array.shape[1:]) != tuple(spec.shape):
-        raise CalibrationError(f"{what} data {path}: input {spec.name!r} has samples of shape {tuple(array.shape[1:])}, "
+        raise CalibrationError(f"{what} data {path}: input {spec.name!r} has samples of shape "
+                               f"{tuple(array.shape[1:])}, "
                                f"the model expects {tuple(spec.shape)} (array shape must be [N, *input_shape])")
     return array
 

@@ -151,8 +151,9 @@ def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str]) -> LoadedMod
     try:
         inputs = [TensorSpec(_tensor_name(t, f"input_{i}"), _static_shape(path, t.shape), _dtype(t))
                   for i, t in enumerate(model.inputs)]
-        outputs = [TensorSpec(_tensor_name(t, f"output_{i}"), tuple(int(d or 0) for d in t.shape[1:]), "float32")
-                   for i, t in enumerate(model.outputs)]
+        output_names = [_producer_name(t, f"output_{i}") for i, t in enumerate(model.outputs)]
+        outputs = [TensorSpec(name, tuple(int(d or 0) for d in t.shape[1:]), "float32")
+                   for name, t in zip(output_names, model.outputs, strict=True)]
     except AttributeError:
         raise ModelLoadError(f"{path}: a subclassed Keras model without defined inputs cannot be converted; "
                              "build it with keras.Input or call it once before saving") from None
@@ -163,6 +164,13 @@ def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str]) -> LoadedMod
 def _tensor_name(tensor: Any, default: str) -> str:
     name = getattr(tensor, "name", "") or default
     return re.sub(r"[:/].*$", "", name) or default
+
+
+def _producer_name(tensor: Any, default: str) -> str:
+    """The name of the layer that produced a Keras tensor (more telling than 'keras_tensor_27')."""
+    history = getattr(tensor, "_keras_history", None)
+    operation = getattr(history, "operation", None) or (history[0] if history else None)
+    return getattr(operation, "name", None) or _tensor_name(tensor, default)
 
 
 def _static_shape(path: Path, shape: Any) -> tuple[int, ...]:
@@ -184,14 +192,16 @@ def _load_saved_model(path: Path) -> LoadedModel:
         with captured_output():
             loaded = tf.saved_model.load(str(path))
     except Exception as exc:
-        raise ModelLoadError(f"{path}: TensorFlow could not load the SavedModel: {' '.join(str(exc).split())[:300]}") from None
+        reason = " ".join(str(exc).split())[:300]
+        raise ModelLoadError(f"{path}: TensorFlow could not load the SavedModel: {reason}") from None
     signatures = dict(loaded.signatures)
     if not signatures:
         raise ModelLoadError(f"{path}: the SavedModel has no signatures; save it with a serving signature")
     key = "serving_default" if "serving_default" in signatures else sorted(signatures)[0]
     signature = signatures[key]
     _, kwargs = signature.structured_input_signature
-    inputs = [TensorSpec(name, _static_shape(path, spec.shape), spec.dtype.name) for name, spec in sorted(kwargs.items())]
+    inputs = [TensorSpec(name, _static_shape(path, spec.shape), spec.dtype.name)
+              for name, spec in sorted(kwargs.items())]
     outputs = [TensorSpec(name, tuple(int(d or 0) for d in spec.shape[1:]), spec.dtype.name)
                for name, spec in sorted(signature.structured_outputs.items())]
     return LoadedModel(path=path, format="savedmodel", sha256=model_sha256(path), inputs=inputs, outputs=outputs,

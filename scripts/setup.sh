@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up edgeq in .venv/ at the repository root.
+#   scripts/setup.sh        edgeq and its runtime dependencies
+#   scripts/setup.sh test   also the test dependencies and the Debian packages the tests use
+#                           (Cortex-M cross compiler and newlib, QEMU, xxd); apt-get needs root or sudo
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "test" ]; then
+  packages="gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm xxd"
+  missing=""
+  for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else sudo="none"; fi
+    if [ "$sudo" = "none" ]; then
+      echo "setup: cannot install$missing (need root or sudo); the tests that use them will fail" >&2
+    else
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+  fi
+  extras=".[test]"
+else
+  extras="."
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e "$extras"
