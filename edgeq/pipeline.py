@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from edgeq.calibration import Preprocess, SampleSet, load_samples, synthetic_samples
-from edgeq.errors import CalibrationError, UsageError
+from edgeq.check import check_model
+from edgeq.emit import project_name, write_project
+from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed
+from edgeq.html_report import render_html
+from edgeq.junit import junit_xml
 from edgeq.load import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize import QuantizeOptions, quantize
 from edgeq.report import conversion_report
 from edgeq.targets import TargetProfile, get_target
 from edgeq.tflite import TFLiteModel
+from edgeq.validate import ValidationOptions, ValidationReport, validate
 
 SYNTHETIC_SAMPLES = 100
 
@@ -25,6 +30,8 @@ class Progress(Protocol):
 
     def calibration(self, done: int, total: int) -> None: ...
 
+    def validation(self, done: int, total: int) -> None: ...
+
     def warn(self, message: str) -> None: ...
 
 
@@ -35,6 +42,9 @@ class SilentProgress:
         pass
 
     def calibration(self, done: int, total: int) -> None:
+        pass
+
+    def validation(self, done: int, total: int) -> None:
         pass
 
     def warn(self, message: str) -> None:
@@ -54,6 +64,11 @@ class ConvertOptions:
     preprocess: Preprocess = field(default_factory=Preprocess)
     unsafe_load: bool = False
     force: bool = False
+    val: Path | None = None  # validation data (--val): validate right after quantizing
+    validation: ValidationOptions = field(default_factory=ValidationOptions)  # thresholds for --val
+    template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
+    name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
+    runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
 
 
 @dataclass
@@ -66,6 +81,7 @@ class ConvertResult:
     source: LoadedModel
     samples: SampleSet | None
     warnings: list[str] = field(default_factory=list)
+    validation: ValidationReport | None = None
 
 
 def _target_for(options: ConvertOptions, quantize_options: QuantizeOptions) -> TargetProfile:
@@ -104,6 +120,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
 
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
     target = _target_for(options, quantize_options)
+    project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
     check_output_dir(out_dir, options.force)
 
     progress.step(f"Loading {Path(model_path).name}")
@@ -118,9 +135,37 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     report = conversion_report(source, target, quantize_options, samples, tflite)
     report["warnings"] = warnings
 
+    validation = None
+    if options.val is not None:
+        progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
+        validation = validate(tflite, options.val, source, replace(options.validation, preprocess=options.preprocess),
+                              progress=progress.validation)
+        report["validation"] = validation.to_dict()
+
+    progress.step(f"Checking the model against {target.name}")
+    verdict = check_model(tflite, target)
+    report["target"].update(verdict.to_dict())
+    for finding in verdict.rules:
+        if finding.severity == "warning" and not finding.ok:
+            warnings.append(f"{finding.rule}: {finding.detail}")
+            progress.warn(f"{finding.rule}: {finding.detail}")
+
     progress.step(f"Writing {out_dir}")
     with staged_output(out_dir, options.force) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
+        if verdict.ok:  # a model that does not fit gets no firmware project, only the report saying why
+            progress.step(f"Emitting the {project} project into {out_dir}/{project}")
+            emitted = write_project(tflite, staging / project, target=target, template=options.template,
+                                    name=options.name, runtime=options.runtime, samples=samples)
+            report["project"] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
+                                 "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
         (staging / "report.json").write_text(json_text(report), encoding="utf-8")
+        if validation is not None:
+            (staging / "validation.html").write_text(render_html(validation), encoding="utf-8")
+            (staging / "validation.junit.xml").write_text(junit_xml(validation), encoding="utf-8")
+    if validation is not None and not validation.passed:  # OUT is written for inspection; the gate still fails
+        raise ValidationFailed(f"{validation.failure_message()} ({out_dir}/validation.html has the details)")
+    if not verdict.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
+        raise CheckFailed(f"{verdict.summary()} ({out_dir}/report.json has the details)")
     return ConvertResult(out_dir=out_dir, tflite=tflite, report=report, source=source, samples=samples,
-                         warnings=warnings)
+                         warnings=warnings, validation=validation)

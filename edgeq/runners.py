@@ -33,7 +33,8 @@ def quantize_input(x: np.ndarray, tensor: Tensor) -> np.ndarray:
         return np.asarray(x, dtype=dtype)
     scale, zero_point = float(tensor.quantization.scale[0]), int(tensor.quantization.zero_point[0])
     info = np.iinfo(dtype)
-    q = np.round(np.asarray(x, np.float64) / scale) + zero_point
+    scaled = np.asarray(x, np.float64) / scale
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + zero_point  # half away from zero, like TFLite's round()
     return np.clip(q, info.min, info.max).astype(dtype)
 
 

@@ -40,15 +40,28 @@ class Memory:
 
 @dataclass(frozen=True)
 class Runtime:
+    """The inference runtime: TFLM with reference / CMSIS-NN / ESP-NN kernels, or LiteRT.
+
+    code_flash_kb: flash the interpreter and its kernels take (an estimate; `code_flash_source` says whence).
+    arena_margin_*: added to the arena measured on the host to get the arena recommended for the target.
+    """
+
     name: str = "tflm"
     kernels: str = "reference"
     code_flash_kb: float = 0.0
+    code_flash_source: str = ""
     arena_margin_bytes: int = 0
     arena_margin_percent: float = 0.0
 
 
 @dataclass(frozen=True)
 class Latency:
+    """Cycles per multiply-accumulate for each kernel class on this core, and where the numbers come from.
+
+    cycles_per_mac keys: conv, depthwise, fully_connected (optimized kernels), reference (a MAC op whose
+    kernel is not optimized for this runtime). cycles_per_element: every other op, per output element.
+    """
+
     source: str = ""
     cycles_per_mac: dict[str, float] = field(default_factory=dict)
     cycles_per_element: float = 0.0
@@ -92,6 +105,9 @@ class TargetProfile:
 
 
 _KINDS = ("mcu", "android")
+_RUNTIMES = {"tflm": ("reference", "cmsis-nn", "esp-nn"), "litert": ("xnnpack", "reference")}
+KERNEL_CLASSES = ("conv", "depthwise", "fully_connected", "reference")
+_MODES = ("int8", "int16x8", "float16", "dynamic")
 _SECTIONS: dict[str, type] = {"cpu": Cpu, "memory": Memory, "runtime": Runtime, "latency": Latency,
                               "emulator": Emulator}
 
@@ -114,6 +130,31 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _check_type(value: Any, hint: str, where: str) -> Any:
+    """TOML value -> the field's type; a wrong type is a TargetError naming the key."""
+    if hint == "bool":
+        ok = isinstance(value, bool)
+    elif hint == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif hint == "str":
+        ok = isinstance(value, str)
+    elif hint.startswith("tuple[str"):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    elif hint.startswith("dict[str, float]"):
+        ok = isinstance(value, dict) and all(isinstance(v, int | float) and not isinstance(v, bool)
+                                             for v in value.values())
+        value = {k: float(v) for k, v in value.items()} if ok else value
+    else:  # pragma: no cover - a field type this loader does not know is a bug in edgeq
+        raise TypeError(f"no TOML conversion for {hint}")
+    if not ok:
+        raise TargetError(f"{where}: expected {hint}, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
@@ -125,11 +166,50 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise TargetError(f"{where}: [{key}] must be a table")
             values[key] = _build(_SECTIONS[key], value, f"{where} [{key}]")
-        elif isinstance(value, list):
-            values[key] = tuple(value)
         else:
-            values[key] = value
+            values[key] = _check_type(value, str(known[key].type), f"{where}: {key}")
     return cls(**values)
+
+
+def _validate(p: TargetProfile, where: str) -> None:
+    """Values a profile a user can pick must have; abstract bases may leave them out."""
+    if p.kind not in _KINDS:
+        raise TargetError(f"{where}: kind must be one of {', '.join(_KINDS)}, not {p.kind!r}")
+    bad_modes = sorted(set(p.modes) - set(_MODES))
+    if bad_modes:
+        raise TargetError(f"{where}: unknown mode(s) {', '.join(bad_modes)}; known: {', '.join(_MODES)}")
+    if p.runtime.name not in _RUNTIMES:
+        raise TargetError(f"{where}: [runtime] name must be one of {', '.join(_RUNTIMES)}, not {p.runtime.name!r}")
+    if p.runtime.kernels not in _RUNTIMES[p.runtime.name]:
+        raise TargetError(f"{where}: [runtime] kernels for {p.runtime.name} must be one of "
+                          f"{', '.join(_RUNTIMES[p.runtime.name])}, not {p.runtime.kernels!r}")
+    bad_classes = sorted(set(p.latency.cycles_per_mac) - set(KERNEL_CLASSES))
+    if bad_classes:
+        raise TargetError(f"{where}: [latency] cycles_per_mac has unknown kernel class(es) "
+                          f"{', '.join(bad_classes)}; known: {', '.join(KERNEL_CLASSES)}")
+    if p.abstract:
+        return
+    for what, value in (("[cpu] clock_mhz", p.cpu.clock_mhz), ("[memory] flash_kb", p.memory.flash_kb),
+                        ("[memory] ram_kb", p.memory.ram_kb)):
+        if value <= 0:
+            raise TargetError(f"{where}: {what} must be > 0 (got {value:g})")
+    for what, value in (("[memory] reserved_flash_kb", p.memory.reserved_flash_kb),
+                        ("[memory] reserved_ram_kb", p.memory.reserved_ram_kb),
+                        ("[runtime] code_flash_kb", p.runtime.code_flash_kb),
+                        ("[runtime] arena_margin_bytes", p.runtime.arena_margin_bytes),
+                        ("[runtime] arena_margin_percent", p.runtime.arena_margin_percent)):
+        if value < 0:
+            raise TargetError(f"{where}: {what} must be >= 0 (got {value:g})")
+    if p.memory.reserved_flash_kb + p.runtime.code_flash_kb >= p.memory.flash_kb:
+        raise TargetError(f"{where}: reserved_flash_kb + code_flash_kb leave no flash for a model")
+    if p.memory.reserved_ram_kb >= p.memory.ram_kb:
+        raise TargetError(f"{where}: reserved_ram_kb leaves no RAM for the tensor arena")
+    missing = [c for c in KERNEL_CLASSES if p.latency.cycles_per_mac.get(c, 0.0) <= 0]
+    if missing or p.latency.cycles_per_element <= 0 or not p.latency.source:
+        raise TargetError(f"{where}: [latency] needs cycles_per_mac > 0 for {', '.join(KERNEL_CLASSES)}, "
+                          "cycles_per_element > 0 and a source")
+    if p.kind == "mcu" and p.runtime.name != "tflm":
+        raise TargetError(f"{where}: a microcontroller target runs tflm, not {p.runtime.name!r}")
 
 
 def _load_tree(directory: Path) -> dict[str, dict[str, Any]]:
@@ -165,8 +245,7 @@ def load_targets(directory: Path | None = None) -> dict[str, TargetProfile]:
     profiles = {}
     for name in raw:
         profile = _build(TargetProfile, _resolve(name, raw), f"{name}.toml")
-        if profile.kind not in _KINDS:
-            raise TargetError(f"{name}.toml: kind must be one of {', '.join(_KINDS)}, not {profile.kind!r}")
+        _validate(profile, f"{name}.toml")
         profiles[name] = profile
     return profiles
 

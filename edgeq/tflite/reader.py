@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import struct
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +24,7 @@ NUMPY_DTYPES: dict[str, Any] = {
 INTEGER_DTYPES = frozenset({"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "int4"})
 FLOAT_DTYPES = frozenset({"float32", "float16", "float64", "bfloat16"})
 _MAX_DIMENSION = 1 << 31
+_MAX_ELEMENTS = (1 << 31) - 1  # TFLite sizes tensors with int32 element counts
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,21 @@ def read_model(source: str | Path | bytes) -> TFLiteModel:
     except ModelFormatError as exc:
         raise ModelFormatError(f"{where}: {exc}") from None
     except Exception as exc:  # the flatbuffers runtime raises anything on corrupt offsets
-        raise ModelFormatError(f"{where}: corrupt TFLite flatbuffer ({type(exc).__name__})") from None
+        raise ModelFormatError(f"{where}: corrupt TFLite flatbuffer: {_corruption(exc)}; the file is damaged "
+                               "or truncated, export it again") from None
+
+
+def _corruption(exc: Exception) -> str:
+    """What a flatbuffers exception on malformed input means, in words (found by fuzzing the reader)."""
+    if isinstance(exc, struct.error | IndexError):
+        return "an offset or length points outside the file"
+    if isinstance(exc, ValueError):
+        return "a vector is longer than the file"
+    if isinstance(exc, TypeError | AttributeError):
+        return "a table or union has the wrong type"
+    if isinstance(exc, UnicodeDecodeError | OverflowError | MemoryError | RecursionError):
+        return f"an impossible value ({type(exc).__name__})"
+    return f"unreadable ({type(exc).__name__})"
 
 
 def _parse(data: bytes) -> TFLiteModel:
@@ -229,7 +246,12 @@ def _tensor(t: Any, index: int, buffers: list, data: bytes) -> Tensor:
         raise ModelFormatError(f"tensor {index} has unknown type {t.type}")
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
     if any(d < -1 or d > _MAX_DIMENSION for d in shape):
-        raise ModelFormatError(f"tensor {index} has an invalid shape {shape}")
+        shown = ", ".join(str(d) for d in shape[:8]) + (", ..." if len(shape) > 8 else "")
+        raise ModelFormatError(f"tensor {index} has an invalid shape ({shown})")
+    # Python ints, not numpy: a corrupt shape must not overflow into a negative size downstream.
+    elements = math.prod(max(d, 1) for d in shape)
+    if elements > _MAX_ELEMENTS:
+        raise ModelFormatError(f"tensor {index} has {elements:.3g} elements, more than TFLite can address")
     name = t.name.decode("utf-8", "replace") if t.name else f"tensor_{index}"
     quant = None
     q = t.quantization

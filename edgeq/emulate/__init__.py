@@ -1,0 +1,29 @@
+"""Emulated on-target verification: build the compiled-C model for a target's core with arm-none-eabi-gcc,
+run it in qemu-system-arm on a board with that core, and compare its outputs with the host TFLM interpreter.
+
+    report = edgeq.emulate.verify("out/")      # OUT written by `edgeq convert --runtime c`
+    report.passed, report.to_dict()
+
+Pieces: machines (QEMU memory maps), firmware (harness + start-up code + link), plugin (the instruction-
+counting QEMU plugin), qemu (running the guest under a time-out), verify (the comparison and the report).
+"""
+
+from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
+from edgeq.emulate.machines import Machine, machine_for, machines
+from edgeq.emulate.qemu import GuestRun
+from edgeq.emulate.tools import DEBIAN_PACKAGES, Toolchain, find_toolchain
+from edgeq.emulate.verify import (
+    DEFAULT_SAMPLES,
+    DEFAULT_TIMEOUT,
+    EmulationReport,
+    emulate_project,
+    report_target,
+    store_emulation,
+    verify,
+)
+
+__all__ = [
+    "DEBIAN_PACKAGES", "DEFAULT_SAMPLES", "DEFAULT_TIMEOUT", "CProject", "EmulationReport", "Firmware",
+    "GuestRun", "ImageSizes", "Machine", "Toolchain", "build_firmware", "emulate_project", "find_project",
+    "find_toolchain", "machine_for", "machines", "report_target", "store_emulation", "verify",
+]

@@ -1,0 +1,243 @@
+"""Build the self-check firmware: the compiled-C model + edgeq's harness and start-up code, for one machine.
+
+The C project is found by its `<name>_model.h` (the engine's interface: <NAME>_NUM_INPUTS/OUTPUTS,
+<name>_input_bytes/_output_bytes, <name>_invoke). Every .c file of the project is compiled with the
+target's CPU flags; a file that defines `main` (a host demo program) is left out of the link.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jinja2
+
+from edgeq.emulate.machines import Machine, data_dir
+from edgeq.emulate.tools import Toolchain, run_tool
+from edgeq.errors import VerifyError
+from edgeq.version import __version__
+
+# Exit codes the guest reports through semihosting (QEMU itself exits 1 on its own errors).
+EXIT_SETUP = 3   # the harness could not start: I/O sizes differ from model.tflite, no input file
+EXIT_FAULT = 4   # a HardFault/MemManage/BusFault/UsageFault/SecureFault handler ran
+
+INPUT_FILE = "edgeq_inputs.bin"
+STACK_BYTES = 32 * 1024
+HEAP_BYTES = 16 * 1024  # newlib's stdio buffers for the semihosting console and the input file
+OPTIMIZE = "-O2"
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFINES_MAIN = re.compile(r"^\s*int\s+main\s*\(", re.MULTILINE)
+_NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".stab", ".gnu.attributes")
+_RAM_ONLY = (".bss", ".heap", ".stack")
+
+
+@dataclass(frozen=True)
+class CProject:
+    """A compiled-C model on disk: its name, sources and header directories."""
+
+    root: Path
+    name: str
+    sources: tuple[Path, ...]
+    include_dirs: tuple[Path, ...]
+
+
+def find_project(root: Path) -> CProject:
+    """The compiled-C model under `root`, found by the `<name>_model.h` that declares `<name>_invoke`."""
+    root = Path(root)
+    headers = sorted(p for p in root.rglob("*_model.h")
+                     if "_invoke" in p.read_text(encoding="utf-8", errors="replace"))
+    if not headers:
+        raise VerifyError(f"{root}: no compiled-C model (a <name>_model.h declaring <name>_invoke); "
+                          "emit one with --runtime c")
+    if len(headers) > 1:
+        found = ", ".join(str(p.relative_to(root)) for p in headers)
+        raise VerifyError(f"{root}: several compiled-C models ({found}); verify one directory per model")
+    header = headers[0]
+    name = header.name[: -len("_model.h")]
+    if not _IDENTIFIER.fullmatch(name):
+        raise VerifyError(f"{header}: {name!r} is not a C identifier, so it cannot be edgeq's model header")
+    # A host program (the engine's self-check main.c) would clash with the harness and may not even
+    # compile for the target: leave out files that define main (objects are checked again after compiling).
+    sources = tuple(p for p in sorted(root.rglob("*.c"))
+                    if not _DEFINES_MAIN.search(p.read_text(encoding="utf-8", errors="replace")))
+    includes = tuple(sorted({p.parent for p in root.rglob("*.h")}))
+    return CProject(root=root, name=name, sources=sources, include_dirs=includes)
+
+
+@dataclass(frozen=True)
+class ImageSizes:
+    """Memory of the linked image, in bytes. flash = code + constants + the .data load image;
+    ram = .data + .bss + the heap and stack the linker script reserves. The model_* figures count only
+    the model's own objects (the engine's sources, after unused sections were dropped)."""
+
+    flash_bytes: int
+    ram_bytes: int
+    static_ram_bytes: int
+    stack_reserved_bytes: int
+    heap_reserved_bytes: int
+    model_flash_bytes: int
+    model_ram_bytes: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """A linked self-check image and what the host needs to run and measure it."""
+
+    elf: Path
+    machine: Machine
+    cflags: tuple[str, ...]
+    begin_marker: int
+    end_marker: int
+    sizes: ImageSizes
+    functions: dict[str, int]
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir())), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              autoescape=False)
+
+
+def render_harness(name: str, input_sizes: list[int], output_sizes: list[int]) -> str:
+    """The harness main.c for model `name` with the I/O byte sizes model.tflite says it has."""
+    if not input_sizes or not output_sizes:
+        raise VerifyError(f"model {name} needs at least one input and one output to be verified")
+    return _templates().get_template("harness.c.j2").render(
+        version=__version__, name=name, NAME=name.upper(), inputs=list(input_sizes),
+        outputs=list(output_sizes), input_file=INPUT_FILE)
+
+
+def render_linker_script(machine: Machine, stack_bytes: int = STACK_BYTES, heap_bytes: int = HEAP_BYTES) -> str:
+    """The linker script placing code, data, heap and stack in `machine`'s memory map."""
+    return _templates().get_template("link.ld.j2").render(version=__version__, machine=machine,
+                                                          stack_bytes=stack_bytes, heap_bytes=heap_bytes)
+
+
+def _object_name(source: Path, project: CProject) -> str:
+    try:
+        relative = source.relative_to(project.root)
+    except ValueError:
+        relative = Path(source.name)
+    return "__".join(relative.with_suffix(".o").parts)
+
+
+def _defines_main(obj: Path, toolchain: Toolchain) -> bool:
+    symbols = run_tool([toolchain.nm, "--defined-only", str(obj)], f"reading symbols of {obj.name}")
+    return any(line.split()[-1] == "main" for line in symbols.splitlines() if line.strip())
+
+
+def build_firmware(project: CProject, machine: Machine, cpu_flags: tuple[str, ...] | list[str],
+                   input_sizes: list[int], output_sizes: list[int], build_dir: Path,
+                   toolchain: Toolchain) -> Firmware:
+    """Compile the project with the harness and start-up code for `machine` and link firmware.elf."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "obj").mkdir(exist_ok=True)
+    harness = build_dir / "edgeq_harness.c"
+    harness.write_text(render_harness(project.name, input_sizes, output_sizes), encoding="utf-8")
+    script = build_dir / "firmware.ld"
+    script.write_text(render_linker_script(machine), encoding="utf-8")
+
+    cflags = [*cpu_flags, OPTIMIZE, "-std=c99", "-ffunction-sections", "-fdata-sections",
+              f"-DEDGEQ_EXIT_SETUP={EXIT_SETUP}", f"-DEDGEQ_EXIT_FAULT={EXIT_FAULT}"]
+    includes = [f"-I{d}" for d in project.include_dirs]
+
+    def compile_one(source: Path, obj: Path) -> Path:
+        run_tool([toolchain.gcc, *cflags, *includes, "-c", str(source), "-o", str(obj)],
+                 f"compiling {source.name} for {machine.cpu}")
+        return obj
+
+    model_jobs = [(s, build_dir / "obj" / _object_name(s, project)) for s in project.sources]
+    own_jobs = [(harness, build_dir / "obj" / "edgeq_harness.o"),
+                (data_dir() / "startup.c", build_dir / "obj" / "edgeq_startup.o")]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        model_objects = list(pool.map(lambda job: compile_one(*job), model_jobs))
+        own_objects = list(pool.map(lambda job: compile_one(*job), own_jobs))
+    model_objects = [o for o in model_objects if not _defines_main(o, toolchain)]
+
+    elf = build_dir / "firmware.elf"
+    map_file = build_dir / "firmware.map"
+    run_tool([toolchain.gcc, *cpu_flags, "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs",
+              f"-T{script}", "-Wl,--gc-sections", f"-Wl,-Map={map_file}",
+              *map(str, own_objects + model_objects), "-lm", "-o", str(elf)],
+             f"linking the self-check firmware for {machine.name}")
+
+    symbols = read_symbols(elf, toolchain)
+    functions = read_symbols(elf, toolchain, kinds="TtWw")
+    for marker in ("edgeq_mark_begin", "edgeq_mark_end"):
+        if marker not in symbols:
+            raise VerifyError(f"{elf.name}: marker {marker} is missing from the linked image")
+    sizes = image_sizes(elf, machine, toolchain, map_file, {o.name for o in model_objects})
+    return Firmware(elf=elf, machine=machine, cflags=tuple(cflags), begin_marker=symbols["edgeq_mark_begin"],
+                    end_marker=symbols["edgeq_mark_end"], sizes=sizes, functions=functions)
+
+
+def read_symbols(elf: Path, toolchain: Toolchain, kinds: str = "") -> dict[str, int]:
+    """Defined symbols of an ELF image -> address, optionally only nm types in `kinds` (e.g. "Tt")."""
+    table = {}
+    for line in run_tool([toolchain.nm, "--defined-only", str(elf)], f"reading symbols of {elf.name}").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and (not kinds or parts[1] in kinds):
+            table[parts[2]] = int(parts[0], 16)
+    return table
+
+
+def section_sizes(elf: Path, toolchain: Toolchain) -> list[tuple[str, int, int]]:
+    """(name, size, address) of each loaded section, from `arm-none-eabi-size -A -d`."""
+    rows = []
+    for line in run_tool([toolchain.size, "-A", "-d", str(elf)], f"measuring {elf.name}").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            name, size, address = parts[0], int(parts[1]), int(parts[2])
+            if size and not name.startswith(_NOT_LOADED):
+                rows.append((name, size, address))
+    return rows
+
+
+def image_sizes(elf: Path, machine: Machine, toolchain: Toolchain, map_file: Path | None = None,
+                model_objects: set[str] | None = None) -> ImageSizes:
+    """Flash and RAM of the linked image (see ImageSizes for what each figure counts)."""
+    flash = ram = heap = stack = 0
+    for name, size, address in section_sizes(elf, toolchain):
+        if machine.ram.contains(address):
+            ram += size
+            flash += 0 if name.startswith(_RAM_ONLY) else size  # .data's initial values live in flash
+            heap += size if name == ".heap" else 0
+            stack += size if name == ".stack" else 0
+        else:
+            flash += size
+    model_flash = model_ram = 0
+    if map_file is not None and model_objects:
+        for output_section, size, obj in map_contributions(map_file.read_text(encoding="utf-8", errors="replace")):
+            if Path(obj).name not in model_objects:
+                continue
+            in_ram = output_section.startswith((".data", *_RAM_ONLY))
+            model_ram += size if in_ram else 0
+            model_flash += 0 if output_section.startswith(_RAM_ONLY) else size
+    return ImageSizes(flash_bytes=flash, ram_bytes=ram, static_ram_bytes=ram - heap - stack,
+                      stack_reserved_bytes=stack, heap_reserved_bytes=heap, model_flash_bytes=model_flash,
+                      model_ram_bytes=model_ram)
+
+
+_INPUT_SECTION = re.compile(r"^ (?P<name>\S+)?\s+0x(?P<addr>[0-9a-f]+)\s+0x(?P<size>[0-9a-f]+)\s+(?P<obj>\S.*)$")
+
+
+def map_contributions(text: str) -> list[tuple[str, int, str]]:
+    """(output section, size, object file) for every input section GNU ld kept, from its map file."""
+    _, _, text = text.partition("Linker script and memory map")
+    rows = []
+    output_section = ""
+    for line in text.splitlines():
+        if line.startswith("."):
+            output_section = line.split()[0]
+            continue
+        match = _INPUT_SECTION.match(line)
+        if match and output_section and not output_section.startswith(_NOT_LOADED) and not line.startswith(" *"):
+            rows.append((output_section, int(match["size"], 16), match["obj"].strip()))
+    return rows

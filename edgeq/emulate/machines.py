@@ -1,0 +1,88 @@
+"""The QEMU machines firmware runs on (data/machines.toml) and the choice of one for a target profile."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from edgeq.errors import TargetError, VerifyError
+from edgeq.resources import package_data_dir
+from edgeq.targets import TargetProfile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Region:
+    """A span of the machine's memory map."""
+
+    origin: int
+    length: int
+    note: str
+
+    def contains(self, address: int) -> bool:
+        return self.origin <= address < self.origin + self.length
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A QEMU machine: its core and where code (flash), variables (ram) and the vector table (boot) go."""
+
+    name: str
+    cpu: str
+    source: str
+    flash: Region
+    ram: Region
+    boot: Region | None = None
+
+
+def data_dir():
+    """Directory of the emulator's data files (startup code, templates, plugin source, machine table)."""
+    return package_data_dir("emulate", "data")
+
+
+def _region(data: Any, where: str) -> Region:
+    if not isinstance(data, dict) or set(data) != {"origin", "length", "note"}:
+        raise TargetError(f"machines.toml {where}: a region needs exactly origin, length and note")
+    return Region(int(data["origin"]), int(data["length"]), str(data["note"]))
+
+
+@cache
+def machines() -> dict[str, Machine]:
+    """Every machine edgeq has a memory map for, by QEMU machine name."""
+    with (data_dir() / "machines.toml").open("rb") as fh:
+        raw = tomllib.load(fh)
+    table = {}
+    for name, entry in raw.items():
+        unknown = set(entry) - {"cpu", "source", "flash", "ram", "boot"}
+        if unknown:
+            raise TargetError(f"machines.toml [{name}]: unknown key(s) {', '.join(sorted(unknown))}")
+        boot = _region(entry["boot"], f"[{name}].boot") if "boot" in entry else None
+        table[name] = Machine(name, entry["cpu"], entry["source"], _region(entry["flash"], f"[{name}].flash"),
+                              _region(entry["ram"], f"[{name}].ram"), boot)
+    return table
+
+
+def machine_for(profile: TargetProfile) -> Machine:
+    """The QEMU machine that emulates `profile`'s core; VerifyError (with the profile's note) if none does."""
+    if not profile.is_mcu:
+        raise VerifyError(f"target {profile.name} is not a microcontroller; emulated verification is for "
+                          "Cortex-M targets")
+    name = profile.emulator.qemu_machine
+    if not name:
+        why = profile.emulator.note or "its profile names no [emulator] qemu_machine"
+        raise VerifyError(f"target {profile.name} has no QEMU machine: {why}")
+    table = machines()
+    if name not in table:
+        raise TargetError(f"target {profile.name}: qemu_machine {name!r} has no memory map in edgeq; "
+                          f"known machines: {', '.join(sorted(table))}")
+    machine = table[name]
+    if profile.cpu.core and profile.cpu.core != machine.cpu:
+        raise TargetError(f"target {profile.name} is a {profile.cpu.core} but QEMU machine {name} has a "
+                          f"{machine.cpu}; fix [emulator] qemu_machine in {profile.name}.toml")
+    return machine

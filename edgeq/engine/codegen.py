@@ -1,0 +1,285 @@
+"""Rendering the lowered, planned model as C99: `<name>_model.h` / `<name>_model.c` plus the kernel sources."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from edgeq.engine.ir import (
+    ArrayArg,
+    CFloat,
+    FieldValue,
+    KernelCall,
+    LiteralArg,
+    Lowered,
+    ParamsArg,
+    PointerListArg,
+    ScratchArg,
+    StructArg,
+    TensorArg,
+)
+from edgeq.engine.lowering import lower_model
+from edgeq.engine.storage import Location, StoragePlan, plan_storage
+from edgeq.errors import EmitError
+from edgeq.resources import package_data_dir, templates_dir
+from edgeq.tflite import Operator, Tensor, TFLiteModel
+
+TEMPLATE_DIR = "c-engine"
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+_CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+_PER_LINE = 16
+
+
+@dataclass
+class EngineBuild:
+    """The generated sources and what they need. `files` maps relative paths to bytes."""
+
+    name: str
+    files: dict[str, bytes]
+    arena_bytes: int
+    lower_bound_bytes: int
+    weights_bytes: int
+    constant_bytes: int
+    ops: tuple[str, ...]
+    input_bytes: tuple[int, ...]
+    output_bytes: tuple[int, ...]
+    greedy_arena_bytes: int = 0
+    plan_strategy: str = ""
+    inplace_ops: tuple[int, ...] = ()
+    model_sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The numbers a report shows (no file contents)."""
+        return {"name": self.name, "arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound_bytes,
+                "greedy_by_size_arena_bytes": self.greedy_arena_bytes, "plan": self.plan_strategy,
+                "weights_bytes": self.weights_bytes, "constant_bytes": self.constant_bytes,
+                "io_bytes": sum(self.input_bytes) + sum(self.output_bytes),
+                "in_place_ops": list(self.inplace_ops), "ops": len(self.ops)}
+
+    @property
+    def header(self) -> str:
+        return f"{self.name}_model.h"
+
+    @property
+    def sources(self) -> list[str]:
+        """The .c files to compile (model and kernels), in a stable order."""
+        return sorted(p for p in self.files if p.endswith(".c"))
+
+
+def edgeq_version() -> str:
+    try:
+        return metadata.version("edgeq")
+    except metadata.PackageNotFoundError:
+        return "0.1.0"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The template environment for firmware_templates/c-engine (StrictUndefined, no autoescape)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / TEMPLATE_DIR)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def kernel_dir() -> Path:
+    return package_data_dir("engine", "kernels")
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise EmitError(f"model name {name!r} is not a C identifier (letters, digits, _; at most 48 characters, "
+                        "starting with a letter): pass a sanitized --name")
+    return name
+
+
+# --------------------------------------------------------------------------------------------- C literals
+
+def c_initializer(values: np.ndarray, per_line: int = _PER_LINE) -> str:
+    """Integer values as initializer lines, formatted a row at a time (no per-element Python loop for
+    8-bit data: a lookup table of the 256 literals)."""
+    flat = np.asarray(values).reshape(-1)
+    if flat.size == 0:
+        return "    0\n"
+    if flat.dtype in (np.int8, np.uint8):
+        table = np.array([f"{v}," for v in range(-128, 128)] if flat.dtype == np.int8
+                         else [f"{v}," for v in range(256)])
+        literals = table[flat.astype(np.int64) - (-128 if flat.dtype == np.int8 else 0)]
+    elif np.issubdtype(flat.dtype, np.integer):
+        literals = np.array([f"({v + 1} - 1)," if v == -(2 ** 31) else f"{v}," for v in flat.tolist()])
+    elif flat.dtype == np.float32:
+        literals = np.array([f"{c_float(float(v))}," for v in flat.tolist()])
+    else:
+        raise EmitError(f"cannot emit constant data of type {flat.dtype}")
+    pad = (-literals.size) % per_line
+    rows = np.concatenate([literals, np.full(pad, "", dtype=literals.dtype)]).reshape(-1, per_line)
+    return "".join("    " + " ".join(r for r in row if r) + "\n" for row in rows)
+
+
+def c_float(value: float, double: bool = False) -> str:
+    """An exact hexadecimal floating literal (C99), `f`-suffixed for float."""
+    if not np.isfinite(value):
+        raise EmitError(f"non-finite constant {value} cannot be emitted")
+    text = float(value).hex()
+    return text if double else text + "f"
+
+
+def _field_text(value: FieldValue) -> str:
+    if isinstance(value, CFloat):
+        return c_float(value.value, value.double)
+    if isinstance(value, list):
+        return "{" + ", ".join(str(int(v)) for v in value) + "}"
+    return f"({int(value) + 1} - 1)" if int(value) == -(2 ** 31) else str(int(value))
+
+
+# ------------------------------------------------------------------------------------------ expressions
+
+class _Renderer:
+    """Turns symbolic kernel arguments into C expressions once every tensor has a location."""
+
+    def __init__(self, model: TFLiteModel, storage: StoragePlan) -> None:
+        self.tensors = model.main.tensors
+        self.storage = storage
+        self.weights: dict[int, Tensor] = {}
+        self.uses_arena = False
+
+    def tensor(self, arg: TensorArg) -> str:
+        location = self.storage.locations.get(arg.index)
+        if location is None:
+            raise EmitError(f"tensor {arg.index} has no storage")
+        qual = "" if arg.writable else "const "
+        cast = f"({qual}{arg.ctype} *)"
+        if location.kind == "arena":
+            self.uses_arena = True
+            return f"{cast}(arena + {location.value})" if location.value else f"{cast}arena"
+        if location.kind == "input":
+            if arg.writable:
+                raise EmitError(f"tensor {arg.index} would be written into a model input buffer")
+            return f"{cast}inputs[{location.value}]"
+        if location.kind == "output":
+            return f"{cast}outputs[{location.value}]"
+        if arg.writable:
+            raise EmitError(f"tensor {arg.index} would be written into a constant")
+        self.weights[location.value] = self.tensors[location.value]
+        own = _CTYPES.get(self.tensors[location.value].dtype)
+        return f"c{location.value}" if own == arg.ctype else f"{cast}c{location.value}"
+
+    def call(self, call: KernelCall, prefix: str, step: int) -> str:
+        args = []
+        for arg in call.args:
+            if isinstance(arg, TensorArg):
+                args.append(self.tensor(arg))
+            elif isinstance(arg, ParamsArg):
+                args.append(f"&{prefix}_params")
+            elif isinstance(arg, StructArg):
+                args.append(f"&{prefix}_{arg.suffix}")
+            elif isinstance(arg, ArrayArg):
+                args.append(f"{prefix}_{arg.suffix}")
+            elif isinstance(arg, ScratchArg):
+                self.uses_arena = True
+                args.append(f"({arg.ctype} *)(arena + {self.storage.scratch[step]})")
+            elif isinstance(arg, PointerListArg):
+                args.append("(const void *const[]){" + ", ".join(self.tensor(t) for t in arg.items) + "}")
+            elif isinstance(arg, LiteralArg):
+                args.append(arg.text)
+            else:  # pragma: no cover - exhaustive over Arg
+                raise EmitError(f"unknown kernel argument {arg!r}")
+        return f"{call.function}({', '.join(args)});"
+
+
+def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
+                tensors: tuple[Tensor, ...]) -> dict:
+    prefix = f"op{op.index}"
+    structs = []
+    if low.params_type:
+        structs.append({"ctype": low.params_type, "name": f"{prefix}_params",
+                        "fields": [(k, _field_text(v)) for k, v in low.params]})
+    for suffix, ctype, fields in low.structs:
+        structs.append({"ctype": ctype, "name": f"{prefix}_{suffix}",
+                        "fields": [(k, _field_text(v)) for k, v in fields]})
+    arrays = [{"ctype": ctype, "name": f"{prefix}_{suffix}", "count": int(values.size),
+               "body": c_initializer(values)} for suffix, ctype, values in low.arrays]
+    out = tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
+    what = f"{out.name} {list(out.shape)}" if out is not None else ""
+    if low.alias_of is not None:
+        what += " (shares its input's bytes: no code)"
+    return {"index": op.index, "opcode": op.opcode, "what": _comment(what), "structs": structs,
+            "arrays": arrays, "calls": [renderer.call(c, prefix, step) for c in low.calls]}
+
+
+def _comment(text: str) -> str:
+    """Text that is safe inside a C block comment (tensor names come from the model file)."""
+    return re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "*_/").replace("/*", "/_*")[:160]
+
+
+def _bytes_of(tensors: tuple[Tensor, ...], indices: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(tensors[i].nbytes) for i in indices)
+
+
+def generate(model: TFLiteModel, name: str) -> EngineBuild:
+    """Generate the engine sources for `model`: `<name>_model.h/.c` and the kernels they call.
+
+    Raises UnsupportedOpError naming every op outside the engine's set (with a pointer to the TFLM runtime)."""
+    name = validate_name(name)
+    lowered = lower_model(model)
+    subgraph = model.main
+    tensors = subgraph.tensors
+    for i in (*subgraph.inputs, *subgraph.outputs):
+        if tensors[i].dtype not in _CTYPES or tensors[i].dtype in ("int16", "int32"):
+            raise EmitError(f"model I/O tensor '{tensors[i].name}' is {tensors[i].dtype}; the engine takes "
+                            "int8, uint8 or float32 I/O")
+    storage = plan_storage(subgraph, lowered)
+    renderer = _Renderer(model, storage)
+    ops = [_op_context(op, low, step, renderer, tensors) for step, (op, low) in enumerate(lowered)]
+    final_copies = [renderer.call(c, "final", len(lowered)) for c in storage.final_copies]
+    weights = [{"name": f"c{i}", "ctype": _CTYPES[t.dtype], "count": int(t.data.size),
+                "what": _comment(f"{t.name} {list(t.shape)} {t.dtype}"), "body": c_initializer(t.data)}
+               for i, t in sorted(renderer.weights.items())]
+    headers = sorted({h for _, low in lowered for h in low.headers if low.calls})
+    arena = storage.plan.peak if renderer.uses_arena else 0
+    constant_bytes = (sum(t.nbytes for t in renderer.weights.values())
+                      + sum(int(v.nbytes) for _, low in lowered for _, _, v in low.arrays))
+    io = {
+        "inputs": [_io_entry(tensors[i]) for i in subgraph.inputs],
+        "outputs": [_io_entry(tensors[i]) for i in subgraph.outputs],
+    }
+    context = {
+        "name": name, "NAME": name.upper(), "version": edgeq_version(), "sha256": model.sha256,
+        "arena_bytes": arena, "lower_bound": storage.plan.lower_bound, "headers": headers,
+        "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
+        "weights_bytes": sum(t.nbytes for t in renderer.weights.values()), "strategy": storage.plan.strategy,
+        "needs_string_h": any("memcpy(" in c for op in ops for c in op["calls"]) or bool(final_copies),
+        **io,
+    }
+    env = environment()
+    files = {
+        f"{name}_model.h": env.get_template("model.h.j2").render(context).encode(),
+        f"{name}_model.c": env.get_template("model.c.j2").render(context).encode(),
+    }
+    for path in sorted(kernel_dir().iterdir()):
+        if path.suffix in (".c", ".h"):
+            files[path.name] = path.read_bytes()
+    return EngineBuild(
+        name=name, files=files, arena_bytes=arena, lower_bound_bytes=storage.plan.lower_bound,
+        weights_bytes=context["weights_bytes"], constant_bytes=constant_bytes,
+        ops=tuple(op.opcode for op, _ in lowered), input_bytes=_bytes_of(tensors, subgraph.inputs),
+        output_bytes=_bytes_of(tensors, subgraph.outputs),
+        greedy_arena_bytes=storage.plan.greedy_by_size_peak if renderer.uses_arena else 0,
+        plan_strategy=storage.plan.strategy, inplace_ops=tuple(storage.inplace_ops), model_sha256=model.sha256)
+
+
+def _io_entry(t: Tensor) -> dict:
+    q = t.quantization
+    quant = (f"scale {float(q.scale[0]):.9g}, zero point {int(q.zero_point[0])}" if q is not None
+             else "not quantized")
+    return {"name": _comment(t.name), "shape": list(t.shape), "dtype": t.dtype, "ctype": _CTYPES[t.dtype],
+            "bytes": int(t.nbytes), "elements": int(t.num_elements), "quant": quant}
+
+
+__all__ = ["EngineBuild", "Location", "generate", "validate_name"]

@@ -1,0 +1,71 @@
+"""The whole compiled-C project: engine sources plus a golden-vector self-check, Makefile and CMakeLists.txt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeq.engine.codegen import EngineBuild, c_float, c_initializer, edgeq_version, environment, generate
+from edgeq.errors import EmitError
+from edgeq.golden import GoldenVector
+from edgeq.tflite import TFLiteModel
+
+_KINDS = {"int8": ("int8_t", 0), "uint8": ("uint8_t", 1), "float32": ("float", 2)}
+
+
+def _golden_array(values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    if flat.dtype == np.float32:
+        lines = [" ".join(f"{c_float(float(v))}," for v in flat[i:i + 8].tolist()) for i in range(0, flat.size, 8)]
+        return "".join(f"    {line}\n" for line in lines) or "    0\n"
+    return c_initializer(flat)
+
+
+def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out_dir: Path) -> EngineBuild:
+    """Render the engine sources, main.c (runs `golden`, prints PASS/FAIL with the largest difference,
+    returns 0/1), Makefile (host, sanitizers, arm-none-eabi), CMakeLists.txt and README.md into `out_dir`."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise EmitError(f"{out_dir}: the output directory must exist")
+    build = generate(model, name)
+    subgraph = model.main
+    inputs = [subgraph.tensors[i] for i in subgraph.inputs]
+    outputs = [subgraph.tensors[i] for i in subgraph.outputs]
+    vectors = []
+    for v, vector in enumerate(golden):
+        if len(vector.inputs) != len(inputs) or len(vector.outputs) != len(outputs):
+            raise EmitError(f"golden vector {v} has {len(vector.inputs)} inputs and {len(vector.outputs)} outputs; "
+                            f"the model has {len(inputs)} and {len(outputs)}")
+        vectors.append({
+            "inputs": [_golden_array(np.asarray(x, dtype=_np_dtype(t.dtype))) for x, t in zip(vector.inputs, inputs,
+                                                                                               strict=True)],
+            "outputs": [_golden_array(np.asarray(y, dtype=_np_dtype(t.dtype))) for y, t in zip(vector.outputs, outputs,
+                                                                                                strict=True)],
+        })
+    context = {
+        "name": name, "NAME": name.upper(), "version": edgeq_version(), "sha256": model.sha256,
+        "arena_bytes": build.arena_bytes, "lower_bound": build.lower_bound_bytes,
+        "weights_bytes": build.weights_bytes, "sources": build.sources, "vectors": vectors,
+        "inputs": [{"ctype": _KINDS[t.dtype][0], "kind": _KINDS[t.dtype][1], "elements": t.num_elements}
+                   for t in inputs],
+        "outputs": [{"ctype": _KINDS[t.dtype][0], "kind": _KINDS[t.dtype][1], "elements": t.num_elements}
+                    for t in outputs],
+        "ops": sorted(set(build.ops)),
+    }
+    env = environment()
+    files = dict(build.files)
+    for template, target in (("main.c.j2", "main.c"), ("Makefile.j2", "Makefile"),
+                             ("CMakeLists.txt.j2", "CMakeLists.txt"), ("README.md.j2", "README.md")):
+        files[target] = env.get_template(template).render(context).encode()
+    for rel, data in files.items():
+        (out_dir / rel).write_bytes(data)
+    build.files = files
+    return build
+
+
+def _np_dtype(dtype: str) -> type:
+    if dtype not in _KINDS:
+        raise EmitError(f"the self-check cannot hold {dtype} values")
+    return {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}[dtype]
+

@@ -1,0 +1,110 @@
+"""Quantization arithmetic done at code-generation time, in the exact form TFLite/TFLM compute it.
+
+Bit-exactness with TFLM depends not only on the kernels but on how the integer multipliers are derived
+from the float scales: the same float32 products, the same frexp split, the same round-half-away rounding.
+Each function here states which precision the reference runtime uses and why we mirror it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def round_half_away(x: float) -> int:
+    """C's round(): halves go away from zero (Python's round() goes to even, which differs)."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """A real multiplier as (int32 significand in [2^30, 2^31), shift) with real ~= m * 2^(shift-31).
+
+    Same steps as TFLite's QuantizeMultiplier: frexp, round-half-away of q*2^31, renormalise when the
+    rounding reaches 2^31, and flush values below 2^-31 to zero (shift 0, multiplier 0).
+    """
+    real = float(real)
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * float(1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def f32(x: float | np.floating) -> float:
+    """Round a Python float to float32 and back: TFLM keeps tensor scales as C floats."""
+    return float(np.float32(x))
+
+
+def f32_mul(a: float, b: float) -> float:
+    """A product computed in float32, as `input->params.scale * filter->params.scale` is in TFLM."""
+    return float(np.float32(a) * np.float32(b))
+
+
+def f32_div(a: float, b: float) -> float:
+    """A quotient computed in float32 (TFLM divides float scales in float in a few places)."""
+    return float(np.float32(a) / np.float32(b))
+
+
+def quantize_float_value(value: float, scale: float, zero_point: int) -> int:
+    """zero_point + round(value / scale), the division done in float32 like TFLM's activation ranges."""
+    return int(zero_point) + round_half_away(f32_div(value, scale))
+
+
+def activation_range(activation: str, scale: float, zero_point: int,
+                     qmin: int = INT8_MIN, qmax: int = INT8_MAX) -> tuple[int, int]:
+    """The clamp bounds of a fused activation (NONE, RELU, RELU6, RELU_N1_TO_1) in the output's integers.
+
+    Mirrors CalculateActivationRangeQuantized: bounds are quantized with float32 division and
+    intersected with the type's range.
+    """
+    if activation == "NONE":
+        return qmin, qmax
+    if activation == "RELU":
+        return max(qmin, quantize_float_value(0.0, scale, zero_point)), qmax
+    if activation == "RELU6":
+        return (max(qmin, quantize_float_value(0.0, scale, zero_point)),
+                min(qmax, quantize_float_value(6.0, scale, zero_point)))
+    if activation == "RELU_N1_TO_1":
+        return (max(qmin, quantize_float_value(-1.0, scale, zero_point)),
+                min(qmax, quantize_float_value(1.0, scale, zero_point)))
+    raise ValueError(f"fused activation {activation} has no integer range")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Python twins of the C helpers in kernels/eq_fixedpoint.h, used by tests to check the C against the spec.
+
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
+    """(2*a*b + 2^31 rounding nudge) >> 32, saturating the single overflow case a = b = INT32_MIN."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    total = ab + nudge
+    # C's int64 division truncates toward zero; Python's // floors, so divide magnitudes.
+    quotient = abs(total) >> 31
+    return quotient if total >= 0 else -quotient
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """x / 2^exponent rounded to nearest, halves away from zero (gemmlowp's RoundingDivideByPOT)."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLite's MultiplyByQuantizedMultiplier (double rounding), int32 in and out."""
+    left = shift if shift > 0 else 0
+    right = 0 if shift > 0 else -shift
+    shifted = ((x << left) + (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap-around, as in C
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)

@@ -1,0 +1,129 @@
+"""`edgeq targets`, `edgeq targets show`, `edgeq check` and `edgeq inspect` through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgeq.cli import main
+from edgeq.targets import available_targets
+
+
+def run_cli(args: list[str], capfd) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, fragment: str, expected_code: int = 1) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == expected_code, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert fragment in lines[0], lines[0]
+
+
+def test_targets_lists_every_profile(capfd):
+    code, out, _ = run_cli(["targets"], capfd)
+    assert code == 0
+    for name in available_targets():
+        assert name in out
+    code, out, _ = run_cli(["targets", "--json"], capfd)
+    assert code == 0 and set(json.loads(out)) == set(available_targets())
+
+
+def test_targets_show_prints_the_resolved_profile_and_its_ops(capfd):
+    code, out, _ = run_cli(["targets", "show", "stm32f746-disco", "--json"], capfd)
+    profile = json.loads(out)
+    assert code == 0
+    assert (profile["cpu"]["core"], profile["cpu"]["clock_mhz"], profile["memory"]["ram_kb"]) == ("cortex-m7", 216, 320)
+    assert profile["inherit"] == "cortex-m7" and profile["runtime"]["kernels"] == "cmsis-nn"
+    code, out, _ = run_cli(["targets", "show", "cortex-m4"], capfd)
+    assert code == 0
+    for fragment in ("cortex-m4", "80 MHz", "1,024 KiB", "256 KiB", "reserved", "cmsis-nn", "CONV_2D", "RESHAPE"):
+        assert fragment in out, fragment
+
+
+def test_targets_show_unknown_is_a_one_line_error(capfd):
+    code, _, err = run_cli(["targets", "show", "cortex-m99"], capfd)
+    assert_one_line_error(code, err, "unknown target 'cortex-m99'")
+
+
+@pytest.fixture(scope="module")
+def flash_heavy_path(tmp_path_factory, tflite_builder):
+    path = tmp_path_factory.mktemp("models") / "big_fc.tflite"
+    path.write_bytes(tflite_builder.fully_connected(1200, 256))
+    return path
+
+
+def test_check_exits_1_naming_the_budget(capfd, flash_heavy_path):
+    code, out, err = run_cli(["check", str(flash_heavy_path), "--target", "cortex-m0plus"], capfd)
+    assert_one_line_error(code, err, "does not fit cortex-m0plus: flash_fits: flash exceeded by")
+    assert "DOES NOT FIT" in out and "ESTIMATE" in out
+
+
+def test_check_json_of_a_fitting_model_exits_0(capfd, tmp_path, digits_int8):
+    path = tmp_path / "digits.tflite"
+    path.write_bytes(digits_int8.data)
+    code, out, err = run_cli(["check", str(path), "-t", "nrf52840-dk", "--json"], capfd)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"]["sha256"] == digits_int8.sha256
+    assert report["target"]["name"] == "nrf52840-dk" and report["target"]["ok"] is True
+    assert report["target"]["latency"]["estimate"] is True
+
+
+def test_check_needs_a_target(capfd, flash_heavy_path):
+    code, _, err = run_cli(["check", str(flash_heavy_path)], capfd)
+    assert_one_line_error(code, err, "--target", expected_code=2)
+
+
+def test_inspect_json_lists_ops_tensors_macs_arena(capfd, shared_models):
+    code, out, err = run_cli(["inspect", str(shared_models / "person_detect.tflite"), "--json"], capfd)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["ops"]["CONV_2D"] == 14 and data["macs"]["total"] == 7157888
+    assert data["arena"]["host_bytes"] >= data["activation_peak"]["bytes"] == 55296
+    code, out, _ = run_cli(["inspect", str(shared_models / "hello_world_int8.tflite")], capfd)
+    assert code == 0 and "FULLY_CONNECTED" in out and "scale" in out
+
+
+def _other_flatbuffer() -> bytes:
+    """A valid flatbuffer that is not a TFLite model (identifier 'EDGQ')."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(64)
+    builder.StartObject(1)
+    builder.PrependInt32Slot(0, 42, 0)
+    builder.Finish(builder.EndObject(), file_identifier=b"EDGQ")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b"", "0 bytes is too short"),
+    (b"\x00" * 7, "too short"),
+    ("random", "not a TFLite flatbuffer"),
+    ("truncated", "corrupt TFLite flatbuffer"),
+    ("other", "not a TFLite flatbuffer"),
+    ("directory", "no such .tflite file"),
+])
+@pytest.mark.parametrize("command", [["inspect"], ["check", "--target", "cortex-m4"]])
+def test_malformed_input_is_one_line_error(capfd, tmp_path, shared_models, content, fragment, command):
+    path = tmp_path / "model.tflite"
+    if content == "random":
+        path.write_bytes(bytes(range(256)) * 8)
+    elif content == "truncated":
+        path.write_bytes((shared_models / "person_detect.tflite").read_bytes()[:2000])
+    elif content == "other":
+        path.write_bytes(_other_flatbuffer())
+    elif content == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    code, out, err = run_cli([command[0], str(path), *command[1:]], capfd)
+    assert_one_line_error(code, err, fragment)
+    assert "Traceback" not in err and out == ""

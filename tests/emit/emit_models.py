@@ -1,0 +1,91 @@
+"""Small integer .tflite models for the emit tests, built byte by byte with the TFLite schema's object API
+(no TensorFlow conversion, so golden files do not move with TF versions)."""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+
+from edgeq.tflite.schema import schema
+
+
+def _tensor(fb, name: str, shape: list[int], dtype: int, buffer: int, scale: float | None = None,
+            zero_point: int = 0):
+    t = fb.TensorT()
+    t.name, t.shape, t.type, t.buffer = name.encode(), shape, dtype, buffer
+    if scale is not None:
+        q = fb.QuantizationParametersT()
+        q.scale, q.zeroPoint = [scale], [zero_point]
+        t.quantization = q
+    return t
+
+
+def build_tiny_model(float_io: bool = False, tensor_name: str = "input") -> bytes:
+    """An int8 classifier: [1,2,2,2] -> RESHAPE [1,8] -> FULLY_CONNECTED [1,4] -> SOFTMAX [1,4].
+
+    Two outputs (the softmax and the logits) so multi-output code paths are exercised. With `float_io`,
+    float32 input/outputs wrapped in QUANTIZE/DEQUANTIZE, as the converter makes for --io-type float32.
+    """
+    fb = schema()
+    T = fb.TensorType
+    rng = np.random.default_rng(7)
+    weights = rng.integers(-127, 128, size=(4, 8), dtype=np.int64).astype(np.int8)
+    bias = rng.integers(-500, 500, size=(4,), dtype=np.int64).astype(np.int32)
+    shape = np.array([1, 8], dtype=np.int32)
+    buffers = [b"", weights.tobytes(), bias.tobytes(), shape.tobytes()]
+    tensors = [
+        _tensor(fb, tensor_name, [1, 2, 2, 2], T.INT8, 0, 0.05, -3),           # 0
+        _tensor(fb, "flat", [1, 8], T.INT8, 0, 0.05, -3),                       # 1
+        _tensor(fb, "dense/weights", [4, 8], T.INT8, 1, 0.02, 0),              # 2
+        _tensor(fb, "dense/bias", [4], T.INT32, 2, 0.001, 0),                  # 3
+        _tensor(fb, "logits", [1, 4], T.INT8, 0, 0.25, 10),                    # 4
+        _tensor(fb, "probabilities", [1, 4], T.INT8, 0, 1.0 / 256, -128),      # 5
+        _tensor(fb, "new_shape", [2], T.INT32, 3),                             # 6
+    ]
+    codes = ["RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+    ops = [(0, [0, 6], [1]), (1, [1, 2, 3], [4]), (2, [4], [5])]
+    inputs, outputs = [0], [5, 4]
+    if float_io:
+        codes += ["QUANTIZE", "DEQUANTIZE"]
+        tensors += [_tensor(fb, tensor_name + "_float", [1, 2, 2, 2], T.FLOAT32, 0),   # 7
+                    _tensor(fb, "probabilities_float", [1, 4], T.FLOAT32, 0),       # 8
+                    _tensor(fb, "logits_float", [1, 4], T.FLOAT32, 0)]              # 9
+        ops = [(3, [7], [0]), *ops, (4, [5], [8]), (4, [4], [9])]
+        inputs, outputs = [7], [8, 9]
+    model = fb.ModelT()
+    model.version = 3
+    model.description = b"edgeq emit test model"
+    opcodes = []
+    for code in codes:
+        oc = fb.OperatorCodeT()
+        value = getattr(fb.BuiltinOperator, code)
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = value, min(value, 127), 1
+        opcodes.append(oc)
+    model.operatorCodes = opcodes
+    sg = fb.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.name = tensors, inputs, outputs, b"main"
+    sg.operators = []
+    for code_index, op_inputs, op_outputs in ops:
+        op = fb.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = code_index, op_inputs, op_outputs
+        if codes[code_index] == "SOFTMAX":
+            op.builtinOptionsType = fb.BuiltinOptions.SoftmaxOptions
+            op.builtinOptions = fb.SoftmaxOptionsT()
+            op.builtinOptions.beta = 1.0
+        elif codes[code_index] == "FULLY_CONNECTED":
+            op.builtinOptionsType = fb.BuiltinOptions.FullyConnectedOptions
+            op.builtinOptions = fb.FullyConnectedOptionsT()
+        elif codes[code_index] == "RESHAPE":
+            op.builtinOptionsType = fb.BuiltinOptions.ReshapeOptions
+            op.builtinOptions = fb.ReshapeOptionsT()
+            op.builtinOptions.newShape = [1, 8]
+        sg.operators.append(op)
+    model.subgraphs = [sg]
+    model.buffers = []
+    for data in buffers:
+        b = fb.BufferT()
+        b.data = list(data) if data else None
+        model.buffers.append(b)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

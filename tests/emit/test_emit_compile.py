@@ -1,0 +1,113 @@
+"""The generated C/C++ compiles with -Wall -Wextra -Werror as C11/C++17 under host gcc and arm-none-eabi-gcc
+with each Cortex-M profile's flags. TFLM and the platform SDKs are stood in for by declaration-only shims."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from emit_cc import TFLM_SHIM, Job, project_jobs, run_jobs
+
+from edgeq.emit import write_project
+from edgeq.emit.project import is_cortex_m
+from edgeq.targets import available_targets, get_target
+from edgeq.tflite import read_model
+
+MCU_TEMPLATES = ("tflm-cmake", "zephyr", "esp-idf", "arduino")
+
+
+def cortex_m_flag_sets() -> dict[str, tuple[str, ...]]:
+    """One profile per distinct set of Cortex-M compiler flags."""
+    seen: dict[tuple[str, ...], str] = {}
+    for name, profile in sorted(available_targets().items()):
+        if is_cortex_m(profile):
+            seen.setdefault(tuple(profile.cpu.cflags), name)
+    return {name: flags for flags, name in seen.items()}
+
+
+def test_every_cortex_m_core_is_covered() -> None:
+    cores = {p.cpu.core for p in available_targets().values() if is_cortex_m(p)}
+    assert {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"} <= cores
+    assert len(cortex_m_flag_sets()) >= 5
+
+
+@pytest.mark.arm
+def test_tflm_cmake_compiles_for_every_cortex_m_core(tmp_path, tiny_int8, tools) -> None:
+    jobs = []
+    for target_name, flags in cortex_m_flag_sets().items():
+        project = tmp_path / target_name
+        write_project(tiny_int8, project, target=get_target(target_name), template="tflm-cmake", name="tiny")
+        jobs += project_jobs(project, "tflm-cmake", "tiny", tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
+                             flags)
+    run_jobs(jobs)
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize("template", MCU_TEMPLATES)
+def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_float_io, tools, template) -> None:
+    m4 = get_target("cortex-m4")
+    jobs = []
+    for label, model in (("int8", tiny_int8), ("float_io", tiny_float_io)):
+        project = tmp_path / label
+        write_project(model, project, target=m4, template=template, name="tiny")
+        jobs += project_jobs(project, template, "tiny", tools["g++"], tools["gcc"])
+        jobs += project_jobs(project, template, "tiny", tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
+                             m4.cpu.cflags)
+    run_jobs(jobs)
+
+
+@pytest.mark.arm
+def test_real_models_compile(tmp_path, digits_int8, shared_models, tools) -> None:
+    """A model converted by edgeq and TFLM's own person-detection model (300 KB: AVERAGE_POOL_2D, ...)."""
+    m7 = get_target("cortex-m7")
+    jobs = []
+    for label, model in (("digits", digits_int8), ("person", read_model(shared_models / "person_detect.tflite"))):
+        project = tmp_path / label
+        write_project(model, project, target=m7, template="tflm-cmake", name=label)
+        jobs += project_jobs(project, "tflm-cmake", label, tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
+                             m7.cpu.cflags)
+    run_jobs(jobs)
+
+
+@pytest.mark.arm
+def test_int8_registrations_can_be_switched_off(tmp_path, tiny_int8, tools) -> None:
+    project = tmp_path / "p"
+    write_project(tiny_int8, project, target=get_target("cortex-m4"), template="tflm-cmake", name="tiny")
+    ops = (project / "src" / "model_ops.h").read_text()
+    assert "AddFullyConnected(tflite::Register_FULLY_CONNECTED_INT8())" in ops
+    assert "AddSoftmax(tflite::Register_SOFTMAX_INT8())" in ops
+    run_jobs([Job(tools["g++"], project / "src" / "main.cc", "c++", ("-DTINY_INT8_KERNELS=0",),
+                  (project / "src", TFLM_SHIM))])
+
+
+@pytest.mark.arm
+def test_cmake_project_configures_and_compiles(tmp_path, tiny_int8, tools) -> None:
+    """CMake reads the generated CMakeLists.txt and toolchain file and builds the application's objects
+    (the shim stands in for a TFLM tree, so only compiling, not linking, is possible)."""
+    cmake = shutil.which("cmake")
+    assert cmake, "this test needs cmake (apt install cmake)"
+    project = tmp_path / "project"
+    write_project(tiny_int8, project, target=get_target("cortex-m4"), template="tflm-cmake", name="tiny")
+    tree = tmp_path / "tree"
+    shutil.copytree(TFLM_SHIM, tree)
+    (tree / "tensorflow" / "lite" / "micro" / "stand_in.cc").write_text("int edgeq_stand_in = 0;\n")
+    build = tmp_path / "build"
+    configure = subprocess.run(
+        [cmake, "-S", str(project), "-B", str(build), "-G", "Unix Makefiles", f"-DTFLM_TREE={tree}",
+         f"-DCMAKE_TOOLCHAIN_FILE={project / 'cmake' / 'arm-none-eabi.cmake'}", "-DCMAKE_CXX_FLAGS=-Werror"],
+        capture_output=True, text=True, check=False)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    for obj in ("src/main.cc.obj", "src/model_data.cc.obj"):
+        made = subprocess.run(["make", "-C", str(build), obj], capture_output=True, text=True, check=False)
+        assert made.returncode == 0, made.stdout + made.stderr
+        elf = (build / "CMakeFiles" / "tiny_firmware.dir" / obj).read_bytes()
+        assert elf[:4] == b"\x7fELF" and int.from_bytes(elf[18:20], "little") == 40, f"{obj} is not an Arm object"
+    flags = (build / "CMakeFiles" / "tiny_firmware.dir" / "flags.make").read_text()
+    assert "-mcpu=cortex-m4" in flags and "-mfpu=fpv4-sp-d16" in flags and "TF_LITE_STATIC_MEMORY" in flags
+
+
+def test_shims_are_marked(tmp_path) -> None:
+    for header in Path(TFLM_SHIM).rglob("*.h"):
+        assert "DECLARATION-ONLY SHIM" in header.read_text(), header

@@ -1,0 +1,19 @@
+// DECLARATION-ONLY SHIM FOR edgeq's COMPILE TESTS -- this is NOT TensorFlow Lite Micro.
+// It declares just the TFLM API the generated headers and main.cc files use, with the signatures of
+// tflite-micro @ 90b983c2b3f1480642e040bbd2ddb37b998f3424, so the generated code can be compile-checked
+// (-fsyntax-only / -c, never linked) where TFLM's sources are not available.
+#ifndef EDGEQ_SHIM_DEBUG_LOG_CALLBACK_H_
+#define EDGEQ_SHIM_DEBUG_LOG_CALLBACK_H_
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*DebugLogCallback)(const char* s);
+void RegisterDebugLogCallback(DebugLogCallback callback);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // EDGEQ_SHIM_DEBUG_LOG_CALLBACK_H_

@@ -1,0 +1,144 @@
+"""Whole models through the compiled-C engine: bit-exact with TFLM, sanitizer-clean, warning-free builds.
+
+Models: the example (int8, float32 and uint8 I/O), a ResNet-style and a depthwise-separable model built in
+conftest.py, and TFLM's own person-detection and hello-world models (not produced by edgeq).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_harness import build_executable, run_cases
+
+from edgeq.engine import generate, write_project
+from edgeq.errors import EmitError, UnsupportedOpError
+from edgeq.golden import GoldenVector, golden_inputs, golden_vectors
+from edgeq.runners import TFLMRunner
+from edgeq.tflite import read_model
+
+MODELS = ["digits_int8", "digits_float32", "digits_uint8", "resnet_style", "dw_separable"]
+
+
+def _bmp_pixels(path: Path) -> np.ndarray:
+    """The 96x96 grayscale pixels, top row first (BMP stores rows bottom-up), bytes read as int8."""
+    data = path.read_bytes()
+    offset = int.from_bytes(data[10:14], "little")
+    rows = np.frombuffer(data[offset:offset + 96 * 96], dtype=np.int8).reshape(96, 96)
+    return np.ascontiguousarray(rows[::-1]).reshape(1, 96, 96, 1)
+
+
+@pytest.fixture(scope="session")
+def model_runs(engine_models, shared_models, tmp_path_factory, gcc):
+    """name -> (model, build, inputs, TFLM outputs, engine outputs), every model in one sanitized build."""
+    models = dict(engine_models)
+    models["hello_world_int8"] = read_model(shared_models / "hello_world_int8.tflite")
+    models["person_detect"] = read_model(shared_models / "person_detect.tflite")
+    inputs = {name: golden_inputs(model, 4) for name, model in models.items()}
+    inputs["person_detect"] = [[_bmp_pixels(shared_models / f"{n}.bmp")] for n in ("person", "no_person")] + \
+        inputs["person_detect"][:1]
+    builds = [generate(model, name) for name, model in models.items()]
+    expected = {}
+    for name, model in models.items():
+        runner = TFLMRunner(model)
+        expected[name] = [runner.run(x) for x in inputs[name]]
+    exe = build_executable(builds, tmp_path_factory.mktemp("engine-models"), sanitize=True)
+    got = run_cases(exe, builds, list(models.values()), [inputs[n] for n in models])
+    return {name: (models[name], build, inputs[name], expected[name], g)
+            for name, build, g in zip(models, builds, got, strict=True)}
+
+
+@pytest.mark.parametrize("name", [*MODELS, "hello_world_int8", "person_detect"])
+def test_model_is_bit_exact_with_tflm(model_runs, name):
+    model, build, _, expected, got = model_runs[name]
+    for v, (e_vec, g_vec) in enumerate(zip(expected, got, strict=True)):
+        for o, (e, g) in enumerate(zip(e_vec, g_vec, strict=True)):
+            assert e.dtype == g.dtype and e.shape == g.shape
+            assert np.array_equal(e, g), f"{name} vector {v} output {o}: {np.flatnonzero(e != g)[:10]}"
+    assert build.arena_bytes >= build.lower_bound_bytes > 0
+
+
+def test_person_detect_recognises_the_person(model_runs):
+    got = model_runs["person_detect"][4]
+    (person,), (nobody,) = got[0], got[1]
+    # The scores TFLM's own example test documents for these two images (shared/models README).
+    assert person.reshape(-1).tolist() == [-113, 113]
+    assert nobody.reshape(-1).tolist() == [57, -57]
+
+
+def test_residual_adds_run_in_place_and_plan_reaches_the_bound(model_runs):
+    _, build, *_ = model_runs["resnet_style"]
+    model = model_runs["resnet_style"][0]
+    in_place = {model.main.operators[i].opcode for i in build.inplace_ops}
+    assert {"ADD", "SUB"} & in_place, build.inplace_ops
+    for name in MODELS:
+        b = model_runs[name][1]
+        assert b.arena_bytes <= b.greedy_arena_bytes
+
+
+def test_unsupported_op_names_it_and_points_to_tflm(shared_models):
+    lstm = read_model(shared_models / "trained_lstm_int8.tflite")
+    with pytest.raises(UnsupportedOpError, match=r"UNIDIRECTIONAL_SEQUENCE_LSTM.*--runtime tflm"):
+        generate(lstm, "lstm")
+
+
+def test_int16x8_model_is_refused_with_the_ops_named(digits_int16x8):
+    with pytest.raises(UnsupportedOpError, match=r"op 0 CONV_2D: int16 tensor .*--runtime tflm"):
+        generate(digits_int16x8, "digits")
+
+
+@pytest.mark.parametrize("name", ["1digits", "digits-model", "", "x" * 49, "d\n"])
+def test_invalid_c_name_is_refused(engine_models, name):
+    with pytest.raises(EmitError, match="not a C identifier"):
+        generate(engine_models["digits_int8"], name)
+
+
+@pytest.fixture(scope="session")
+def digits_project(engine_models, digits_val, tmp_path_factory, gcc):
+    """The float-I/O example as a project whose self-check runs six real validation digits."""
+    model = engine_models["digits_float32"]
+    out = tmp_path_factory.mktemp("digits-project")
+    build = write_project(model, "digits", golden_vectors(model, 6, digits_val), out)
+    return out, build
+
+
+def test_project_self_check_passes_under_sanitizers(digits_project):
+    out, build = digits_project
+    assert {"digits_model.c", "digits_model.h", "main.c", "Makefile", "CMakeLists.txt", "README.md"} <= set(build.files)
+    proc = subprocess.run(["make", "-s", "sanitize"], cwd=out, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS: 6 vectors bit-exact" in proc.stdout
+    assert "runtime error" not in proc.stderr and "AddressSanitizer" not in proc.stderr
+
+
+def test_project_self_check_fails_on_wrong_golden_outputs(engine_models, tmp_path, gcc):
+    model = engine_models["digits_int8"]
+    good = golden_vectors(model, 2)
+    bad = [good[0], GoldenVector(good[1].inputs, (good[1].outputs[0] + np.int8(1),))]
+    write_project(model, "digits", bad, tmp_path)
+    proc = subprocess.run(["make", "-s", "check"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "FAIL: 10 output values differ" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.arm
+def test_project_builds_for_cortex_m4_without_warnings(digits_project):
+    out, _ = digits_project
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    proc = subprocess.run(["make", "-s", "arm"], cwd=out, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "digits_model.o" in proc.stdout and "(TOTALS)" in proc.stdout
+
+
+def test_project_builds_with_cmake(digits_project, tmp_path):
+    out, _ = digits_project
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed")
+    build_dir = tmp_path / "build"
+    for cmd in (["cmake", "-S", str(out), "-B", str(build_dir)], ["cmake", "--build", str(build_dir)],
+                ["ctest", "--test-dir", str(build_dir), "--output-on-failure"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

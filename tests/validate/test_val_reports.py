@@ -1,0 +1,105 @@
+"""JUnit XML parsed back, and the HTML report rendered, checked for its plots and for opening offline."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+from edgeq.html_report import render_html
+from edgeq.junit import junit_xml
+from edgeq.validate import validate
+
+DIGITS_VAL = Path(__file__).resolve().parents[2] / "examples" / "digits_val.npz"
+
+
+class _Elements(HTMLParser):
+    """Every start tag with its attributes, and whether the document nests properly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+
+def _parse(html: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(html)
+    return parser
+
+
+def test_junit_has_one_case_per_check(digits_report):
+    root = ET.fromstring(junit_xml(digits_report))
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == len(digits_report.checks) == int(suite.get("tests"))
+    assert suite.get("failures") == "0" and suite.find("testcase/failure") is None
+    names = {(c.get("classname"), c.get("name")) for c in cases}
+    assert ("edgeq.validate.tflm", "probs.top1_agreement >= 0.97") in names
+    assert ("edgeq.validate.litert", "probs.accuracy_drop_pp <= 1") in names
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["reference"] == "digits.keras" and "reference kernels" in props["litert"]
+
+
+def test_junit_failures_name_the_metric(mismatched_int8_path, digits_source):
+    report = validate(mismatched_int8_path, DIGITS_VAL, digits_source)
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    failures = {(case.get("classname"), case.get("name")): case.find("failure") for case in suite.findall("testcase")
+                if case.find("failure") is not None}
+    assert int(suite.get("failures")) == len(failures) == len(report.failures) > 0
+    agreement = failures[("edgeq.validate.tflm", "probs.top1_agreement >= 0.97")]
+    assert "top-1 agreement with float" in agreement.get("message")
+    value = report.metric("tflm", "top1_agreement")
+    assert f"{value:.4g} < 0.97" in " ".join(f.get("message") for f in failures.values())
+
+
+def test_junit_marks_skipped_checks(shared_models, tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 10, dtype=np.float32)[:, None])
+    report = validate(shared_models / "hello_world_int8.tflite", tmp_path / "sine.npz")  # no reference
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    skipped = [c.find("skipped").get("message") for c in suite.findall("testcase")]
+    assert skipped and all("no float reference" in m for m in skipped)
+    assert suite.get("skipped") == str(len(skipped))
+    assert report.passed and "no threshold could be evaluated" in report.verdict()
+
+
+def test_html_report_has_its_plots_and_opens_offline(digits_report):
+    html = render_html(digits_report)
+    doc = _parse(html)
+    svg_ids = {a["id"] for a in doc.find("svg")}
+    assert {"plot-layers", "plot-confusion-float-0", "plot-confusion-litert-0", "plot-confusion-tflm-0",
+            "plot-hist-litert-0", "plot-hist-tflm-0"} <= svg_ids
+    # per-layer plot: one bar per matched layer, carrying the reported SQNR
+    bars = {a["data-layer"]: a["data-value"] for a in doc.find("rect", **{"class": "bar"}) if "data-layer" in a}
+    assert set(bars) == {r["layer"] for r in digits_report.layers["rows"]}
+    # confusion matrix: cells add up to the samples TFLM ran, diagonal = correct predictions
+    cells = [a for a in doc.find("rect", **{"class": "cell"}) if a.get("data-count") is not None]
+    tflm_cells = cells[200:300]  # float, litert, tflm: 10x10 each, in that order
+    assert sum(int(c["data-count"]) for c in tflm_cells) == 200
+    correct = sum(int(c["data-count"]) for c in tflm_cells if c["data-label"] == c["data-predicted"])
+    assert correct == round(digits_report.metric("tflm", "top1_accuracy") * 200)
+    # error histogram: every output value counted once (200 samples x 10 classes)
+    hist = [a for a in doc.find("rect", **{"class": "bar"}) if "data-bucket" in a]
+    assert sum(int(a["data-count"]) for a in hist[9:]) == 2000
+    # self-contained: no scripts, stylesheets or images from anywhere, no URLs at all
+    assert not doc.find("script") and not doc.find("link") and not doc.find("img")
+    assert not re.search(r"https?:|//cdn|@import|url\(", html)
+    assert "PASSED" in html and "digits.keras" in html
+
+
+def test_html_is_deterministic_and_escapes_names(digits_report):
+    assert render_html(digits_report) == render_html(digits_report)
+    digits_report.outputs[0].name = "<probs&>"
+    try:
+        html = render_html(digits_report)
+    finally:
+        digits_report.outputs[0].name = "probs"
+    assert "<probs&>" not in html and "&lt;probs&amp;&gt;" in html
