@@ -65,6 +65,8 @@ class RichProgress:
         self._advance("validating", done, total)
 
     def _advance(self, label: str, done: int, total: int) -> None:
+        if not self.console.is_terminal:  # a bar in a log file is noise; the step lines say enough
+            return
         if self._bar is None:
             self._bar = Progress(TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=self.console, transient=True)
@@ -233,12 +235,17 @@ def _summary_table(result: Any) -> Table:
               help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @_gate_options
+@click.option("--verify", is_flag=True,
+              help="With --runtime c: build for the target's core and run on an emulated board (QEMU); "
+                   "fails on any output that differs from the host TFLM interpreter.")
+@click.option("--verify-samples", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Golden inputs to run on the emulated board with --verify.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary table.")
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, scale: float, mean: str | None, std: str | None,
             channel_order: str, unsafe_load: bool, force: bool, template: str | None, name: str, runtime: str,
-            val: Path | None, as_json: bool, **gates: Any) -> None:
+            val: Path | None, verify: bool, verify_samples: int, as_json: bool, **gates: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -259,6 +266,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
     options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
+                             verify=verify, verify_samples=verify_samples,
                              validation=_validation_options(**gates))
     progress = RichProgress(state.err)
     try:

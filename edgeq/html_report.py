@@ -16,13 +16,16 @@ import jinja2
 from markupsafe import Markup
 
 from edgeq.metrics import HISTOGRAM_LABELS
-from edgeq.validation_report import METRIC_TITLES, ValidationReport, fmt
+from edgeq.validation_report import ValidationReport, fmt
 from edgeq.version import __version__
 
 TEMPLATE = "validation_report.html.j2"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
 GOOD, FAIR, POOR = "#2e7d32", "#ef6c00", "#c62828"
+COLUMNS = {"top1_accuracy": "top-1 accuracy", "accuracy_drop_pp": "accuracy drop vs float (pp)",
+           "top1_agreement": "top-1 agreement with float", "max_abs_error": "max abs error",
+           "mean_abs_error": "mean abs error", "sqnr_db": "SQNR (dB)"}
 
 
 def _svg(width: int, height: int, plot_id: str, title: str) -> ET.Element:
@@ -115,12 +118,12 @@ def _metric_rows(report: ValidationReport) -> list[dict[str, str]]:
         if report.float_stats is not None and report.float_stats[output.position].accuracy is not None:
             rows.append({"interpreter": "float", "output": output.name,
                          "samples": str(report.float_stats[output.position].samples),
-                         **{k: "" for k in METRIC_TITLES},
+                         **{k: "" for k in COLUMNS},
                          "top1_accuracy": fmt(report.float_stats[output.position].accuracy.accuracy)})
         for name, stats in report.stats.items():
             values = stats[output.position].metrics()
             rows.append({"interpreter": name, "output": output.name, "samples": str(values["samples"]),
-                         **{k: fmt(values[k]) if k in values else "" for k in METRIC_TITLES}})
+                         **{k: fmt(values[k]) if k in values else "" for k in COLUMNS}})
     return rows
 
 
@@ -154,7 +157,7 @@ def render_html(report: ValidationReport) -> str:
         "report": report,
         "passed": report.passed,
         "checks": [{"status": c.status, "name": c.name, "text": c.describe()} for c in report.checks],
-        "metric_titles": METRIC_TITLES,
+        "columns": COLUMNS,
         "metric_rows": _metric_rows(report),
         "interpreters": [{"name": n, "ran": i.ran, "samples": i.samples, "text": i.detail if i.ran else i.reason}
                          for n, i in report.interpreters.items()],

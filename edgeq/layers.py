@@ -183,16 +183,6 @@ def match_layers(tflite: TFLiteModel, keras_model: Any,
     return matches, [name for name in sizes if name not in chosen]
 
 
-def tensor_value(runner: Any, index: int) -> np.ndarray:
-    """An intermediate tensor from a runner with preserve_all_tensors (TFLM hands back a dict)."""
-    value = runner.tensor(index)
-    if isinstance(value, np.ndarray) and value.dtype == object and value.shape == ():
-        value = value.item()
-    if isinstance(value, dict):
-        value = value["tensor_data"]
-    return np.asarray(value)
-
-
 @dataclass
 class LayerComparison:
     """Per-layer error of the integer model's intermediate tensors against the float Keras layers."""
@@ -225,7 +215,7 @@ class LayerComparison:
     def update(self, float_values: list[np.ndarray], row: int, runner: Any) -> None:
         """Compare sample `row` of `float_values` with the tensors the runner holds after its last run."""
         for match, stats, values in zip(self.matches, self.stats, float_values, strict=True):
-            quantized = tensor_value(runner, match.tensor.index)
+            quantized = runner.tensor(match.tensor.index)
             stats.update(values[row].ravel(), dequantize_output(quantized, match.tensor).ravel())
         self.samples += 1
 

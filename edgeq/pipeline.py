@@ -9,7 +9,8 @@ from typing import Any, Protocol
 from edgeq.calibration import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.check import check_model
 from edgeq.emit import project_name, write_project
-from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed
+from edgeq.emulate import verify
+from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
 from edgeq.html_report import render_html
 from edgeq.junit import junit_xml
 from edgeq.load import LoadedModel, load_model
@@ -69,6 +70,8 @@ class ConvertOptions:
     template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
     name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
     runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
+    verify: bool = False  # --verify: run the compiled-C model on an emulated board (needs runtime 'c')
+    verify_samples: int = 8
 
 
 @dataclass
@@ -121,6 +124,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
     target = _target_for(options, quantize_options)
     project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
+    if options.verify and options.runtime != "c":
+        raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
     check_output_dir(out_dir, options.force)
 
     progress.step(f"Loading {Path(model_path).name}")
@@ -151,6 +156,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
+    emulation = None
     with staged_output(out_dir, options.force) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
         if verdict.ok:  # a model that does not fit gets no firmware project, only the report saying why
@@ -159,12 +165,18 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                     name=options.name, runtime=options.runtime, samples=samples)
             report["project"] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
                                  "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
+            if options.verify:
+                progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
+                emulation = verify(staging, samples=options.verify_samples, target=target.name)
+                report["emulation"] = emulation.to_dict()
         (staging / "report.json").write_text(json_text(report), encoding="utf-8")
         if validation is not None:
             (staging / "validation.html").write_text(render_html(validation), encoding="utf-8")
             (staging / "validation.junit.xml").write_text(junit_xml(validation), encoding="utf-8")
     if validation is not None and not validation.passed:  # OUT is written for inspection; the gate still fails
         raise ValidationFailed(f"{validation.failure_message()} ({out_dir}/validation.html has the details)")
+    if emulation is not None and not emulation.passed:
+        raise VerifyError(f"{emulation.summary()} ({out_dir}/report.json has the details)")
     if not verdict.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
         raise CheckFailed(f"{verdict.summary()} ({out_dir}/report.json has the details)")
     return ConvertResult(out_dir=out_dir, tflite=tflite, report=report, source=source, samples=samples,

@@ -6,6 +6,7 @@ output arrays. `quantize_input` / `dequantize_output` convert between float and 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -87,21 +88,27 @@ class TFLMRunner:
             raise EdgeqError(f"TFLM could not prepare the model: {reason}")
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        with captured_output() as log:
-            try:
-                for i, x in enumerate(inputs):
-                    self._interpreter.set_input(x, i)
-                self._interpreter.invoke()
-                failure = None
-            except (RuntimeError, ValueError) as exc:
-                failure = str(exc)
-        if failure is not None:
-            raise EdgeqError(f"TFLM failed to invoke the model: {_reason(log[0] if log else failure)}")
+        # Capturing fd 2 on every call would double the per-sample cost; TFLM only logs on failure, so the
+        # failing call is repeated under capture to learn why.
+        try:
+            self._invoke(inputs)
+        except (RuntimeError, ValueError) as exc:
+            with captured_output() as log, contextlib.suppress(RuntimeError, ValueError):
+                self._invoke(inputs)
+            raise EdgeqError(f"TFLM failed to invoke the model: {_reason(log[0] if log else str(exc))}") from None
         return [np.array(self._interpreter.get_output(i)) for i in range(len(self.model.main.outputs))]
+
+    def _invoke(self, inputs: list[np.ndarray]) -> None:
+        for i, x in enumerate(inputs):
+            self._interpreter.set_input(x, i)
+        self._interpreter.invoke()
 
     def tensor(self, index: int, subgraph: int = 0) -> np.ndarray:
         """An intermediate tensor's value after run() (needs preserve_all_tensors=True)."""
-        return np.array(self._interpreter.GetTensor(index, subgraph))
+        value = self._interpreter.GetTensor(index, subgraph)
+        if isinstance(value, dict):  # the tflite-micro binding returns {'dtype', 'shape', 'tensor_data'}
+            value = value["tensor_data"]
+        return np.array(value)
 
 
 @dataclass

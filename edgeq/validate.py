@@ -240,6 +240,7 @@ class _Session:
         self.subset = set(select_indices(stream.count, size).tolist()) if sampled else set()
         self.cross = [[0, 0, 0] for _ in self.outputs]  # per output: differing values, compared values, max LSB
         self.seconds = {"float": 0.0, "tflm": 0.0}
+        self.float_single = False  # set when the reference refuses batches
         self.in_tensors = tflite.main.input_tensors()
         self.out_tensors = tflite.main.output_tensors()
 
@@ -283,13 +284,28 @@ class _Session:
         if self.ref is None or self.iomap is None:
             return None
         began = time.perf_counter()
-        predicted = self.ref.predict(arrays)
+        predicted = self._predict(arrays)
         self.seconds["float"] += time.perf_counter() - began
         expected = [predicted[k] for k in self.iomap.outputs]
         if self.float_stats is not None:
             for stats, values in zip(self.float_stats, expected, strict=True):
                 stats.update(None, values, labels)
         return expected
+
+    def _predict(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The reference on a batch; one sample at a time for references exported with a fixed batch of 1."""
+        assert self.ref is not None
+        if not self.float_single:
+            try:
+                return self.ref.predict(arrays)
+            except Exception:  # TF raises InvalidArgumentError/ValueError/TypeError for a batch it cannot take
+                self.float_single = True
+        try:
+            results = [self.ref.predict([a[i:i + 1] for a in arrays]) for i in range(len(arrays[0]))]
+        except Exception as exc:
+            raise EdgeqError(f"the float reference {self.ref.path.name} failed on the validation data: "
+                             f"{_short(str(exc))}") from None
+        return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
 
     def _update(self, name: str, expected: list[np.ndarray] | None, raw: list[np.ndarray],
                 labels: np.ndarray | None) -> None:
@@ -302,7 +318,9 @@ class _Session:
         kernels = LITERT_KERNELS if options.litert_reference_kernels else LITERT_DEFAULT_KERNELS
         interpreters = {
             "float": InterpreterInfo("float", ref is not None, "" if ref is not None else "no --reference model",
-                                     count if ref is not None else 0, "Keras/TensorFlow, float32, batched",
+                                     count if ref is not None else 0,
+                                     f"{ref.format} reference, float32, "
+                                     f"{'one sample per call' if self.float_single else 'batched'}" if ref else "",
                                      self.seconds["float"]),
             "litert": InterpreterInfo("litert", litert is not None, self.litert_reason,
                                       count if litert is not None else 0,

@@ -126,7 +126,7 @@ def c_float(value: float, double: bool = False) -> str:
     """An exact hexadecimal floating literal (C99), `f`-suffixed for float."""
     if not np.isfinite(value):
         raise EmitError(f"non-finite constant {value} cannot be emitted")
-    text = float(value).hex()
+    text = re.sub(r"\.?0+p", "p", float(value).hex())  # 0x1.8000000000000p-1 -> 0x1.8p-1
     return text if double else text + "f"
 
 
@@ -194,7 +194,7 @@ class _Renderer:
 
 
 def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
-                tensors: tuple[Tensor, ...]) -> dict:
+                tensors: tuple[Tensor, ...], in_place: bool) -> dict:
     prefix = f"op{op.index}"
     structs = []
     if low.params_type:
@@ -203,12 +203,14 @@ def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
     for suffix, ctype, fields in low.structs:
         structs.append({"ctype": ctype, "name": f"{prefix}_{suffix}",
                         "fields": [(k, _field_text(v)) for k, v in fields]})
-    arrays = [{"ctype": ctype, "name": f"{prefix}_{suffix}", "count": int(values.size),
+    arrays = [{"ctype": ctype, "name": f"{prefix}_{suffix}", "count": max(int(values.size), 1),
                "body": c_initializer(values)} for suffix, ctype, values in low.arrays]
     out = tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
     what = f"{out.name} {list(out.shape)}" if out is not None else ""
     if low.alias_of is not None:
         what += " (shares its input's bytes: no code)"
+    elif in_place:
+        what += " (in place, over an input that dies here)"
     return {"index": op.index, "opcode": op.opcode, "what": _comment(what), "structs": structs,
             "arrays": arrays, "calls": [renderer.call(c, prefix, step) for c in low.calls]}
 
@@ -236,9 +238,11 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
                             "int8, uint8 or float32 I/O")
     storage = plan_storage(subgraph, lowered)
     renderer = _Renderer(model, storage)
-    ops = [_op_context(op, low, step, renderer, tensors) for step, (op, low) in enumerate(lowered)]
+    in_place = set(storage.inplace_ops)
+    ops = [_op_context(op, low, step, renderer, tensors, op.index in in_place)
+           for step, (op, low) in enumerate(lowered)]
     final_copies = [renderer.call(c, "final", len(lowered)) for c in storage.final_copies]
-    weights = [{"name": f"c{i}", "ctype": _CTYPES[t.dtype], "count": int(t.data.size),
+    weights = [{"name": f"c{i}", "ctype": _CTYPES[t.dtype], "count": max(int(t.data.size), 1),
                 "what": _comment(f"{t.name} {list(t.shape)} {t.dtype}"), "body": c_initializer(t.data)}
                for i, t in sorted(renderer.weights.items())]
     headers = sorted({h for _, low in lowered for h in low.headers if low.calls})

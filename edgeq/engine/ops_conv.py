@@ -1,7 +1,8 @@
 """Lowering of the windowed and matrix ops: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and the pools.
 
-Multipliers are derived exactly as TFLM's Prepare functions do (see quant.py for the precision of each
-product), because a different rounding of the real multiplier changes outputs by one LSB.
+Multipliers are derived as TFLM's Prepare functions do, in double precision from the float32 scales,
+because a different rounding of the real multiplier changes outputs by one LSB (tests/engine/engine_ties.py
+holds cases that tell float32 from double arithmetic apart for every such derivation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from edgeq.engine.ir import (
     TensorArg,
     fused_activation,
 )
-from edgeq.engine.quant import activation_range, f32_mul, quantize_multiplier
+from edgeq.engine.quant import activation_range, quantize_multiplier
 from edgeq.errors import UnsupportedOpError
 from edgeq.tflite import Operator
 
@@ -181,8 +182,9 @@ def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered:
             raise UnsupportedOpError(f"{filter_scales.size} filter scales for {out_depth} outputs")
         pairs = [quantize_multiplier(ctx.scale(inp) * float(s) / ctx.scale(out)) for s in filter_scales]
     else:
-        # Per-tensor: TFLM multiplies the two float scales in float before widening to double.
-        pairs = [quantize_multiplier(f32_mul(ctx.scale(inp), float(filter_scales[0])) / ctx.scale(out))]
+        # Per-tensor too the product is formed in double: TFLM's source reads as a float product, but the
+        # interpreter rounds like a double one (tests/engine/engine_ties.py pins this down).
+        pairs = [quantize_multiplier(ctx.scale(inp) * float(filter_scales[0]) / ctx.scale(out))]
     params = [
         ("rows", rows), ("depth", depth), ("out_depth", out_depth),
         ("input_offset", -ctx.zero_point(inp)), ("filter_offset", -ctx.zero_point(filt)),

@@ -18,7 +18,7 @@ from edgeq.engine.ir import (
     fused_activation,
 )
 from edgeq.engine.ops_conv import require_int8
-from edgeq.engine.quant import activation_range, f32, f32_div, quantize_multiplier, round_half_away
+from edgeq.engine.quant import activation_range, f32_div, quantize_multiplier, round_half_away
 from edgeq.errors import UnsupportedOpError
 from edgeq.tflite import Operator
 
@@ -95,13 +95,10 @@ def _add_sub(ctx: LoweringContext, op: Operator, function: str) -> Lowered:
     require_int8(ctx, op, a, b, out)
     s1, s2, so = ctx.scale(a), ctx.scale(b), ctx.scale(out)
     left_shift = 20
-    if function == "eq_add_s8":
-        twice_max = 2.0 * max(s1, s2)
-        real = (s1 / twice_max, s2 / twice_max, twice_max / ((1 << left_shift) * so))
-    else:
-        # TFLM's SUB derives the same multipliers in float32 arithmetic (ADD uses double).
-        twice_max = f32(2.0 * max(s1, s2))
-        real = (f32_div(s1, twice_max), f32_div(s2, twice_max), f32_div(twice_max, f32((1 << left_shift) * so)))
+    # ADD and SUB alike, in double (SUB's source reads as float32 arithmetic; the interpreter rounds like
+    # double, see tests/engine/engine_ties.py).
+    twice_max = 2.0 * max(s1, s2)
+    real = (s1 / twice_max, s2 / twice_max, twice_max / ((1 << left_shift) * so))
     (m1, sh1), (m2, sh2), (mo, sho) = (quantize_multiplier(r) for r in real)
     act_min, act_max = activation_range(_activation(op), so, ctx.zero_point(out))
     params = [
@@ -159,9 +156,9 @@ def _requantize(ctx: LoweringContext, op: Operator, real: float, act: tuple[int,
 def lower_relu(ctx: LoweringContext, op: Operator) -> Lowered:
     inp, out = op.inputs[0], op.outputs[0]
     require_int8(ctx, op, inp, out)
-    # CalculateReluOpData divides the scales in float before widening to double.
-    real = f32_div(ctx.scale(inp), ctx.scale(out))
-    low = max(-128, ctx.zero_point(out) + round_half_away(f32_div(0.0, ctx.scale(out))))
+    # The scale ratio in double (as for SUB, the source's float division is not what the interpreter does).
+    real = ctx.scale(inp) / ctx.scale(out)
+    low = max(-128, ctx.zero_point(out))
     return _requantize(ctx, op, real, (low, 127))
 
 

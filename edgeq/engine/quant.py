@@ -1,8 +1,12 @@
 """Quantization arithmetic done at code-generation time, in the exact form TFLite/TFLM compute it.
 
 Bit-exactness with TFLM depends not only on the kernels but on how the integer multipliers are derived
-from the float scales: the same float32 products, the same frexp split, the same round-half-away rounding.
-Each function here states which precision the reference runtime uses and why we mirror it.
+from the float scales: the same precision, the same frexp split, the same round-half-away rounding.
+Measured against the TFLM interpreter (tests/engine/engine_ties.py builds cases where float32 and double
+derivations give different int8 results): every requantization multiplier is derived in double from the
+float32 scales, including the per-tensor FULLY_CONNECTED product, SUB and RELU, whose TFLM source reads as
+float32 arithmetic; the clamp bounds of activations (round(6 / scale)) and QUANTIZE's run-time division
+are float32.
 """
 
 from __future__ import annotations
@@ -45,12 +49,12 @@ def f32(x: float | np.floating) -> float:
 
 
 def f32_mul(a: float, b: float) -> float:
-    """A product computed in float32, as `input->params.scale * filter->params.scale` is in TFLM."""
+    """A product computed in float32 (the alternative hypothesis in the precision tests)."""
     return float(np.float32(a) * np.float32(b))
 
 
 def f32_div(a: float, b: float) -> float:
-    """A quotient computed in float32 (TFLM divides float scales in float in a few places)."""
+    """A quotient computed in float32, as TFLM computes clamp bounds (6 / scale) and RELU6's upper limit."""
     return float(np.float32(a) / np.float32(b))
 
 

@@ -22,7 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False)) or os.environ.get("EDGEQ_UPDATE_GOLDEN") == "1"
+    from_option = bool(request.config.getoption("--update-golden", default=False))
+    return from_option or os.environ.get("EDGEQ_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="session")

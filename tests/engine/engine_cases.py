@@ -80,14 +80,15 @@ def _conv_like(rng: np.random.Generator, depthwise: bool) -> tuple[Graph, str]:
     g = Graph()
     batches = 2 if rng.random() < 0.15 else 1
     h, w, kh, kw, sh, sw, dh, dw, padding, oh, ow = _window_geometry(rng)
+    wide = rng.random() < 0.3  # more channels than the kernels' 16-channel blocks and 4-way unrolling
     if depthwise:
-        cin = int(rng.integers(1, 7))
+        cin = int(rng.integers(17, 40)) if wide else int(rng.integers(1, 7))
         multiplier = int(rng.integers(1, 4))
         cout, fin, groups = cin * multiplier, 1, 1
         filter_shape, qdim = (1, kh, kw, cout), 3
     else:
         groups = 2 if rng.random() < 0.2 else 1
-        fin = int(rng.integers(1, 6))
+        fin = int(rng.integers(9, 24)) if wide else int(rng.integers(1, 6))
         cin, cout = fin * groups, groups * int(rng.integers(1, 5))
         filter_shape, qdim = (cout, kh, kw, fin), 0
     in_s, in_zp = _scale(rng), _zp(rng)
@@ -376,11 +377,33 @@ def reshape(rng):
     return g, f"RELU -> {shape} -> {flat} -> QUANTIZE (outputs {len(g.outputs)})"
 
 
+def squeeze_expand_dims(rng):
+    """SQUEEZE or EXPAND_DIMS (free, like RESHAPE) between a RELU and a requantizing QUANTIZE."""
+    g = Graph()
+    shape = _random_shape(rng, 1, 3)
+    axis = int(rng.integers(0, len(shape) + 1))
+    wide = shape[:axis] + [1] + shape[axis:]
+    s, zp = _scale(rng), _zp(rng)
+    x = g.tensor(shape if rng.random() < 0.5 else wide, scale=s, zero_point=zp)
+    squeeze = tuple(g.tensors[x]["shape"]) == tuple(wide)
+    a = g.tensor(g.tensors[x]["shape"], scale=s * 0.8, zero_point=_zp(rng))
+    r = g.tensor(shape if squeeze else wide, scale=s * 0.8, zero_point=g.tensors[a]["zero_point"])
+    y = g.tensor(g.tensors[r]["shape"], scale=s * 1.1, zero_point=_zp(rng))
+    g.op("RELU", [x], [a])
+    if squeeze:
+        g.op("SQUEEZE", [a], [r], "SqueezeOptions", options("SqueezeOptions", squeezeDims=[axis]))
+    else:
+        g.op("EXPAND_DIMS", [a, g.tensor((), "int32", data=np.array(axis, np.int32))], [r])
+    g.op("QUANTIZE", [r], [y], "QuantizeOptions", options("QuantizeOptions"))
+    g.inputs, g.outputs = [x], [y]
+    return g, f"{'SQUEEZE' if squeeze else 'EXPAND_DIMS'} {g.tensors[x]['shape']} -> {g.tensors[r]['shape']}"
+
+
 GENERATORS: dict[str, Callable[[np.random.Generator], tuple[Graph, str]]] = {
     "CONV_2D": conv_2d, "DEPTHWISE_CONV_2D": depthwise_conv_2d, "FULLY_CONNECTED": fully_connected,
     "AVERAGE_POOL_2D": average_pool_2d, "MAX_POOL_2D": max_pool_2d, "ADD": add, "SUB": sub, "MUL": mul,
     "RELU": relu, "RELU6": relu6, "PAD": pad, "CONCATENATION": concatenation, "MEAN": mean,
-    "QUANTIZE": quantize, "DEQUANTIZE": dequantize, "RESHAPE": reshape,
+    "QUANTIZE": quantize, "DEQUANTIZE": dequantize, "RESHAPE": reshape, "SQUEEZE": squeeze_expand_dims,
 }
 
 

@@ -142,3 +142,32 @@ def test_project_builds_with_cmake(digits_project, tmp_path):
                 ["ctest", "--test-dir", str(build_dir), "--output-on-failure"]):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_memory_summary_puts_the_plan_next_to_tflms_arena(model_runs):
+    from edgeq.arena import measure_arena
+    from edgeq.engine import memory_summary
+
+    model, build, *_ = model_runs["digits_int8"]
+    summary = memory_summary(build, model)
+    tflm = measure_arena(model).host_bytes
+    assert summary["tflm_host_arena_bytes"] == tflm
+    assert summary["arena_vs_tflm"] == round(build.arena_bytes / tflm, 3)
+    assert summary["arena_bytes"] == build.arena_bytes >= summary["lower_bound_bytes"]
+    assert summary["io_bytes"] == 8 * 8 + 10  # int8 image in, ten int8 scores out
+
+
+@pytest.mark.arm
+def test_project_cross_compiles_with_cmake_for_cortex_m4(digits_project, tmp_path):
+    out, _ = digits_project
+    if shutil.which("cmake") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("cmake or arm-none-eabi-gcc is not installed")
+    build_dir = tmp_path / "build-m4"
+    configure = ["cmake", "-S", str(out), "-B", str(build_dir), "-DCMAKE_SYSTEM_NAME=Generic",
+                 "-DCMAKE_C_COMPILER=arm-none-eabi-gcc", "-DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY",
+                 "-DCMAKE_C_FLAGS=-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os"]
+    for cmd in (configure, ["cmake", "--build", str(build_dir)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (build_dir / "libdigits_engine.a").exists()
+    assert not (build_dir / "digits_selfcheck").exists()  # the host self-check is not cross-built

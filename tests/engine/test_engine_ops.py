@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from engine_cases import GENERATORS, make_cases
 from engine_harness import build_executable, run_cases
+from engine_ties import tie_cases
 
 from edgeq.engine import generate, supported_ops
 from edgeq.runners import TFLMRunner
@@ -21,26 +22,37 @@ OPS = sorted(GENERATORS)
 
 
 @pytest.fixture(scope="session")
-def op_results(tmp_path_factory, gcc):
-    """op -> [(case, TFLM outputs per vector, engine outputs per vector)], all cases in one build."""
+def engine_runs(tmp_path_factory, gcc):
+    """(random cases, tie cases) -> every case with its TFLM and engine outputs, all in one build."""
     cases = [c for i, op in enumerate(OPS) for c in make_cases(op, CASES_PER_OP, seed=1000 + i)]
+    ties = tie_cases()
+    models = [c.model for c in cases] + [t.model for t in ties]
+    inputs = [c.inputs for c in cases] + [t.inputs for t in ties]
+    names = [c.name for c in cases] + [f"tie_{t.name}" for t in ties]
     expected = []
-    for case in cases:
-        runner = TFLMRunner(case.model)
-        expected.append([runner.run(vector) for vector in case.inputs])
-    builds = [generate(case.model, case.name) for case in cases]
+    for model, vectors in zip(models, inputs, strict=True):
+        runner = TFLMRunner(model)
+        expected.append([runner.run(vector) for vector in vectors])
+    builds = [generate(model, name) for model, name in zip(models, names, strict=True)]
     exe = build_executable(builds, tmp_path_factory.mktemp("engine-ops"), sanitize=True)
-    got = run_cases(exe, builds, [c.model for c in cases], [c.inputs for c in cases])
+    got = run_cases(exe, builds, models, inputs)
+    runs = list(zip(expected, got, strict=True))
+    return list(zip(cases, runs[:len(cases)], strict=True)), list(zip(ties, runs[len(cases):], strict=True))
+
+
+@pytest.fixture(scope="session")
+def op_results(engine_runs):
+    """op -> [(case, TFLM outputs per vector, engine outputs per vector)]."""
     results: dict[str, list] = {op: [] for op in OPS}
-    for case, e, g in zip(cases, expected, got, strict=True):
+    for case, (e, g) in engine_runs[0]:
         results[case.op].append((case, e, g))
     return results
 
 
 def test_generators_cover_the_engine_ops():
-    # SOFTMAX/LOGISTIC/TANH are tested by test_nonlinear.py; SQUEEZE/EXPAND_DIMS/PADV2 share RESHAPE's and
-    # PAD's lowering (PADV2 cases are drawn by the PAD generator).
-    assert set(OPS) | {"SOFTMAX", "LOGISTIC", "TANH", "SQUEEZE", "EXPAND_DIMS", "PADV2"} == supported_ops()
+    # SOFTMAX/LOGISTIC/TANH are tested by test_nonlinear.py; the PAD generator also draws PADV2 cases and
+    # the SQUEEZE one EXPAND_DIMS cases.
+    assert set(OPS) | {"SOFTMAX", "LOGISTIC", "TANH", "EXPAND_DIMS", "PADV2"} == supported_ops()
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -58,3 +70,15 @@ def test_op_is_bit_exact_with_tflm(op_results, op):
     assert len(op_results[op]) == CASES_PER_OP
     # The cases must exercise the arithmetic, not produce one saturated value.
     assert len(distinct) >= 10, f"{op}: outputs take only {sorted(distinct)}"
+
+
+def test_multiplier_derivations_round_like_tflm(engine_runs):
+    """Cases where deriving a multiplier or clamp bound in float32 instead of double (or the reverse)
+    changes the int8 result: the engine must land where TFLM does on every one."""
+    ties = engine_runs[1]
+    assert len(ties) == 15
+    for tie, (expected, got) in ties:
+        assert tie.float_result != tie.double_result, tie.name  # the case does discriminate
+        tflm, engine = int(expected[0][0].reshape(-1)[0]), int(got[0][0].reshape(-1)[0])
+        assert engine == tflm, f"{tie.name}: engine {engine}, TFLM {tflm} (float32 gives {tie.float_result}, " \
+                               f"double {tie.double_result})"

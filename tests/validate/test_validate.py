@@ -10,7 +10,7 @@ import pytest
 
 from edgeq.calibration import select_indices
 from edgeq.errors import CalibrationError, EdgeqError, ModelLoadError
-from edgeq.layers import match_layers, producer_layer, tensor_value
+from edgeq.layers import match_layers, producer_layer
 from edgeq.metrics import sqnr_db
 from edgeq.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 from edgeq.tflite import read_model
@@ -96,7 +96,7 @@ def test_per_layer_sqnr_equals_an_independent_computation(digits_report, digits_
     actual = []
     for i in range(len(subset)):
         runner.run([x[i:i + 1]])
-        actual.append(dequantize_output(tensor_value(runner, tensor.index), tensor))
+        actual.append(dequantize_output(runner.tensor(tensor.index), tensor))
     assert row["sqnr_db"] == pytest.approx(sqnr_db(expected, np.concatenate(actual)), rel=1e-6)
     assert 20 < row["sqnr_db"] < 80  # an int8 activation: real error, not zero, not noise
 
@@ -205,3 +205,27 @@ def test_no_interpreter_can_run(tmp_path, digits_int8):
 def test_report_json_is_deterministic(digits_int8, digits_source, digits_report):
     again = validate(read_model(digits_int8.data), DIGITS_VAL, digits_source)
     assert again.to_dict() == digits_report.to_dict()
+
+
+def test_savedmodel_reference_with_a_fixed_batch_of_one(tmp_path, digits_int8, digits_source):
+    from edgeq.tfenv import tensorflow
+
+    tf = tensorflow()
+    digits_source.keras_model.export(str(tmp_path / "sm"), format="tf_saved_model", verbose=False,
+                                     input_signature=[tf.TensorSpec([1, 8, 8, 1], tf.float32)])
+    report = validate(digits_int8, DIGITS_VAL, tmp_path / "sm", ValidationOptions(samples=40, tflm_samples=20))
+    assert report.passed, report.failure_message()
+    assert report.interpreters["float"].detail == "savedmodel reference, float32, one sample per call"
+    assert report.metric("litert", "top1_agreement") >= 0.95
+    assert "SavedModel has no layer outputs" in report.layers["reason"]
+
+
+def test_per_layer_falls_back_to_litert_without_tflm(digits_int8, digits_source, digits_report):
+    report = validate(digits_int8, DIGITS_VAL, digits_source, ValidationOptions(tflm_samples=0))
+    assert not report.interpreters["tflm"].ran and "--tflm-samples 0" in report.interpreters["tflm"].reason
+    layers = report.layers
+    assert layers["interpreter"] == "litert (TFLM did not run)" and layers["samples"] == DEFAULT_TFLM_SAMPLES
+    by_tflm = {r["layer"]: r["sqnr_db"] for r in digits_report.layers["rows"]}
+    for row in layers["rows"]:  # same samples, kernels that agree to an LSB: nearly the same error
+        assert row["sqnr_db"] == pytest.approx(by_tflm[row["layer"]], abs=0.5)
+    assert {c.interpreter for c in report.checks if c.status == "passed"} == {"litert"}

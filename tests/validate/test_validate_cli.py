@@ -155,3 +155,13 @@ def test_convert_thresholds_without_val_are_a_usage_error(tmp_path, capfd):
                            capfd)
     assert code == 2 and "apply only with --val" in last_error(err)
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_defaults_are_the_api_defaults():
+    from edgeq.cli import convert, validate_command
+    from edgeq.validate import DEFAULT_TFLM_SAMPLES, Thresholds
+
+    expected = {**Thresholds().__dict__, "tflm_samples": DEFAULT_TFLM_SAMPLES}
+    for command in (validate_command, convert):
+        defaults = {p.name: p.default for p in command.params if p.name in expected}
+        assert defaults == expected, command.name
