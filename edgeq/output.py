@@ -61,6 +61,12 @@ def json_text(data: Any) -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` as JSON without ever leaving a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json_text(data), encoding="utf-8")
+    write_text_atomic(path, json_text(data))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file in one step (temp file + rename), so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.edgeq-tmp")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -158,7 +158,8 @@ def test_convert_thresholds_without_val_are_a_usage_error(tmp_path, capfd):
 
 
 def test_cli_defaults_are_the_api_defaults():
-    from edgeq.cli import convert, validate_command
+    from edgeq.cli.convert_cmd import convert
+    from edgeq.cli.validate_cmd import validate_command
     from edgeq.validate import DEFAULT_TFLM_SAMPLES, Thresholds
 
     expected = {**Thresholds().__dict__, "tflm_samples": DEFAULT_TFLM_SAMPLES}

@@ -1,0 +1,9 @@
+"""The `edgeq` command line: a thin layer over the Python API. EdgeqError is caught once, in `main()`.
+
+Commands live in one module per area; importing them here registers them on the group (an explicit list).
+"""
+
+from edgeq.cli import build_cmds, convert_cmd, target_cmds, validate_cmd  # noqa: F401  (registers commands)
+from edgeq.cli.app import cli, main
+
+__all__ = ["cli", "main"]

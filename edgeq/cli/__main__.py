@@ -1,0 +1,5 @@
+"""`python -m edgeq.cli`."""
+
+from edgeq.cli.app import main
+
+main()

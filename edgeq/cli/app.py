@@ -1,0 +1,177 @@
+"""The click group, per-invocation state, progress output and the one place errors are turned into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from edgeq.errors import EdgeqError
+from edgeq.version import __version__
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def stderr_console() -> Console:
+    """A console on the real stderr: TensorFlow's fd-level log capture must not swallow our progress."""
+    try:
+        if sys.stderr.fileno() == 2:
+            return Console(file=os.fdopen(os.dup(2), "w", buffering=1), stderr=True)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return Console(file=sys.stderr, stderr=True)
+
+
+class State:
+    """Per-invocation settings shared by the commands."""
+
+    def __init__(self, debug: bool, quiet: bool) -> None:
+        self.debug = debug
+        self.quiet = quiet
+        self._err: Console | None = None
+        self.out = Console(highlight=False)
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            self._err = stderr_console()
+            self._err.quiet = self.quiet
+        return self._err
+
+
+class RichProgress:
+    """Progress for long steps: a line per step, a bar while calibration runs."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def step(self, message: str) -> None:
+        self.close()
+        self.console.print(f"[bold cyan]•[/] {message}")
+
+    def calibration(self, done: int, total: int) -> None:
+        self._advance("calibrating", done, total)
+
+    def validation(self, done: int, total: int) -> None:
+        self._advance("validating", done, total)
+
+    def _advance(self, label: str, done: int, total: int) -> None:
+        if not self.console.is_terminal:  # a bar in a log file is noise; the step lines say enough
+            return
+        if self._bar is None:
+            self._bar = Progress(TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=self.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total)
+        self._bar.update(self._task, completed=done)
+
+    def warn(self, message: str) -> None:
+        self.close()
+        self.console.print(f"[bold yellow]warning:[/] {message}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="edgeq")
+@click.option("--debug", is_flag=True, help="Show tracebacks and TensorFlow's own logs.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output (errors and results only).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """edgeq: Keras/TensorFlow models to verified integer-only TFLite for Cortex-M and Android.
+
+    \b
+    Typical use:
+      edgeq convert model.keras --target cortex-m4 --calib calib.npz -o out/
+      edgeq validate out/model.tflite --reference model.keras --data val.npz
+    """
+    ctx.obj = State(debug=debug, quiet=quiet)
+    if debug:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
+def print_json(data: Any) -> None:
+    from edgeq.output import json_text
+
+    click.echo(json_text(data), nl=False)
+
+
+def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}", param_hint=option) from None
+
+
+PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
+
+
+def preprocess_options(command: Any) -> Any:
+    """--scale/--mean/--std/--channel-order, shared by `convert` (calibration) and `validate`."""
+    options = [
+        click.option("--scale", type=float, default=1.0, show_default=True,
+                     help="Preprocess: multiply samples by this."),
+        click.option("--mean", help="Preprocess: subtract (after --scale), comma-separated per channel."),
+        click.option("--std", help="Preprocess: divide by (after --mean), comma-separated per channel."),
+        click.option("--channel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,
+                     help="Preprocess: reverse the channels of 3-channel samples when bgr."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_preprocess(scale: float, mean: str | None, std: str | None, channel_order: str) -> Any:
+    """The Preprocess the options describe."""
+    from edgeq.calibration import Preprocess
+
+    return Preprocess(scale=scale, mean=parse_floats(mean, "--mean") or (0.0,),
+                      std=parse_floats(std, "--std") or (1.0,), channel_order=channel_order)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one-line errors, exit 1 (2 for usage), no traceback unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="edgeq", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except EdgeqError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug in edgeq or a library: still one line, traceback with --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); "
+                   "re-run with --debug and report it", err=True)
+        sys.exit(1)
+
+

@@ -1,0 +1,136 @@
+"""`edgeq convert`: the whole pipeline, and its summary table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from edgeq.cli.app import (
+    CONTEXT_SETTINGS,
+    PREPROCESS_KEYS,
+    RichProgress,
+    State,
+    build_preprocess,
+    cli,
+    preprocess_options,
+    print_json,
+)
+from edgeq.cli.gates import gate_options, validation_options
+
+
+def _summary_table(result: Any) -> Table:
+    report = result.report
+    table = Table(title=f"edgeq convert → {result.out_dir}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("target", report["target"]["name"])
+    table.add_row("mode", f"{report['quantization']['mode']} (I/O {report['quantization']['io_type']})")
+    table.add_row("model.tflite", f"{report['model']['size_bytes']:,} bytes")
+    table.add_row("ops", ", ".join(f"{name}×{count}" for name, count in report["model"]["ops"].items()))
+    for kind in ("inputs", "outputs"):
+        for t in report["model"][kind]:
+            quant = f" scale={t['scale']:.6g} zp={t['zero_point']}" if isinstance(t.get("scale"), float) else ""
+            table.add_row(kind[:-1], f"{t['name']} {t['shape']} {t['dtype']}{quant}")
+    calibration = report.get("calibration")
+    if calibration:
+        table.add_row("calibration", f"{calibration['source']} ({calibration['samples']} samples)")
+    fit = report["target"]
+    if "flash" in fit:  # the target check (edgeq check)
+        arena = f", arena {fit['arena']['recommended_bytes']:,} B" if fit.get("arena") else ""
+        table.add_row("fits", f"flash {fit['flash']['used_bytes'] / 1024:,.1f} of "
+                              f"{fit['flash']['capacity_bytes'] / 1024:,.0f} KiB, RAM "
+                              f"{fit['ram']['used_bytes'] / 1024:,.1f} of {fit['ram']['capacity_bytes'] / 1024:,.0f} "
+                              f"KiB{arena}; ~{fit['latency']['ms']:,.2f} ms (estimate)")
+    project = report.get("project")
+    if project:
+        table.add_row("project", f"{project['dir']}/ ({project['template']}, {len(project['files'])} files, "
+                                 f"symbol prefix {project['name']})")
+    validation = report.get("validation")
+    if validation:
+        checks = validation["checks"]
+        passed = sum(c["status"] == "passed" for c in checks)
+        table.add_row("validation", f"{'passed' if validation['passed'] else 'FAILED'}: {passed} of {len(checks)} "
+                                    "checks held (validation.html, validation.junit.xml)")
+    emulation = report.get("emulation")
+    if emulation:
+        instructions = emulation.get("instructions_per_inference")
+        counted = f", {instructions:,} instructions/inference" if instructions else ""
+        table.add_row("emulation", f"{emulation['status']} on {emulation['qemu_machine']}: max diff "
+                                   f"{emulation['max_abs_diff']} over {emulation['samples']} samples{counted}")
+    return table
+
+
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("edgeq-out"),
+              show_default=True, help="Output directory (must be empty or absent unless --force).")
+@click.option("--calib", type=click.Path(path_type=Path),
+              help="Calibration data: .npy [N,*shape], .npz (key x, or one key per input) or an image folder.")
+@click.option("--calib-samples", type=click.IntRange(min=1), help="Use at most N samples (seeded selection).")
+@click.option("--synthetic-calib", is_flag=True, help="Calibrate on random data (NOT recommended; warns).")
+@click.option("--mode", type=click.Choice(["int8", "int16x8", "float16", "dynamic"]), default="int8",
+              show_default=True, help="Quantization: int8 / int16x8 (MCU and Android); float16 / dynamic (Android).")
+@click.option("--io-type", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True,
+              help="Model input/output type (int8 means int16 for int16x8).")
+@preprocess_options
+@click.option("--unsafe-load", is_flag=True,
+              help="Allow Keras unsafe deserialization (Lambda layers). Trusted files only.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("--template", help="Firmware project template (see `edgeq templates`; default: the target's).")
+@click.option("--name", default="model", show_default=True,
+              help="C symbol prefix of the generated sources (sanitized to a C identifier).")
+@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
+@click.option("--val", type=click.Path(path_type=Path),
+              help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
+                   "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
+@gate_options
+@click.option("--verify", is_flag=True,
+              help="With --runtime c: build for the target's core and run on an emulated board (QEMU); "
+                   "fails on any output that differs from the host TFLM interpreter.")
+@click.option("--verify-samples", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Golden inputs to run on the emulated board with --verify.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary table.")
+@click.pass_obj
+def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
+            synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
+            name: str, runtime: str,
+            val: Path | None, verify: bool, verify_samples: int, as_json: bool, **options: Any) -> None:
+    """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
+
+    Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
+    --runtime c). Nothing is written when a step fails; a model that converts but misses a validation gate,
+    does not fit the target or differs on the emulated board still gets OUT (to inspect), and exit code 1.
+    """
+    from edgeq.pipeline import ConvertOptions
+    from edgeq.pipeline import convert as run_convert
+
+    preprocessing = {key: options.pop(key) for key in PREPROCESS_KEYS}
+    gates = options
+    ctx = click.get_current_context()
+    given = [f"--{n.replace('_', '-')}" for n in gates
+             if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    if given and val is None:
+        raise click.UsageError(f"{', '.join(given)}: validation thresholds apply only with --val (validation data)")
+
+    preprocess = build_preprocess(**preprocessing)
+    options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
+                             synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
+                             force=force, template=template, name=name, runtime=runtime, val=val,
+                             verify=verify, verify_samples=verify_samples,
+                             validation=validation_options(**gates))
+    progress = RichProgress(state.err)
+    try:
+        result = run_convert(model, out_dir, options, progress)
+    finally:
+        progress.close()
+    if as_json:
+        print_json(result.report)
+    else:
+        state.out.print(_summary_table(result))

@@ -1,0 +1,83 @@
+"""`edgeq targets`, `edgeq check` and `edgeq inspect`: what a model needs and what a board offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
+
+
+@cli.group("targets", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print every profile as JSON.")
+@click.pass_context
+def targets_command(ctx: click.Context, as_json: bool) -> None:
+    """List the target profiles; `edgeq targets show NAME` prints one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from edgeq.target_tables import targets_table
+    from edgeq.targets import available_targets
+
+    targets = available_targets()
+    if as_json:
+        print_json({name: p.to_dict() for name, p in sorted(targets.items())})
+    else:
+        ctx.obj.out.print(targets_table(targets))
+
+
+@targets_command.command("show", context_settings=CONTEXT_SETTINGS)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved profile as JSON.")
+@click.pass_obj
+def targets_show(state: State, name: str, as_json: bool) -> None:
+    """Print one profile: CPU, clock, flash, RAM, reserved budgets, kernels and supported ops."""
+    from edgeq.target_tables import target_detail
+    from edgeq.targets import get_target
+
+    profile = get_target(name)
+    if as_json:
+        print_json(profile.to_dict())
+    else:
+        state.out.print(target_detail(profile))
+
+
+@cli.command("check", context_settings=CONTEXT_SETTINGS)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-t", "--target", required=True, help="Target profile (see `edgeq targets`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of tables.")
+@click.pass_obj
+def check_command(state: State, model: Path, target: str, as_json: bool) -> None:
+    """Check that MODEL.tflite fits and runs on a target: ops, flash, RAM, estimated latency.
+
+    Exits 1 when it does not fit or uses an op the target's runtime lacks.
+    """
+    from edgeq.check import check, target_report
+    from edgeq.errors import CheckFailed
+    from edgeq.target_tables import check_tables
+
+    result = check(model, target)
+    if as_json:
+        print_json({"model": {"file": model.name, "sha256": result.model.sha256, "size_bytes": result.model.size},
+                     "target": target_report(result)})
+    else:
+        state.out.print(check_tables(result, model.name))
+    if not result.ok:
+        raise CheckFailed(result.summary())
+
+
+@cli.command("inspect", context_settings=CONTEXT_SETTINGS)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+@click.option("--no-arena", is_flag=True, help="Skip measuring the arena in the host TFLM interpreter.")
+@click.pass_obj
+def inspect_command(state: State, model: Path, as_json: bool, no_arena: bool) -> None:
+    """Show what is inside any .tflite: ops, tensors, quantization, MACs, arena size and memory peak."""
+    from edgeq.inspect_model import inspect
+    from edgeq.target_tables import inspect_tables
+
+    data = inspect(model, measure=not no_arena).to_dict()
+    if as_json:
+        print_json(data)
+    else:
+        state.out.print(inspect_tables(data))
