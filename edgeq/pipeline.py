@@ -165,6 +165,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                     name=options.name, runtime=options.runtime, samples=samples)
             report["project"] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
                                  "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
+            if emitted.memory is not None:
+                report["project"]["engine_memory"] = emitted.memory
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
                 emulation = verify(staging, samples=options.verify_samples, target=target.name)

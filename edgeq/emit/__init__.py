@@ -41,6 +41,7 @@ class EmitResult:
     name: str
     files: list[str] = field(default_factory=list)
     arena_size: int | None = None
+    memory: dict[str, Any] | None = None  # runtime 'c': the engine's arena plan next to TFLM's host arena
 
 
 def project_name(target: TargetProfile, template: str | None, runtime: str) -> str:
@@ -103,14 +104,16 @@ def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, in
 def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name: str,
                golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
     try:
+        from edgeq.engine import memory_summary
         from edgeq.engine import write_project as write_c_project
     except ImportError:
         raise EmitError("the compiled-C engine (edgeq.engine.write_project) is not available in this edgeq "
                         "build; use --runtime tflm") from None
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
-    write_c_project(model, name, vectors, directory)
+    build = write_c_project(model, name, vectors, directory)
     written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
-    return EmitResult(out_dir=directory, template=C_ENGINE_PROJECT, runtime="c", name=name, files=written)
+    return EmitResult(out_dir=directory, template=C_ENGINE_PROJECT, runtime="c", name=name, files=written,
+                      arena_size=build.arena_bytes, memory=memory_summary(build, model))
 
 
 def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile, template: str | None = None,

@@ -133,3 +133,37 @@ def test_reconversion_is_byte_identical(tmp_path, digits_convert_dir, digits_ker
     assert {"model.tflite", "report.json"} <= {str(f) for f in files}
     for name in files:
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def compiled_c_convert(tmp_path_factory, digits_keras_path, repo_root):
+    """convert --runtime c --verify on the example: the compiled-C engine, run on an emulated Cortex-M4."""
+    out = tmp_path_factory.mktemp("runtime_c") / "out"
+    options = ConvertOptions(target="cortex-m4", calib=repo_root / "examples/digits_calib.npz", runtime="c",
+                             verify=True, verify_samples=3)
+    return out, convert(digits_keras_path, out, options)
+
+
+def test_runtime_c_report_states_the_arena_against_tflm(compiled_c_convert):
+    out, result = compiled_c_convert
+    memory = result.report["project"]["engine_memory"]
+    assert result.report["project"]["dir"] == "compiled-c" and (out / "compiled-c" / "model_model.h").exists()
+    assert memory["lower_bound_bytes"] <= memory["arena_bytes"] == result.report["project"]["arena_bytes"]
+    assert memory["tflm_host_arena_bytes"] == result.report["target"]["arena"]["measured_host_bytes"]
+    assert memory["arena_bytes"] <= 0.75 * memory["tflm_host_arena_bytes"]
+    assert memory["weights_bytes"] > 0
+
+
+def test_runtime_c_verify_runs_on_the_emulated_board(compiled_c_convert):
+    out, result = compiled_c_convert
+    emulation = json.loads((out / "report.json").read_text())["emulation"]
+    assert emulation == result.report["emulation"]
+    assert emulation["qemu_machine"] == "mps2-an386" and emulation["samples"] == 3
+    assert emulation["outputs_equal"] is True and emulation["max_abs_diff"] == 0
+    assert emulation["instructions_per_inference"] > 0
+
+
+def test_verify_needs_the_compiled_c_runtime(tmp_path, digits_keras_path):
+    with pytest.raises(UsageError, match="--runtime c"):
+        convert(digits_keras_path, tmp_path / "o", ConvertOptions(verify=True))
+    assert not (tmp_path / "o").exists()
