@@ -8,10 +8,12 @@ The public API (the CLI is a thin layer over it):
     edgeq.inspect(model)                         -> Inspection (.to_dict(): ops, tensors, MACs, arena)
     edgeq.validate(model, data, reference)       -> ValidationReport (.passed, .metric(), .checks, layers)
     edgeq.emit(model, out_dir, target=..., template=..., name=...) -> EmitResult (firmware project in OUT/)
+    edgeq.verify(out_dir, samples=8)             -> EmulationReport (.passed; QEMU run of a --runtime c OUT/)
 """
 
 from edgeq.check import CheckResult, check
 from edgeq.emit import EmitResult, emit
+from edgeq.emulate import EmulationReport, verify
 from edgeq.errors import EdgeqError
 from edgeq.inspect_model import Inspection, inspect
 from edgeq.pipeline import ConvertOptions, ConvertResult, convert
@@ -21,7 +23,7 @@ from edgeq.validate import Thresholds, ValidationOptions, ValidationReport, vali
 from edgeq.version import __version__
 
 __all__ = [
-    "CheckResult", "ConvertOptions", "ConvertResult", "EdgeqError", "Inspection", "__version__",
-    "available_targets", "check", "convert", "get_target", "inspect", "read_model",
-    "Thresholds", "ValidationOptions", "ValidationReport", "validate", "EmitResult", "emit",
+    "CheckResult", "ConvertOptions", "ConvertResult", "EdgeqError", "EmitResult", "EmulationReport", "Inspection",
+    "Thresholds", "ValidationOptions", "ValidationReport", "__version__", "available_targets", "check", "convert",
+    "emit", "get_target", "inspect", "read_model", "validate", "verify",
 ]

@@ -27,5 +27,12 @@ else
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e "$extras"
+# pip and setuptools are chatty (setuptools warns about the data folders it packs); keep that in a log and
+# show it only when the install fails.
+log=.venv/install.log
+echo "setup: installing edgeq ($extras) into .venv/ (log: $log)" >&2
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$extras"; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "setup: pip install failed; the full log is $log" >&2
+  exit 1
+fi
