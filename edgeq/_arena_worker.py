@@ -8,14 +8,13 @@ the known-good size runs in a forked child of this one. Usage:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
 from typing import Any
+
+from edgeq.tfenv import captured_output
 
 START_MIN = 1 << 20  # first generous arena: 1 MiB or 10x the model, whichever is larger
 LIMIT = 1 << 30
@@ -24,29 +23,11 @@ LIMIT = 1 << 30
 _ARENA_FAILURE = re.compile(r"missing: (\d+)|Needed (\d+) but only")
 
 
-@contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """TFLM logs with printf to fd 2; collect it so failures can be explained."""
-    sink: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield sink
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            sink.append(tmp.read().decode("utf-8", "replace"))
-
-
 def _attempt(runtime: Any, np: Any, data: bytes, inputs: int, size: int,
              allocations: bool = False) -> tuple[bool, str, str]:
     """(ok, failed stage, TFLM's log) for one arena size: create (allocate tensors), then invoke once."""
     stage = "allocate"
-    with _captured_stderr() as log:
+    with captured_output() as log:  # TFLM logs with printf to fd 2
         try:
             interpreter = runtime.Interpreter.from_bytes(data, arena_size=size)
             stage = "invoke"
@@ -121,6 +102,7 @@ def measure(data: bytes, inputs: int) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    """`python -m edgeq._arena_worker MODEL.tflite N_INPUTS`: the measurement as JSON on stdout."""
     with open(argv[1], "rb") as fh:
         data = fh.read()
     result = measure(data, int(argv[2]))

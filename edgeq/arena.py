@@ -50,10 +50,16 @@ class ArenaMeasurement:
                 "method": "bisection over arena_size in the host TFLM interpreter (allocate + invoke)"}
 
 
+def _names_unsupported_op(line: str) -> bool:
+    """TFLM's words for an op it lacks or a kernel refusing the tensor types."""
+    return "Didn't find op" in line or "not supported" in line.lower() or "unsupported" in line.lower()
+
+
 def _reason(log: str) -> str:
+    """The most telling line of TFLM's log: an unsupported op, else the first that is not allocator noise."""
     lines = [" ".join(line.split()) for line in log.splitlines() if line.strip()]
     for line in lines:
-        if "Didn't find op" in line or "not supported" in line.lower() or "unsupported" in line.lower():
+        if _names_unsupported_op(line):
             return line
     useful = [line for line in lines if not line.startswith("[RecordingMicroAllocator]")]
     return useful[0] if useful else "TFLM gave no reason"
@@ -79,7 +85,7 @@ def _run_worker(model: TFLiteModel) -> ArenaMeasurement:
         raise EdgeqError(f"the TFLM arena measurement failed (exit {proc.returncode}): {tail or 'no output'}") from None
     if not result.get("ok"):
         reason = _reason(result.get("log", ""))
-        if "Didn't find op" in reason or "not supported" in reason.lower() or "unsupported" in reason.lower():
+        if _names_unsupported_op(reason):
             raise UnsupportedOpError(f"TFLM cannot run this model: {reason}")
         raise EdgeqError(f"TFLM could not {result.get('stage', 'run')} the model "
                          f"(arena {result.get('arena_tried', 0):,} bytes): {reason}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgeq.errors import CalibrationError
+from edgeq.errors import CalibrationError, UsageError
 from edgeq.load import TensorSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -26,15 +27,26 @@ class Preprocess:
     std: tuple[float, ...] = (1.0,)
     channel_order: str = "rgb"
 
+    def __post_init__(self) -> None:
+        if any(s == 0 for s in self.std):
+            raise UsageError("preprocessing --std must not be 0")
+        if self.channel_order not in ("rgb", "bgr"):
+            raise UsageError(f"--channel-order is rgb or bgr, not {self.channel_order!r}")
+
     @property
     def is_identity(self) -> bool:
         return self == Preprocess()
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        if self.channel_order == "bgr" and x.ndim >= 2 and x.shape[-1] == 3:
+        """Samples [N, ..., C] -> preprocessed float32 samples of the same shape."""
+        channels = x.shape[-1] if x.ndim >= 2 else 1
+        for option, values in (("--mean", self.mean), ("--std", self.std)):
+            # numpy would broadcast 3 means over a 1-channel input into 3 channels: wrong data, late error
+            if len(values) not in (1, channels):
+                raise CalibrationError(f"preprocessing {option} has {len(values)} values but the samples have "
+                                       f"{channels} channel(s) (last axis); give 1 or {channels}")
+        if self.channel_order == "bgr" and channels == 3:
             x = x[..., ::-1]
-        if any(s == 0 for s in self.std):
-            raise CalibrationError("preprocessing std must not be 0")
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
         return ((x * self.scale - mean) / std).astype(np.float32)
 
@@ -140,37 +152,53 @@ def _read_npz(path: Path, inputs: list[TensorSpec], what: str) -> tuple[list[np.
             contents = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise CalibrationError(f"{what} data {path}: not a readable .npz archive ({exc})") from None
-    names = [spec.name for spec in inputs]
-    if len(inputs) == 1 and "x" in contents:
-        arrays = [contents["x"]]
-    elif all(name in contents for name in names):
-        arrays = [contents[name] for name in names]
-    else:
-        expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in names)
-        found = ", ".join(sorted(contents)) or "none"
-        raise CalibrationError(f"{what} data {path}: needs key(s) {expected}; found {found}")
+    arrays = [contents[key] for key in npz_input_keys(contents, inputs, f"{what} data {path}")]
     labels = contents.get("y")
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
-            labels = labels.argmax(axis=1)
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise CalibrationError(f"{what} data {path}: labels 'y' must be integer class ids [N] or one-hot [N, C]")
-    return arrays, labels
+    return arrays, None if labels is None else check_labels(labels, f"{what} data {path}")
+
+
+def npz_input_keys(available: Iterable[str], inputs: list[TensorSpec], where: str) -> list[str]:
+    """The .npz keys holding the inputs: `x` for a single-input model, else one key per input name."""
+    available = set(available)
+    names = [spec.name for spec in inputs]
+    if len(inputs) == 1 and "x" in available:
+        return ["x"]
+    if all(name in available for name in names):
+        return names
+    expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in names)
+    raise CalibrationError(f"{where}: needs key(s) {expected} (and optionally 'y' labels); "
+                           f"found {', '.join(sorted(available)) or 'none'}")
+
+
+def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    """Labels 'y' as int64 class ids [N]: one-hot [N, C] becomes ids; anything else non-negative integer."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
+        labels = labels.argmax(axis=1)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise CalibrationError(f"{where}: labels 'y' must be integer class ids [N] or one-hot [N, C], "
+                               f"got dtype {labels.dtype} shape {labels.shape}")
+    if labels.size and labels.min() < 0:
+        raise CalibrationError(f"{where}: label {int(labels.min())} is negative")
+    return labels.astype(np.int64)
+
+
+def sample_shape(shape: tuple[int, ...], dtype: np.dtype, spec: TensorSpec, where: str) -> tuple[int, ...]:
+    """Check an array's shape/dtype against a model input; a single sample without batch gets one (N=1)."""
+    if dtype.kind not in "fiub":
+        raise CalibrationError(f"{where}: input {spec.name!r} has dtype {dtype}, expected numbers")
+    if tuple(shape) == tuple(spec.shape):
+        shape = (1, *shape)
+    if len(shape) == 0 or shape[0] == 0:
+        raise CalibrationError(f"{where}: input {spec.name!r} has no samples")
+    if tuple(shape[1:]) != tuple(spec.shape):
+        raise CalibrationError(f"{where}: input {spec.name!r} has samples of shape {tuple(shape[1:])}, "
+                               f"the model expects {tuple(spec.shape)} (array shape must be [N, *input_shape])")
+    return tuple(shape)
 
 
 def _check_array(array: np.ndarray, spec: TensorSpec, path: Path, what: str) -> np.ndarray:
-    if array.dtype.kind not in "fiub":
-        raise CalibrationError(f"{what} data {path}: input {spec.name!r} has dtype {array.dtype}, expected numbers")
-    if array.ndim == len(spec.shape) and array.shape == spec.shape:
-        array = array[None]
-    if array.ndim == 0 or array.shape[0] == 0:
-        raise CalibrationError(f"{what} data {path}: input {spec.name!r} has no samples")
-    if tuple(array.shape[1:]) != tuple(spec.shape):
-        raise CalibrationError(f"{what} data {path}: input {spec.name!r} has samples of shape "
-                               f"{tuple(array.shape[1:])}, "
-                               f"the model expects {tuple(spec.shape)} (array shape must be [N, *input_shape])")
-    return array
+    return array.reshape(sample_shape(array.shape, array.dtype, spec, f"{what} data {path}"))
 
 
 def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.ndarray:

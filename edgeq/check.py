@@ -24,7 +24,8 @@ KIB = 1024
 _FLOAT = ("float32", "float16", "float64", "bfloat16")
 
 
-def _kib(n: float) -> str:
+def kib_text(n: float) -> str:
+    """Bytes as '12.5 KiB' for messages and tables."""
     return f"{n / KIB:,.1f} KiB"
 
 
@@ -50,8 +51,12 @@ class Budget:
         return max(self.used - self.capacity, 0)
 
     def breakdown(self) -> str:
-        return " + ".join(f"{part} {_kib(size)}{' (estimate)' if part in self.estimated_parts else ''}"
+        return " + ".join(f"{part} {kib_text(size)}{' (estimate)' if part in self.estimated_parts else ''}"
                           for part, size in self.parts.items())
+
+    def usage(self) -> str:
+        """'12.0 KiB of 256.0 KiB (model 8.0 KiB + ...)' for the rules' messages."""
+        return f"{kib_text(self.used)} of {kib_text(self.capacity)} ({self.breakdown()})"
 
     def to_dict(self) -> dict[str, Any]:
         return {"used_bytes": self.used, "capacity_bytes": self.capacity, "ok": self.ok,
@@ -69,6 +74,14 @@ class CheckContext:
     @cached_property
     def op_table(self) -> dict[str, OpInfo]:
         return load_op_table()
+
+    @cached_property
+    def missing_ops(self) -> dict[str, int]:
+        """Ops (name -> uses) the target's TFLM build does not register; none for LiteRT."""
+        if self.target.runtime.name != "tflm":
+            return {}
+        return {name: count for name, count in self.model.op_counts().items()
+                if name not in self.op_table or self.op_table[name].requires}
 
     @cached_property
     def peak(self) -> MemoryPeak:
@@ -99,16 +112,19 @@ class CheckContext:
 
     @cached_property
     def arena(self) -> ArenaPlan:
+        """The recommended arena (raises when TFLM cannot run the model: use `arena_or_none`)."""
         return recommended_arena(self.model, self.target)
 
     @cached_property
     def arena_or_none(self) -> ArenaPlan | None:
+        """The recommended arena, or None for LiteRT targets and models TFLM cannot run."""
         if self.target.runtime.name != "tflm" or self.runtime_failure is not None:
             return None
         return self.arena
 
     @cached_property
     def flash(self) -> Budget:
+        """Model + runtime code (estimate) + reserved flash against the target's flash."""
         t = self.target
         parts = {"model": self.model.size, "runtime code": int(t.runtime.code_flash_kb * KIB),
                  "reserved": int(t.memory.reserved_flash_kb * KIB)}
@@ -116,6 +132,7 @@ class CheckContext:
 
     @cached_property
     def ram(self) -> Budget:
+        """Arena (or the activation peak when there is none) + reserved RAM against the target's RAM."""
         t = self.target
         reserved = int(t.memory.reserved_ram_kb * KIB)
         if t.runtime.name == "litert":  # no fixed arena: activations at their peak, the model is mmapped
@@ -173,11 +190,9 @@ def ops_supported(ctx: CheckContext) -> tuple[bool, str]:
         if custom:
             return False, f"custom ops {', '.join(custom)} are not in LiteRT's builtin op set"
         return True, f"all {len(ctx.model.op_counts())} op types are LiteRT builtins"
-    missing = [f"{name} (x{count})" for name, count in ctx.model.op_counts().items()
-               if name not in ctx.op_table or ctx.op_table[name].requires]
-    if missing:
-        return False, (f"TFLM has no kernel for {', '.join(missing)}; replace these layers or pick another "
-                       "runtime")
+    if ctx.missing_ops:
+        missing = ", ".join(f"{name} (x{count})" for name, count in ctx.missing_ops.items())
+        return False, f"TFLM has no kernel for {missing}; replace these layers or pick another runtime"
     return True, f"all {len(ctx.model.op_counts())} op types are registered by TFLM"
 
 
@@ -188,11 +203,8 @@ def runs_on_runtime(ctx: CheckContext) -> tuple[bool, str]:
     if failure is None:
         runtime = "TFLM" if ctx.target.runtime.name == "tflm" else "LiteRT"
         return True, f"host {runtime} interpreter allocated and invoked the model"
-    if isinstance(failure, UnsupportedOpError) and ctx.target.runtime.name == "tflm":
-        missing = [name for name in ctx.model.op_counts()
-                   if name not in ctx.op_table or ctx.op_table[name].requires]
-        if missing:  # already reported by ops_supported, with the op names
-            return False, f"not run: {', '.join(missing)} missing (see ops_supported)"
+    if isinstance(failure, UnsupportedOpError) and ctx.missing_ops:  # ops_supported names them already
+        return False, f"not run: {', '.join(ctx.missing_ops)} missing (see ops_supported)"
     return False, str(failure)
 
 
@@ -200,21 +212,19 @@ def runs_on_runtime(ctx: CheckContext) -> tuple[bool, str]:
 def flash_fits(ctx: CheckContext) -> tuple[bool, str]:
     """Model + runtime code + reserved flash must fit in the target's flash."""
     b = ctx.flash
-    summary = f"{_kib(b.used)} of {_kib(b.capacity)} ({b.breakdown()})"
     if b.ok:
-        return True, f"{summary}; {_kib(b.capacity - b.used)} free"
-    return False, f"flash exceeded by {_kib(b.exceeded_by)}: {summary}; the model is {_kib(ctx.model.size)}"
+        return True, f"{b.usage()}; {kib_text(b.capacity - b.used)} free"
+    return False, f"flash exceeded by {kib_text(b.exceeded_by)}: {b.usage()}; the model is {kib_text(ctx.model.size)}"
 
 
 @rule("error")
 def ram_fits(ctx: CheckContext) -> tuple[bool, str]:
     """Tensor arena + reserved RAM must fit in the target's RAM."""
     b = ctx.ram
-    summary = f"{_kib(b.used)} of {_kib(b.capacity)} ({b.breakdown()})"
-    peak = f"activation peak {_kib(ctx.peak.bytes)} at {ctx.peak.describe()}"
+    peak = f"activation peak {kib_text(ctx.peak.bytes)} at {ctx.peak.describe()}"
     if b.ok:
-        return True, f"{summary}; {_kib(b.capacity - b.used)} free; {peak}"
-    return False, f"RAM exceeded by {_kib(b.exceeded_by)}: {summary}; {peak}"
+        return True, f"{b.usage()}; {kib_text(b.capacity - b.used)} free; {peak}"
+    return False, f"RAM exceeded by {kib_text(b.exceeded_by)}: {b.usage()}; {peak}"
 
 
 @rule("warning")
@@ -299,7 +309,7 @@ def _op_rows(ctx: CheckContext) -> list[dict[str, Any]]:
     for name, count in ctx.model.op_counts().items():
         info = ctx.op_table.get(name)
         if ctx.target.runtime.name == "tflm":
-            supported = info is not None and not info.requires
+            supported = name not in ctx.missing_ops
             kernel = (ctx.target.runtime.kernels if info is not None and info.optimized(ctx.target.runtime.kernels)
                       else "reference") if supported else None
         else:

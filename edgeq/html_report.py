@@ -113,18 +113,9 @@ def histogram_plot(counts: list[int], unit_name: str, plot_id: str, title: str) 
 
 
 def _metric_rows(report: ValidationReport) -> list[dict[str, str]]:
-    rows = []
-    for output in report.outputs:
-        if report.float_stats is not None and report.float_stats[output.position].accuracy is not None:
-            rows.append({"interpreter": "float", "output": output.name,
-                         "samples": str(report.float_stats[output.position].samples),
-                         **{k: "" for k in COLUMNS},
-                         "top1_accuracy": fmt(report.float_stats[output.position].accuracy.accuracy)})
-        for name, stats in report.stats.items():
-            values = stats[output.position].metrics()
-            rows.append({"interpreter": name, "output": output.name, "samples": str(values["samples"]),
-                         **{k: fmt(values[k]) if k in values else "" for k in COLUMNS}})
-    return rows
+    return [{"interpreter": name, "output": output.name, "samples": str(values["samples"]),
+             **{k: fmt(values[k]) if k in values else "" for k in COLUMNS}}
+            for name, output, values in report.metric_rows()]
 
 
 def _plots(report: ValidationReport) -> dict[str, list[dict[str, Any]]]:

@@ -22,6 +22,7 @@ import numpy as np
 from edgeq.errors import ModelLoadError
 from edgeq.load import LoadedModel, TensorSpec
 from edgeq.metrics import ErrorStats
+from edgeq.quantize import mentioned_layers
 from edgeq.runners import dequantize_output
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.tflite.schema import schema
@@ -125,13 +126,6 @@ class LayerTensor:
     opcode: str
 
 
-def producer_layer(keras_tensor: Any) -> str:
-    """The name of the Keras layer that produced a symbolic Keras tensor."""
-    history = getattr(keras_tensor, "_keras_history", None)
-    operation = getattr(history, "operation", None) or (history[0] if history else None)
-    return str(getattr(operation, "name", ""))
-
-
 def layer_output_sizes(keras_model: Any) -> dict[str, int]:
     """Layer name -> values per sample of its output, for layers with one well-defined output, in Keras order."""
     sizes: dict[str, int] = {}
@@ -146,17 +140,6 @@ def layer_output_sizes(keras_model: Any) -> dict[str, int]:
             continue
         sizes[layer.name] = int(np.prod(tuple(output.shape[1:]), dtype=np.int64))
     return sizes
-
-
-def _mentioned(tensor_name: str, known: dict[str, int]) -> list[str]:
-    # The exported graph scopes layer 'fc1' as 'fc1_1' (and 'fc1_1' as 'fc1_1_1'): try the part as it
-    # stands and without one numeric suffix; the size check below settles which one it is.
-    found = []
-    for part in re.split(r"[/;]", tensor_name):
-        for option in (part, re.sub(r"_\d+$", "", part)):
-            if option in known and option not in found:
-                found.append(option)
-    return found
 
 
 def match_layers(tflite: TFLiteModel, keras_model: Any,
@@ -174,7 +157,7 @@ def match_layers(tflite: TFLiteModel, keras_model: Any,
             tensor = graph.tensors[index]
             if tensor.is_constant or tensor.dtype not in _ACTIVATION_DTYPES:
                 continue
-            candidates = [output_layers[index]] if index in output_layers else _mentioned(tensor.name, sizes)
+            candidates = [output_layers[index]] if index in output_layers else mentioned_layers(tensor.name, sizes)
             candidates = [c for c in candidates if sizes.get(c) == tensor.num_elements]
             if candidates:
                 layer = max(candidates, key=order.__getitem__)

@@ -151,7 +151,7 @@ def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str]) -> LoadedMod
     try:
         inputs = [TensorSpec(_tensor_name(t, f"input_{i}"), _static_shape(path, t.shape), _dtype(t))
                   for i, t in enumerate(model.inputs)]
-        output_names = [_producer_name(t, f"output_{i}") for i, t in enumerate(model.outputs)]
+        output_names = [producer_layer(t) or _tensor_name(t, f"output_{i}") for i, t in enumerate(model.outputs)]
         outputs = [TensorSpec(name, tuple(int(d or 0) for d in t.shape[1:]), "float32")
                    for name, t in zip(output_names, model.outputs, strict=True)]
     except AttributeError:
@@ -166,11 +166,12 @@ def _tensor_name(tensor: Any, default: str) -> str:
     return re.sub(r"[:/].*$", "", name) or default
 
 
-def _producer_name(tensor: Any, default: str) -> str:
-    """The name of the layer that produced a Keras tensor (more telling than 'keras_tensor_27')."""
+def producer_layer(tensor: Any) -> str:
+    """The name of the Keras layer that produced a symbolic Keras tensor ('' when unknown); more telling
+    than the tensor's own name ('keras_tensor_27')."""
     history = getattr(tensor, "_keras_history", None)
     operation = getattr(history, "operation", None) or (history[0] if history else None)
-    return getattr(operation, "name", None) or _tensor_name(tensor, default)
+    return str(getattr(operation, "name", None) or "")
 
 
 def _static_shape(path: Path, shape: Any) -> tuple[int, ...]:
@@ -208,10 +209,16 @@ def _load_saved_model(path: Path) -> LoadedModel:
                        signature=signature, trackable=loaded)
 
 
+def batch_one_specs(model: LoadedModel) -> list[Any]:
+    """tf.TensorSpecs of the model's inputs with a batch of 1: no dynamic batch, so no SHAPE/STRIDED_SLICE ops."""
+    tf = tensorflow()
+    return [tf.TensorSpec([1, *spec.shape], tf.dtypes.as_dtype(spec.dtype), name=spec.name) for spec in model.inputs]
+
+
 def fixed_batch_function(model: LoadedModel) -> Callable[..., Any]:
     """A tf.function with a batch-1 signature, so the converter emits no dynamic-shape ops."""
     tf = tensorflow()
-    specs = [tf.TensorSpec([1, *spec.shape], tf.dtypes.as_dtype(spec.dtype), name=spec.name) for spec in model.inputs]
+    specs = batch_one_specs(model)
 
     if model.keras_model is not None:
         keras_model = model.keras_model

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from edgeq.optable import load_op_table
+from edgeq.optable import OpInfo, load_op_table
 from edgeq.targets import TargetProfile
 from edgeq.tflite import Operator, Subgraph, TFLiteModel
 
@@ -126,7 +126,7 @@ class LatencyEstimate:
                            for i, op, basis, cycles in self.per_op]}
 
 
-def _optimized(op: Operator, sg: Subgraph, target: TargetProfile) -> bool:
+def _optimized(op: Operator, sg: Subgraph, target: TargetProfile, table: dict[str, OpInfo]) -> bool:
     """Whether the target runs this op with its fast kernel for the op's activation type."""
     kernels = target.runtime.kernels
     if kernels == "reference":
@@ -135,7 +135,7 @@ def _optimized(op: Operator, sg: Subgraph, target: TargetProfile) -> bool:
     dtype = sg.tensors[first].dtype if first is not None else ""
     if target.runtime.name == "litert":  # XNNPACK covers int8 and float convolutions and matmuls
         return dtype in ("int8", "uint8", "float32", "float16")
-    info = load_op_table().get(op.opcode)
+    info = table.get(op.opcode)
     if info is None or not info.optimized(kernels):
         return False
     # CMSIS-NN / ESP-NN speed up the int8 paths (CMSIS-NN also int16 where it declares an int16 kernel).
@@ -145,13 +145,14 @@ def _optimized(op: Operator, sg: Subgraph, target: TargetProfile) -> bool:
 def estimate_latency(model: TFLiteModel, target: TargetProfile) -> LatencyEstimate:
     """Cycles of one inference on `target` (an estimate), from MACs and the profile's cycles per MAC."""
     cycles_per_mac = target.latency.cycles_per_mac
+    table = load_op_table()
     per_op = []
     total = 0.0
     for number, sg in enumerate(model.subgraphs):
         for cost in op_costs(model, number):
             op = sg.operators[cost.index]
             if cost.kernel_class:
-                basis = cost.kernel_class if _optimized(op, sg, target) else "reference"
+                basis = cost.kernel_class if _optimized(op, sg, target, table) else "reference"
                 cycles = cost.macs * cycles_per_mac.get(basis, 0.0)
             else:
                 basis, cycles = "element", cost.elements * target.latency.cycles_per_element

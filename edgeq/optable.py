@@ -1,7 +1,7 @@
 """Which operators TensorFlow Lite Micro can run: the table in edgeq/data/tflm_ops.toml, as data.
 
 The table is read from TFLM's sources (the `Add*` methods of `MicroMutableOpResolver`, the kernels under
-`kernels/cmsis_nn/`, and ESP-NN's kernels); tests/targets/test_optable.py checks it against the installed
+`kernels/cmsis_nn/`, and ESP-NN's kernels); tests/check/test_optable.py checks it against the installed
 `tflite-micro` runtime. TFLM's resolver matches builtin ops by code and ignores the op version.
 """
 

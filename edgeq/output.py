@@ -59,11 +59,6 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON without ever leaving a half-written file."""
-    write_text_atomic(path, json_text(data))
-
-
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file in one step (temp file + rename), so a reader never sees half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,7 @@ class ConvertResult:
     validation: ValidationReport | None = None
 
 
-def _target_for(options: ConvertOptions, quantize_options: QuantizeOptions) -> TargetProfile:
+def _target_for(options: ConvertOptions) -> TargetProfile:
     target = get_target(options.target)
     if options.mode not in target.modes:
         raise UsageError(f"mode {options.mode} is not available for {target.name} (a {target.kind} target); "
@@ -122,7 +122,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     warnings: list[str] = []
 
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
-    target = _target_for(options, quantize_options)
+    target = _target_for(options)
     project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
     if options.verify and options.runtime != "c":
         raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")

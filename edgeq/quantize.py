@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from edgeq.calibration import SampleSet
 from edgeq.errors import ConversionError, QuantizationError, UsageError
-from edgeq.load import LoadedModel, fixed_batch_function
+from edgeq.load import LoadedModel, batch_one_specs, fixed_batch_function
 from edgeq.tfenv import captured_output, tensorflow
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.reader import FLOAT_DTYPES
@@ -77,7 +77,7 @@ def convert(model: LoadedModel, options: QuantizeOptions, samples: SampleSet | N
 def _export_fixed_batch(model: LoadedModel, directory: Path) -> None:
     """Re-export with a batch-1 signature (no SHAPE/STRIDED_SLICE ops from a dynamic batch)."""
     tf = tensorflow()
-    specs = [tf.TensorSpec([1, *s.shape], tf.dtypes.as_dtype(s.dtype), name=s.name) for s in model.inputs]
+    specs = batch_one_specs(model)
     if model.keras_model is not None:
         signature = specs if len(specs) == 1 else [specs]
         model.keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
@@ -165,16 +165,22 @@ def float_ops(model: TFLiteModel, layer_names: list[str] | None = None) -> list[
     return found
 
 
+def mentioned_layers(tensor_name: str, known: Container[str]) -> list[str]:
+    """The known Keras layer names a converted tensor's name mentions, in order of appearance."""
+    # The exported graph scopes layer 'fc1' as 'fc1_1' (and 'fc1_1' as 'fc1_1_1'): try each part as it
+    # stands and without one numeric suffix; callers that can check sizes settle ambiguous cases.
+    found = []
+    for part in re.split(r"[/;]", tensor_name):
+        for option in (part, re.sub(r"_\d+$", "", part)):
+            if option in known and option not in found:
+                found.append(option)
+    return found
+
+
 def keras_layer(tensor_names: tuple[str, ...] | list[str], layer_names: list[str]) -> str:
     """The Keras layer a converted tensor came from, matched on its name ('model/fc1_1/MatMul' -> 'fc1')."""
     known = set(layer_names)
-    for name in tensor_names:
-        for part in re.split(r"[/;]", name):
-            candidate = re.sub(r"_\d+$", "", part)
-            for option in (part, candidate):
-                if option in known:
-                    return option
-    return ""
+    return next((found[0] for name in tensor_names if (found := mentioned_layers(name, known))), "")
 
 
 def prove_integer_only(model: TFLiteModel, layer_names: list[str] | None = None) -> None:

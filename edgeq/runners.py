@@ -20,6 +20,8 @@ from edgeq.tflite.reader import NUMPY_DTYPES
 
 
 class Runner(Protocol):
+    """What the comparisons need of an interpreter: a name and one sample in, raw outputs out."""
+
     name: str
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -77,7 +79,7 @@ class TFLMRunner:
         with captured_output() as log:
             try:
                 self._interpreter = runtime.Interpreter.from_bytes(
-                    self.model.data, arena_size=self.arena_size or 0 or None, intrepreter_config=config)
+                    self.model.data, arena_size=self.arena_size or None, intrepreter_config=config)
                 failure = None
             except (RuntimeError, ValueError) as exc:
                 failure = str(exc)
@@ -88,6 +90,7 @@ class TFLMRunner:
             raise EdgeqError(f"TFLM could not prepare the model: {reason}")
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run one sample (batch 1, the input tensors' dtypes) and return the raw outputs."""
         # Capturing fd 2 on every call would double the per-sample cost; TFLM only logs on failure, so the
         # failing call is repeated under capture to learn why.
         try:
@@ -142,6 +145,7 @@ class LiteRTRunner:
         self.kernels = "reference" if self.reference else "default (XNNPACK)"
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run one sample (or a batch, once the inputs are resized) and return the raw outputs."""
         for detail, x in zip(self._inputs, inputs, strict=True):
             self._interpreter.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
         self._interpreter.invoke()

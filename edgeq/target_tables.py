@@ -1,4 +1,8 @@
-"""Terminal tables for `edgeq targets`, `edgeq targets show`, `edgeq check` and `edgeq inspect`."""
+"""Terminal tables for `edgeq targets`, `edgeq targets show`, `edgeq check` and `edgeq inspect`.
+
+Text from the model file (tensor, subgraph and custom op names) and the file name go through `escape`:
+rich reads `[...]` in a cell as markup, and a name such as `x[/b]` would otherwise crash the command.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from typing import Any
 
 from rich import box
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
-from edgeq.check import CheckResult
+from edgeq.check import CheckResult, kib_text
 from edgeq.optable import load_op_table
 from edgeq.targets import TargetProfile
 
@@ -17,10 +22,6 @@ _MAX_NAME = 48
 
 def _short(name: str, width: int = _MAX_NAME) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
-
-
-def _kib(n: float) -> str:
-    return f"{n / 1024:,.1f} KiB"
 
 
 def targets_table(targets: dict[str, TargetProfile]) -> Table:
@@ -83,30 +84,31 @@ def target_detail(p: TargetProfile) -> Group:
 def check_tables(result: CheckResult, model_name: str) -> Group:
     """The verdict: rules, ops, flash, RAM and the latency estimate."""
     verdict = "[bold green]FITS[/]" if result.ok else "[bold red]DOES NOT FIT[/]"
-    rules = Table(title=f"edgeq check {model_name} --target {result.target.name}: {verdict}", title_justify="left")
+    rules = Table(title=f"edgeq check {escape(model_name)} --target {result.target.name}: {verdict}",
+                  title_justify="left")
     for column in ("rule", "", "detail"):
         rules.add_column(column)
     for r in result.rules:
         mark = "[green]ok[/]" if r.ok else ("[red]FAIL[/]" if r.severity == "error" else "[yellow]warn[/]")
-        rules.add_row(r.rule, mark, r.detail)
+        rules.add_row(r.rule, mark, escape(r.detail))
     ops = Table(title="ops", title_justify="left")
     for column in ("op", "count", "version", "supported", "kernel"):
         ops.add_column(column)
     for row in result.ops:
-        ops.add_row(row["op"], str(row["count"]), str(row["version"]),
+        ops.add_row(escape(row["op"]), str(row["count"]), str(row["version"]),
                     "yes" if row["supported"] else "[red]NO[/]", row["kernel"] or "-")
     numbers = Table(show_header=False, title="numbers", title_justify="left")
     numbers.add_column(style="bold")
     numbers.add_column(justify="right")
     numbers.add_column()
-    numbers.add_row("flash", f"{_kib(result.flash.used)} / {_kib(result.flash.capacity)}", result.flash.breakdown())
-    numbers.add_row("RAM", f"{_kib(result.ram.used)} / {_kib(result.ram.capacity)}", result.ram.breakdown())
+    for budget in (result.flash, result.ram):
+        numbers.add_row(budget.name, f"{kib_text(budget.used)} / {kib_text(budget.capacity)}", budget.breakdown())
     if result.arena is not None:
         a = result.arena
         numbers.add_row("arena", f"{a.recommended_bytes:,} B",
                         f"measured {a.measured.host_bytes:,} B on the 64-bit host + {a.kernel_buffers.total:,} B "
                         f"{a.kernel_buffers.kernels} buffers (estimate) + {a.margin_bytes} B margin")
-    numbers.add_row("activation peak", f"{result.peak.bytes:,} B", result.peak.describe())
+    numbers.add_row("activation peak", f"{result.peak.bytes:,} B", escape(result.peak.describe()))
     numbers.add_row("MACs", f"{result.macs:,}", "")
     numbers.add_row("latency (ESTIMATE)", f"{result.latency.ms:,.2f} ms",
                     f"{result.latency.cycles:,} cycles at {result.latency.clock_mhz:g} MHz from the profile's "
@@ -116,21 +118,21 @@ def check_tables(result: CheckResult, model_name: str) -> Group:
 
 def inspect_tables(data: dict[str, Any]) -> Group:
     """Summary, ops (with MACs) and tensors of an inspection."""
-    summary = Table(title=f"edgeq inspect {data['file']}", show_header=False, title_justify="left")
+    summary = Table(title=f"edgeq inspect {escape(data['file'])}", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column()
     arena = data["arena"]
     peak = data["activation_peak"]
     summary.add_row("size", f"{data['size_bytes']:,} bytes (sha256 {data['sha256'][:16]}…)")
-    summary.add_row("ops", ", ".join(f"{name}×{count}" for name, count in data["ops"].items()) or "none")
+    summary.add_row("ops", ", ".join(f"{escape(name)}×{count}" for name, count in data["ops"].items()) or "none")
     summary.add_row("MACs", f"{data['macs']['total']:,}")
     summary.add_row("arena (host TFLM)", f"{arena['host_bytes']:,} bytes (measured)" if arena.get("host_bytes")
-                    else f"not measured: {arena.get('error', '')}")
+                    else f"not measured: {escape(arena.get('error', ''))}")
     if peak:
-        summary.add_row("activation peak", f"{peak['bytes']:,} bytes at op #{peak['op_index']} {peak['op']}")
+        summary.add_row("activation peak", f"{peak['bytes']:,} bytes at op #{peak['op_index']} {escape(peak['op'])}")
     parts: list[Any] = [summary]
     for sg in data["subgraphs"]:
-        label = f" (subgraph {sg['index']}: {sg['name']})" if len(data["subgraphs"]) > 1 else ""
+        label = f" (subgraph {sg['index']}: {escape(sg['name'])})" if len(data["subgraphs"]) > 1 else ""
         ops = Table(title=f"operators{label}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "op", "v", "inputs", "outputs", "MACs"):
             ops.add_column(column, justify="right" if column in ("#", "MACs") else "left")
@@ -140,7 +142,7 @@ def inspect_tables(data: dict[str, Any]) -> Group:
             return " ".join("-" if i < 0 else f"#{i}{tensors[i]['shape']}" for i in indices)
 
         for op in sg["operators"]:
-            ops.add_row(str(op["index"]), op["op"], str(op["version"]), shapes(op["inputs"]),
+            ops.add_row(str(op["index"]), escape(op["op"]), str(op["version"]), shapes(op["inputs"]),
                         shapes(op["outputs"]), f"{op['macs']:,}" if op["kernel_class"] else "-")
         table = Table(title=f"tensors{label}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "name", "shape", "dtype", "quantization", "bytes", "kind"):
@@ -151,7 +153,7 @@ def inspect_tables(data: dict[str, Any]) -> Group:
             if q:
                 quant = (f"per-channel ({len(q['scale'])}, axis {q['quantized_dimension']})" if q["per_channel"]
                          else f"scale {q['scale'][0]:.6g} zp {q['zero_point'][0]}")
-            table.add_row(str(t["index"]), _short(t["name"]), str(t["shape"]), t["dtype"], quant,
+            table.add_row(str(t["index"]), escape(_short(t["name"])), str(t["shape"]), t["dtype"], quant,
                           f"{t['bytes']:,}", t["kind"])
         parts += [ops, table]
     return Group(*parts)

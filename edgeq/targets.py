@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -19,6 +20,8 @@ else:  # pragma: no cover
 
 @dataclass(frozen=True)
 class Cpu:
+    """The core: name, architecture, clock, FPU/ABI, DSP/MVE extensions, DWT cycle counter, compiler flags."""
+
     core: str = ""
     arch: str = ""
     clock_mhz: float = 0.0
@@ -32,6 +35,8 @@ class Cpu:
 
 @dataclass(frozen=True)
 class Memory:
+    """Flash and RAM of the part, and what the application (not the model or the runtime) keeps of each."""
+
     flash_kb: float = 0.0
     ram_kb: float = 0.0
     reserved_flash_kb: float = 0.0
@@ -69,6 +74,8 @@ class Latency:
 
 @dataclass(frozen=True)
 class Emulator:
+    """The QEMU machine that emulates this core (`edgeq verify`), if any."""
+
     qemu_machine: str = ""
     note: str = ""
 
@@ -92,9 +99,11 @@ class TargetProfile:
 
     @property
     def is_mcu(self) -> bool:
+        """A microcontroller target (TFLM), as opposed to android (LiteRT)."""
         return self.kind == "mcu"
 
     def to_dict(self) -> dict[str, Any]:
+        """The resolved profile as JSON-ready nested dicts (tuples become lists)."""
         def convert(value: Any) -> Any:
             if hasattr(value, "__dataclass_fields__"):
                 return {f.name: convert(getattr(value, f.name)) for f in fields(value)}
@@ -238,10 +247,14 @@ def _resolve(name: str, raw: dict[str, dict[str, Any]], chain: tuple[str, ...] =
     return _merge(base, data)
 
 
-def load_targets(directory: Path | None = None) -> dict[str, TargetProfile]:
-    """Load every profile in `directory` (default: edgeq's targets/), resolving inheritance."""
-    directory = directory or targets_dir()
-    raw = _load_tree(directory)
+def load_targets(*directories: Path) -> dict[str, TargetProfile]:
+    """Load every profile in `directories` (default: edgeq's targets/), resolving inheritance across them;
+    a profile in a later directory replaces one of the same name in an earlier one."""
+    raw: dict[str, dict[str, Any]] = {}
+    for directory in directories or (targets_dir(),):
+        if not Path(directory).is_dir():
+            raise TargetError(f"target directory {directory} does not exist")
+        raw.update(_load_tree(Path(directory)))
     profiles = {}
     for name in raw:
         profile = _build(TargetProfile, _resolve(name, raw), f"{name}.toml")
@@ -250,14 +263,20 @@ def load_targets(directory: Path | None = None) -> dict[str, TargetProfile]:
     return profiles
 
 
+TARGET_PATH_VARIABLE = "EDGEQ_TARGET_PATH"
+
+
 @cache
-def _builtin_targets() -> dict[str, TargetProfile]:
-    return load_targets()
+def _targets_for(search_path: str) -> dict[str, TargetProfile]:
+    extra = [Path(part) for part in search_path.split(os.pathsep) if part]
+    return load_targets(targets_dir(), *extra)
 
 
 def available_targets(include_abstract: bool = False) -> dict[str, TargetProfile]:
-    """The built-in profiles a user can pick, by name."""
-    return {n: p for n, p in _builtin_targets().items() if include_abstract or not p.abstract}
+    """The profiles a user can pick, by name: edgeq's own plus those in the folders listed in
+    $EDGEQ_TARGET_PATH (os.pathsep-separated), which may inherit edgeq's and replace them by name."""
+    targets = _targets_for(os.environ.get(TARGET_PATH_VARIABLE, ""))
+    return {n: p for n, p in targets.items() if include_abstract or not p.abstract}
 
 
 def get_target(name: str) -> TargetProfile:

@@ -15,7 +15,15 @@ from typing import IO, Any
 
 import numpy as np
 
-from edgeq.calibration import Preprocess, SampleSet, load_samples, select_indices
+from edgeq.calibration import (
+    Preprocess,
+    SampleSet,
+    check_labels,
+    load_samples,
+    npz_input_keys,
+    sample_shape,
+    select_indices,
+)
 from edgeq.errors import CalibrationError
 from edgeq.load import TensorSpec
 
@@ -130,7 +138,7 @@ def open_samples(data: str | Path | SampleSet, inputs: list[TensorSpec], *, limi
     if not path.exists():
         raise CalibrationError(f"{WHAT} {path}: no such file or directory")
     if path.is_dir():
-        loaded = load_samples(path, inputs, limit=limit, preprocess=preprocess, what=WHAT)
+        loaded = load_samples(path, inputs, limit=limit, preprocess=preprocess, what="validation")
         return _from_arrays(loaded.source, loaded.sha256, loaded.arrays, None, inputs, None, Preprocess())
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -157,7 +165,7 @@ def _stream(source: str, sha256: str, members: list[_Member], labels: np.ndarray
         _check_member(member, spec, path)
     counts = {m.shape[0] for m in members}
     if labels is not None:
-        labels = _check_labels(labels, path)
+        labels = check_labels(labels, f"{WHAT} {path}")
         counts.add(len(labels))
     if len(counts) != 1:
         raise CalibrationError(f"{WHAT} {path}: inputs/labels have different sample counts {sorted(counts)}")
@@ -169,29 +177,11 @@ def _stream(source: str, sha256: str, members: list[_Member], labels: np.ndarray
 
 
 def _check_member(member: _Member, spec: TensorSpec, path: Path) -> None:
-    if member.dtype.kind not in "fiub":
-        raise CalibrationError(f"{WHAT} {path}: input {spec.name!r} has dtype {member.dtype}, expected numbers")
-    if member.shape == tuple(spec.shape):  # one sample without a batch dimension
-        member.shape = (1, *member.shape)
+    shape = sample_shape(member.shape, member.dtype, spec, f"{WHAT} {path}")
+    if shape != member.shape:  # one sample without a batch dimension
+        member.shape = shape
         if member.array is not None:
-            member.array = member.array[None]
-    if len(member.shape) == 0 or member.shape[0] == 0:
-        raise CalibrationError(f"{WHAT} {path}: input {spec.name!r} has no samples")
-    if tuple(member.shape[1:]) != tuple(spec.shape):
-        raise CalibrationError(f"{WHAT} {path}: input {spec.name!r} has samples of shape {tuple(member.shape[1:])}, "
-                               f"the model expects {tuple(spec.shape)} (array shape must be [N, *input_shape])")
-
-
-def _check_labels(labels: np.ndarray, path: Path) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
-        labels = labels.argmax(axis=1)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise CalibrationError(f"{WHAT} {path}: labels 'y' must be integer class ids [N] or one-hot [N, C], "
-                               f"got dtype {labels.dtype} shape {labels.shape}")
-    if labels.size and labels.min() < 0:
-        raise CalibrationError(f"{WHAT} {path}: label {int(labels.min())} is negative")
-    return labels.astype(np.int64)
+            member.array = member.array.reshape(shape)
 
 
 def _header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
@@ -220,39 +210,29 @@ def _npz_members(path: Path, inputs: list[TensorSpec]) -> tuple[list[_Member], n
         names = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
     except (OSError, zipfile.BadZipFile) as exc:
         raise CalibrationError(f"{WHAT} {path}: not a readable .npz archive ({exc})") from None
-    wanted = [spec.name for spec in inputs]
-    if len(inputs) == 1 and "x" in names:
-        keys = ["x"]
-    elif all(name in names for name in wanted):
-        keys = wanted
-    else:
-        archive.close()
-        expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in wanted)
-        raise CalibrationError(f"{WHAT} {path}: needs key(s) {expected} (and optionally 'y' labels); "
-                               f"found {', '.join(sorted(names)) or 'none'}")
-    members = []
     with archive:
+        keys = npz_input_keys(names, inputs, f"{WHAT} {path}")
+        members = []
         for key in keys:
             with archive.open(names[key]) as stream:
                 shape, dtype, fortran = _header(stream, f"{path}[{key}]")
             if fortran or dtype.hasobject:  # rare: read it whole rather than reimplement numpy's reader
-                members.append(_whole(path, key, inputs))
+                array = _whole(path, key)
+                members.append(_Member(key, tuple(array.shape), array.dtype, None, array))
             else:
                 members.append(_Member(key, shape, dtype, _member_opener(path, names[key])))
-        labels = None
-        if "y" in names:
-            with np.load(path, allow_pickle=False) as npz:
-                labels = npz["y"]
+    labels = _whole(path, "y") if "y" in names else None
     return members, labels
 
 
-def _whole(path: Path, key: str, inputs: list[TensorSpec]) -> _Member:
+def _whole(path: Path, key: str) -> np.ndarray:
+    """One member of the archive, read whole."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             array = npz[key]
     except ValueError as exc:
         raise CalibrationError(f"{WHAT} {path}: array {key!r} is not numeric ({exc})") from None
-    return _Member(key, tuple(array.shape), array.dtype, None, array)
+    return array
 
 
 def _member_opener(path: Path, member: str) -> Any:

@@ -19,8 +19,8 @@ import numpy as np
 
 from edgeq.calibration import Preprocess, SampleSet, select_indices
 from edgeq.errors import CalibrationError, EdgeqError, UsageError
-from edgeq.layers import IOMap, LayerComparison, match_io, output_names, producer_layer, tflite_input_specs
-from edgeq.load import LoadedModel, load_model
+from edgeq.layers import IOMap, LayerComparison, match_io, output_names, tflite_input_specs
+from edgeq.load import LoadedModel, load_model, producer_layer
 from edgeq.metrics import lsb_difference
 from edgeq.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 from edgeq.tflite import TFLiteModel, read_model
@@ -313,6 +313,7 @@ class _Session:
             stats.update(expected[i] if expected else None, dequantize_output(values, tensor), labels)
 
     def report(self) -> ValidationReport:
+        """The ValidationReport of everything seen so far, with its checks evaluated."""
         ref, options, count = self.ref, self.options, self.stream.count
         litert, tflm = self.litert, self.tflm
         kernels = LITERT_KERNELS if options.litert_reference_kernels else LITERT_DEFAULT_KERNELS

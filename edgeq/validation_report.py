@@ -136,6 +136,7 @@ class OutputStats:
                 self.float_accuracy.update(expected, labels)
 
     def metrics(self) -> dict[str, float]:
+        """The metrics this output has (which depends on labels and a reference), by report key."""
         values: dict[str, float] = {"samples": self.samples}
         if self.accuracy is not None:
             values["top1_accuracy"] = self.accuracy.accuracy
@@ -284,6 +285,7 @@ class ValidationReport:
         return f"PASSED ({len(self.evaluated)} checks)"
 
     def output_index(self, output: int | str) -> int:
+        """An output's position in the .tflite, given the position or the output's name."""
         if isinstance(output, int):
             return output
         for o in self.outputs:
@@ -305,6 +307,16 @@ class ValidationReport:
                            f"available: {', '.join(sorted(values))}")
         return float(values[name])
 
+    def metric_rows(self) -> list[tuple[str, OutputInfo, dict[str, float]]]:
+        """(interpreter, output, metrics) per output: the float model's accuracy (with labels), then each
+        interpreter that ran; what the terminal and HTML tables show."""
+        rows = []
+        for output in self.outputs:
+            if self.float_stats is not None and self.float_stats[output.position].accuracy is not None:
+                rows.append(("float", output, self.float_stats[output.position].metrics()))
+            rows.extend((name, output, stats[output.position].metrics()) for name, stats in self.stats.items())
+        return rows
+
     def failure_message(self) -> str:
         """One line naming the failing metrics."""
         failed = self.failures
@@ -318,6 +330,7 @@ class ValidationReport:
                 if info.ran and info.seconds > 0}
 
     def worst_layers(self, count: int = 5) -> list[dict[str, Any]]:
+        """The `count` layers with the lowest SQNR vs float (empty without a per-layer comparison)."""
         return list(self.layers.get("rows", []))[:count]
 
     def to_dict(self) -> dict[str, Any]:
@@ -400,28 +413,26 @@ def terminal_tables(report: ValidationReport, layers: int = 5) -> list[Any]:
 
     samples = f"{report.data['samples']} samples" + (" with labels" if report.data["labels"] else "")
     reference = f" vs {report.reference['file']}" if report.reference else " (no float reference)"
-    metrics = Table(title=f"edgeq validate {report.model['file']}{reference} on {report.data['source']}, {samples}",
+    title = f"edgeq validate {report.model['file']}{reference} on {report.data['source']}, {samples}"
+    metrics = Table(title=Text(title),  # Text: file and tensor names are never read as rich markup
                     title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("run", "output", "n", "acc", "drop pp", "agree", "max err", "mean err", "SQNR dB"):
         metrics.add_column(column, justify="left" if column in ("run", "output") else "right")
     keys = ("top1_accuracy", "accuracy_drop_pp", "top1_agreement", "max_abs_error", "mean_abs_error", "sqnr_db")
-    for output in report.outputs:
-        if report.float_stats is not None and report.float_stats[output.position].accuracy is not None:
-            stats = report.float_stats[output.position]
-            metrics.add_row("float", output.name, str(stats.samples), fmt(stats.accuracy.accuracy, 3), *[""] * 5)
-        for name, per_output in report.stats.items():
-            values = per_output[output.position].metrics()
-            metrics.add_row(name, output.name, str(values["samples"]), *[fmt(values.get(k), 3) for k in keys])
+    for name, output, values in report.metric_rows():
+        blank = "" if name == "float" else "n/a"  # the float model has only its accuracy
+        metrics.add_row(name, Text(output.name), str(values["samples"]),
+                        *[fmt(values[k], 3) if k in values else blank for k in keys])
     notes = Table.grid(padding=(0, 1))
     for name, info in report.interpreters.items():
-        notes.add_row(Text(name, style="bold"), info.detail if info.ran else Text(f"skipped: {info.reason}",
-                                                                                   style="yellow"))
+        notes.add_row(Text(name, style="bold"), Text(info.detail) if info.ran else Text(f"skipped: {info.reason}",
+                                                                                         style="yellow"))
     cross = report.litert_vs_tflm
     if cross.get("compared"):
         for o in cross["outputs"]:
             lsb = f", max {o['max_difference_lsb']} LSB" if o["max_difference_lsb"] is not None else ""
             notes.add_row(Text("litert vs tflm", style="bold"),
-                          f"{o['output']}: {o['differing_values']} of {o['compared_values']} values differ{lsb}")
+                          Text(f"{o['output']}: {o['differing_values']} of {o['compared_values']} values differ{lsb}"))
     rates = report.throughput()
     if rates:
         notes.add_row(Text("throughput", style="bold"),
@@ -434,13 +445,13 @@ def terminal_tables(report: ValidationReport, layers: int = 5) -> list[Any]:
         for column in ("layer", "op", "SQNR dB", "max err", "max err LSB"):
             worst.add_column(column, justify="left" if column in ("layer", "op") else "right")
         for r in rows:
-            worst.add_row(r["layer"], r["op"], fmt(r["sqnr_db"], 3), fmt(r["max_abs_error"], 3),
+            worst.add_row(Text(r["layer"]), r["op"], fmt(r["sqnr_db"], 3), fmt(r["max_abs_error"], 3),
                           fmt(r["max_error_lsb"], 3))
         renderables.append(worst)
     checks = Table(title="Checks", title_justify="left", show_header=False, box=None)
     styles = {"passed": "[green]✓ pass[/]", "failed": "[bold red]✗ FAIL[/]", "skipped": "[dim]– skip[/]"}
     for check in report.checks:
-        checks.add_row(styles[check.status], check.describe())
+        checks.add_row(styles[check.status], Text(check.describe()))
     if not report.checks:
         checks.add_row("[dim]–[/]", "no threshold applies (no reference, no labels, or all gates disabled)")
     renderables.append(checks)

@@ -83,3 +83,23 @@ def digits_convert_dir(tmp_path_factory, digits_keras_path):
 @pytest.fixture(scope="session")
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def run_cli(capfd):
+    """Run edgeq's console entry point in-process: args -> (exit code, stdout, stderr).
+
+    capfd captures at the file-descriptor level, so TensorFlow's C++ logs would show up in stderr.
+    """
+    from edgeq.cli import main
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    return run

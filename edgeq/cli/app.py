@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from edgeq.errors import EdgeqError
@@ -54,7 +55,7 @@ class RichProgress:
 
     def step(self, message: str) -> None:
         self.close()
-        self.console.print(f"[bold cyan]•[/] {message}")
+        self.console.print(f"[bold cyan]•[/] {escape(message)}")
 
     def calibration(self, done: int, total: int) -> None:
         self._advance("calibrating", done, total)
@@ -74,7 +75,7 @@ class RichProgress:
 
     def warn(self, message: str) -> None:
         self.close()
-        self.console.print(f"[bold yellow]warning:[/] {message}")
+        self.console.print(f"[bold yellow]warning:[/] {escape(message)}")
 
     def close(self) -> None:
         if self._bar is not None:
@@ -101,12 +102,14 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 
 def print_json(data: Any) -> None:
+    """A report on stdout as deterministic JSON (progress and errors go to stderr)."""
     from edgeq.output import json_text
 
     click.echo(json_text(data), nl=False)
 
 
 def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
+    """'0.5,0.4,0.3' -> (0.5, 0.4, 0.3); a usage error naming `option` otherwise."""
     if value is None:
         return None
     try:

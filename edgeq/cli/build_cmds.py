@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
 
@@ -29,12 +31,14 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
     Works for any integer .tflite; the golden vector is a seeded random input run through the host TFLM
     interpreter.
     """
+
     from edgeq.emit import emit
 
-    state.err.print(f"[bold cyan]•[/] Emitting {model.name} for {target} into {out_dir}")
+    # paths and names are the user's text, not rich markup (`[/x]` in a file name would crash the print)
+    state.err.print(f"[bold cyan]•[/] Emitting {escape(model.name)} for {escape(target)} into {escape(str(out_dir))}")
     result = emit(model, out_dir, target=target, template=template, name=name, runtime=runtime, force=force)
     arena = f", arena {result.arena_size:,} bytes" if result.arena_size else ""
-    state.out.print(f"{result.template} project in {out_dir}: {len(result.files)} files, symbol prefix "
+    state.out.print(f"{result.template} project in {escape(str(out_dir))}: {len(result.files)} files, symbol prefix "
                     f"{result.name}{arena}")
 
 
@@ -43,12 +47,12 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
 @click.pass_obj
 def templates_command(state: State, as_json: bool) -> None:
     """List the firmware project templates `edgeq emit --template` and `edgeq convert --template` take."""
-    from edgeq.emit.project import TEMPLATES
+    from edgeq.emit.project import TEMPLATES, select_template
     from edgeq.targets import available_targets
 
     defaults: dict[str, list[str]] = {}
     for target_name, profile in sorted(available_targets().items()):
-        defaults.setdefault(profile.default_template, []).append(target_name)
+        defaults.setdefault(select_template(profile, None).name, []).append(target_name)
     rows = [{"name": t.name, "targets": list(t.kinds), "default_for": defaults.get(t.name, []),
              "description": t.description} for t in TEMPLATES.values()]
     if as_json:
@@ -61,8 +65,6 @@ def templates_command(state: State, as_json: bool) -> None:
         table.add_row(row["name"], "/".join(row["targets"]), ", ".join(row["default_for"]) or "-",
                       row["description"])
     state.out.print(table)
-
-
 
 
 @cli.command("verify", context_settings=CONTEXT_SETTINGS)
@@ -85,17 +87,17 @@ def verify_command(state: State, out_dir: Path, samples: int, timeout: float, ta
     from edgeq.emulate import store_emulation, verify
     from edgeq.errors import VerifyError
 
-    state.err.print(f"[bold cyan]•[/] Building and running {out_dir} on an emulated board")
+    state.err.print(f"[bold cyan]•[/] Building and running {escape(str(out_dir))} on an emulated board")
     report = verify(out_dir, samples=samples, timeout=timeout, target=target)
     store_emulation(out_dir, report)
     if as_json:
         print_json(report.to_dict())
     else:
-        table = Table(title=f"edgeq verify → {out_dir}", show_header=False, title_justify="left")
+        table = Table(title=Text(f"edgeq verify → {out_dir}"), show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column()
         for label, value in report.rows():
-            table.add_row(label, value)
+            table.add_row(label, Text(value))
         state.out.print(table)
     if not report.passed:
         raise VerifyError(report.summary())

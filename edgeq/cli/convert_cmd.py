@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from edgeq.cli.app import (
     CONTEXT_SETTINGS,
@@ -23,46 +24,47 @@ from edgeq.cli.gates import gate_options, validation_options
 
 def _summary_table(result: Any) -> Table:
     report = result.report
-    table = Table(title=f"edgeq convert → {result.out_dir}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"edgeq convert → {result.out_dir}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("target", report["target"]["name"])
-    table.add_row("mode", f"{report['quantization']['mode']} (I/O {report['quantization']['io_type']})")
-    table.add_row("model.tflite", f"{report['model']['size_bytes']:,} bytes")
-    table.add_row("ops", ", ".join(f"{name}×{count}" for name, count in report["model"]["ops"].items()))
+
+    def row(label: str, value: str) -> None:
+        table.add_row(label, Text(value))  # Text: names from the model are never read as rich markup
+
+    row("target", report["target"]["name"])
+    row("mode", f"{report['quantization']['mode']} (I/O {report['quantization']['io_type']})")
+    row("model.tflite", f"{report['model']['size_bytes']:,} bytes")
+    row("ops", ", ".join(f"{name}×{count}" for name, count in report["model"]["ops"].items()))
     for kind in ("inputs", "outputs"):
         for t in report["model"][kind]:
             quant = f" scale={t['scale']:.6g} zp={t['zero_point']}" if isinstance(t.get("scale"), float) else ""
-            table.add_row(kind[:-1], f"{t['name']} {t['shape']} {t['dtype']}{quant}")
+            row(kind[:-1], f"{t['name']} {t['shape']} {t['dtype']}{quant}")
     calibration = report.get("calibration")
     if calibration:
-        table.add_row("calibration", f"{calibration['source']} ({calibration['samples']} samples)")
+        row("calibration", f"{calibration['source']} ({calibration['samples']} samples)")
     fit = report["target"]
     if "flash" in fit:  # the target check (edgeq check)
         arena = f", arena {fit['arena']['recommended_bytes']:,} B" if fit.get("arena") else ""
-        table.add_row("fits", f"flash {fit['flash']['used_bytes'] / 1024:,.1f} of "
-                              f"{fit['flash']['capacity_bytes'] / 1024:,.0f} KiB, RAM "
-                              f"{fit['ram']['used_bytes'] / 1024:,.1f} of {fit['ram']['capacity_bytes'] / 1024:,.0f} "
-                              f"KiB{arena}; ~{fit['latency']['ms']:,.2f} ms (estimate)")
+        row("fits", f"flash {fit['flash']['used_bytes'] / 1024:,.1f} of {fit['flash']['capacity_bytes'] / 1024:,.0f} "
+                    f"KiB, RAM {fit['ram']['used_bytes'] / 1024:,.1f} of {fit['ram']['capacity_bytes'] / 1024:,.0f} "
+                    f"KiB{arena}; ~{fit['latency']['ms']:,.2f} ms (estimate)")
     project = report.get("project")
     if project:
-        table.add_row("project", f"{project['dir']}/ ({project['template']}, {len(project['files'])} files, "
-                                 f"symbol prefix {project['name']})")
+        row("project", f"{project['dir']}/ ({project['template']}, {len(project['files'])} files, "
+                       f"symbol prefix {project['name']})")
     validation = report.get("validation")
     if validation:
         checks = validation["checks"]
         passed = sum(c["status"] == "passed" for c in checks)
-        table.add_row("validation", f"{'passed' if validation['passed'] else 'FAILED'}: {passed} of {len(checks)} "
-                                    "checks held (validation.html, validation.junit.xml)")
+        row("validation", f"{'passed' if validation['passed'] else 'FAILED'}: {passed} of {len(checks)} "
+                          "checks held (validation.html, validation.junit.xml)")
     emulation = report.get("emulation")
     if emulation:
         instructions = emulation.get("instructions_per_inference")
         counted = f", {instructions:,} instructions/inference" if instructions else ""
-        table.add_row("emulation", f"{emulation['status']} on {emulation['qemu_machine']}: max diff "
-                                   f"{emulation['max_abs_diff']} over {emulation['samples']} samples{counted}")
+        row("emulation", f"{emulation['status']} on {emulation['qemu_machine']}: max diff "
+                         f"{emulation['max_abs_diff']} over {emulation['samples']} samples{counted}")
     return table
-
-
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -100,8 +102,8 @@ def _summary_table(result: Any) -> Table:
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
-            name: str, runtime: str,
-            val: Path | None, verify: bool, verify_samples: int, as_json: bool, **options: Any) -> None:
+            name: str, runtime: str, val: Path | None, verify: bool, verify_samples: int, as_json: bool,
+            **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with

@@ -45,8 +45,7 @@ from edgeq.output import write_text_atomic
 @click.pass_obj
 def validate_command(state: State, model: Path, data: Path, reference: Path | None, samples: int | None,
                      no_layers: bool, junit: Path | None, html: Path | None, as_json: bool, unsafe_load: bool,
-                     force: bool,
-                     **options: Any) -> None:
+                     force: bool, **options: Any) -> None:
     """Run the float model, LiteRT and the TFLM interpreter on the same samples and compare them.
 
     Prints per-output metrics (top-1 accuracy and agreement, max/mean abs error, SQNR) per interpreter, the

@@ -15,7 +15,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 # C11 + C++17 keywords, alternative tokens and a few names that collide with macros/typedefs the generated
-# code and its headers use. An identifier equal to one of these gets a trailing underscore.
+# code and its headers use. An identifier equal to one of these gets an `m_` prefix.
 _RESERVED = _words("""
     alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t char32_t char8_t class
     compl concept const const_cast consteval constexpr constinit continue co_await co_return co_yield decltype
@@ -41,18 +41,17 @@ def c_identifier(name: str, default: str = DEFAULT_NAME) -> str:
     """`name` as a valid, non-reserved C/C++ identifier: [a-z0-9_], not starting with a digit or `_`.
 
     Lower-cased so the upper-cased macro prefix maps back to the same identifier; runs of other characters
-    become one `_`; identifiers starting with `_` (reserved in C) or a digit get a letter prefix.
+    become one `_`. A name starting with a digit or equal to a keyword gets an `m_` prefix, not a `_`
+    suffix: the templates append `_model_data` etc., and `int__model_data` would contain `__`, which C++
+    reserves anywhere in an identifier.
     """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")  # é -> e
     ident = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
     if not ident:
         ident = default
-    if ident[0].isdigit():
+    if ident[0].isdigit() or ident in _RESERVED or ident.upper() in _RESERVED:
         ident = f"m_{ident}"
-    ident = ident[:MAX_IDENTIFIER].rstrip("_")
-    if ident in _RESERVED or ident.upper() in _RESERVED:
-        ident += "_"
-    return ident
+    return ident[:MAX_IDENTIFIER].rstrip("_")
 
 
 def macro_prefix(ident: str) -> str:

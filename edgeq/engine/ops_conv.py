@@ -34,7 +34,9 @@ def require_int8(ctx: LoweringContext, op: Operator, *indices: int) -> None:
             raise UnsupportedOpError(f"tensor '{t.name}' has no quantization parameters")
 
 
-def _activation_bounds(ctx: LoweringContext, op: Operator, output: int) -> tuple[int, int]:
+def activation_bounds(ctx: LoweringContext, op: Operator, output: int) -> tuple[int, int]:
+    """The clamp bounds of the op's fused activation in `output`'s integers; UnsupportedOpError for
+    activations TFLM's int8 kernels do not fuse (TANH, SIGN_BIT, ...)."""
     activation = fused_activation(op)
     if activation not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
         raise UnsupportedOpError(f"fused activation {activation}")
@@ -67,7 +69,9 @@ def _check_out(ctx: LoweringContext, output: int, expected: tuple[int, ...]) -> 
 def _per_channel_multipliers(ctx: LoweringContext, inp: int, filt: int, out: int,
                              channels: int) -> tuple[int, np.ndarray, np.ndarray]:
     """(per_channel flag, multipliers, shifts): double(in) * double(filter[c]) / double(out), as
-    PopulateConvolutionQuantizationParams computes for CONV_2D and DEPTHWISE_CONV_2D."""
+    PopulateConvolutionQuantizationParams computes for CONV_2D and DEPTHWISE_CONV_2D. FULLY_CONNECTED's
+    per-tensor product too is formed in double: TFLM's source reads as a float product, but the
+    interpreter rounds like a double one (tests/engine/engine_ties.py pins this down)."""
     filter_scales = ctx.scales(filt)
     per_channel = filter_scales.size > 1
     if per_channel and filter_scales.size != channels:
@@ -103,61 +107,57 @@ def _filter_sums(ctx: LoweringContext, filt: int, axes: tuple[int, ...]) -> list
     return [("fsum", "int32_t", np.asarray(data, np.int64).sum(axis=axes).astype(np.int32))]
 
 
-def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered:
-    inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
-    require_int8(ctx, op, inp, filt, out)
-    o = op.options
+def _window_params(ctx: LoweringContext, op: Operator, filter_hw: tuple[int, int],
+                   out_c: int) -> list[tuple[str, int]]:
+    """The geometry and offsets eq_conv_params and eq_dwconv_params share, with the output shape checked."""
+    inp, out, o = op.inputs[0], op.outputs[0], op.options
     batches, in_h, in_w, in_c = _nhwc(ctx, inp)
-    out_c, k_h, k_w, filter_in_c = _nhwc(ctx, filt)
-    if filter_in_c <= 0 or in_c % filter_in_c or out_c % (in_c // filter_in_c):
-        raise UnsupportedOpError(f"{in_c} input channels with a filter of depth {filter_in_c}")
+    k_h, k_w = filter_hw
     out_h, pad_h = padded_geometry(o.padding, in_h, k_h, o.strideH, o.dilationHFactor)
     out_w, pad_w = padded_geometry(o.padding, in_w, k_w, o.strideW, o.dilationWFactor)
     _check_out(ctx, out, (batches, out_h, out_w, out_c))
-    act_min, act_max = _activation_bounds(ctx, op, out)
-    per_channel, mult, shift = _per_channel_multipliers(ctx, inp, filt, out, out_c)
-    params = [
+    act_min, act_max = activation_bounds(ctx, op, out)
+    return [
         ("batches", batches), ("in_h", in_h), ("in_w", in_w), ("in_c", in_c),
-        ("out_h", out_h), ("out_w", out_w), ("out_c", out_c),
-        ("k_h", k_h), ("k_w", k_w), ("filter_in_c", filter_in_c),
+        ("out_h", out_h), ("out_w", out_w), ("out_c", out_c), ("k_h", k_h), ("k_w", k_w),
         ("stride_h", o.strideH), ("stride_w", o.strideW),
         ("dilation_h", o.dilationHFactor), ("dilation_w", o.dilationWFactor),
         ("pad_h", pad_h), ("pad_w", pad_w),
         ("input_offset", -ctx.zero_point(inp)), ("output_offset", ctx.zero_point(out)),
-        ("act_min", act_min), ("act_max", act_max), ("per_channel", per_channel),
+        ("act_min", act_min), ("act_max", act_max),
     ]
-    sums = _filter_sums(ctx, filt, (1, 2, 3))
-    return Lowered(calls=[_requant_call("eq_conv_s8", ctx, op, bool(sums))], params_type="eq_conv_params",
-                   params=params, arrays=[("mult", "int32_t", mult), ("shift", "int32_t", shift), *sums])
+
+
+def _lower_windowed(ctx: LoweringContext, op: Operator, function: str, params_type: str,
+                    params: list[tuple[str, int]], out_c: int, sum_axes: tuple[int, ...]) -> Lowered:
+    inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    per_channel, mult, shift = _per_channel_multipliers(ctx, inp, filt, out, out_c)
+    sums = _filter_sums(ctx, filt, sum_axes)
+    return Lowered(calls=[_requant_call(function, ctx, op, bool(sums))], params_type=params_type,
+                   params=[*params, ("per_channel", per_channel)],
+                   arrays=[("mult", "int32_t", mult), ("shift", "int32_t", shift), *sums])
+
+
+def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered:
+    inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    require_int8(ctx, op, inp, filt, out)
+    in_c = _nhwc(ctx, inp)[3]
+    out_c, k_h, k_w, filter_in_c = _nhwc(ctx, filt)
+    if filter_in_c <= 0 or in_c % filter_in_c or out_c % (in_c // filter_in_c):
+        raise UnsupportedOpError(f"{in_c} input channels with a filter of depth {filter_in_c}")
+    params = [*_window_params(ctx, op, (k_h, k_w), out_c), ("filter_in_c", filter_in_c)]
+    return _lower_windowed(ctx, op, "eq_conv_s8", "eq_conv_params", params, out_c, (1, 2, 3))
 
 
 def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered:
     inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
     require_int8(ctx, op, inp, filt, out)
-    o = op.options
-    batches, in_h, in_w, in_c = _nhwc(ctx, inp)
+    in_c = _nhwc(ctx, inp)[3]
     one, k_h, k_w, out_c = _nhwc(ctx, filt)
     if one != 1 or in_c == 0 or out_c % in_c:
         raise UnsupportedOpError(f"depthwise filter shape {list(ctx.tensor(filt).shape)} for {in_c} channels")
-    multiplier = out_c // in_c
-    out_h, pad_h = padded_geometry(o.padding, in_h, k_h, o.strideH, o.dilationHFactor)
-    out_w, pad_w = padded_geometry(o.padding, in_w, k_w, o.strideW, o.dilationWFactor)
-    _check_out(ctx, out, (batches, out_h, out_w, out_c))
-    act_min, act_max = _activation_bounds(ctx, op, out)
-    per_channel, mult, shift = _per_channel_multipliers(ctx, inp, filt, out, out_c)
-    params = [
-        ("batches", batches), ("in_h", in_h), ("in_w", in_w), ("in_c", in_c),
-        ("out_h", out_h), ("out_w", out_w), ("out_c", out_c), ("depth_multiplier", multiplier),
-        ("k_h", k_h), ("k_w", k_w),
-        ("stride_h", o.strideH), ("stride_w", o.strideW),
-        ("dilation_h", o.dilationHFactor), ("dilation_w", o.dilationWFactor),
-        ("pad_h", pad_h), ("pad_w", pad_w),
-        ("input_offset", -ctx.zero_point(inp)), ("output_offset", ctx.zero_point(out)),
-        ("act_min", act_min), ("act_max", act_max), ("per_channel", per_channel),
-    ]
-    sums = _filter_sums(ctx, filt, (0, 1, 2))
-    return Lowered(calls=[_requant_call("eq_dwconv_s8", ctx, op, bool(sums))], params_type="eq_dwconv_params",
-                   params=params, arrays=[("mult", "int32_t", mult), ("shift", "int32_t", shift), *sums])
+    params = [*_window_params(ctx, op, (k_h, k_w), out_c), ("depth_multiplier", out_c // in_c)]
+    return _lower_windowed(ctx, op, "eq_dwconv_s8", "eq_dwconv_params", params, out_c, (0, 1, 2))
 
 
 def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered:
@@ -175,27 +175,13 @@ def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered:
     rows = elements // depth
     if ctx.tensor(out).num_elements != rows * out_depth:
         raise UnsupportedOpError(f"output shape {list(ctx.tensor(out).shape)}")
-    act_min, act_max = _activation_bounds(ctx, op, out)
-    filter_scales = ctx.scales(filt)
-    if filter_scales.size > 1:
-        if filter_scales.size != out_depth:
-            raise UnsupportedOpError(f"{filter_scales.size} filter scales for {out_depth} outputs")
-        pairs = [quantize_multiplier(ctx.scale(inp) * float(s) / ctx.scale(out)) for s in filter_scales]
-    else:
-        # Per-tensor too the product is formed in double: TFLM's source reads as a float product, but the
-        # interpreter rounds like a double one (tests/engine/engine_ties.py pins this down).
-        pairs = [quantize_multiplier(ctx.scale(inp) * float(filter_scales[0]) / ctx.scale(out))]
+    act_min, act_max = activation_bounds(ctx, op, out)
     params = [
         ("rows", rows), ("depth", depth), ("out_depth", out_depth),
         ("input_offset", -ctx.zero_point(inp)), ("filter_offset", -ctx.zero_point(filt)),
         ("output_offset", ctx.zero_point(out)), ("act_min", act_min), ("act_max", act_max),
-        ("per_channel", int(filter_scales.size > 1)),
     ]
-    sums = _filter_sums(ctx, filt, (1,))
-    arrays = [("mult", "int32_t", np.array([m for m, _ in pairs], np.int32)),
-              ("shift", "int32_t", np.array([s for _, s in pairs], np.int32)), *sums]
-    return Lowered(calls=[_requant_call("eq_fc_s8", ctx, op, bool(sums))], params_type="eq_fc_params",
-                   params=params, arrays=arrays)
+    return _lower_windowed(ctx, op, "eq_fc_s8", "eq_fc_params", params, out_depth, (1,))
 
 
 def _lower_pool(function: str, ctx: LoweringContext, op: Operator) -> Lowered:
@@ -206,7 +192,7 @@ def _lower_pool(function: str, ctx: LoweringContext, op: Operator) -> Lowered:
     out_h, pad_h = padded_geometry(o.padding, in_h, o.filterHeight, o.strideH, 1)
     out_w, pad_w = padded_geometry(o.padding, in_w, o.filterWidth, o.strideW, 1)
     _check_out(ctx, out, (batches, out_h, out_w, channels))
-    act_min, act_max = _activation_bounds(ctx, op, out)
+    act_min, act_max = activation_bounds(ctx, op, out)
     params = [
         ("batches", batches), ("in_h", in_h), ("in_w", in_w), ("channels", channels),
         ("out_h", out_h), ("out_w", out_w), ("k_h", o.filterHeight), ("k_w", o.filterWidth),

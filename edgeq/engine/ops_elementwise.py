@@ -4,7 +4,7 @@ and the fixed-point nonlinearities SOFTMAX, LOGISTIC, TANH (parameters from edge
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 from edgeq.engine.ir import (
     CFloat,
@@ -15,12 +15,12 @@ from edgeq.engine.ir import (
     ParamsArg,
     StructArg,
     TensorArg,
-    fused_activation,
 )
-from edgeq.engine.ops_conv import require_int8
-from edgeq.engine.quant import activation_range, f32_div, quantize_multiplier, round_half_away
+from edgeq.engine.nonlinear import logistic_params, softmax_params, tanh_params
+from edgeq.engine.ops_conv import activation_bounds, require_int8
+from edgeq.engine.quant import f32_div, quantize_multiplier, round_half_away
 from edgeq.errors import UnsupportedOpError
-from edgeq.tflite import Operator
+from edgeq.tflite import Operator, Tensor
 
 MAX_DIMS = 6
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
@@ -100,7 +100,7 @@ def _add_sub(ctx: LoweringContext, op: Operator, function: str) -> Lowered:
     twice_max = 2.0 * max(s1, s2)
     real = (s1 / twice_max, s2 / twice_max, twice_max / ((1 << left_shift) * so))
     (m1, sh1), (m2, sh2), (mo, sho) = (quantize_multiplier(r) for r in real)
-    act_min, act_max = activation_range(_activation(op), so, ctx.zero_point(out))
+    act_min, act_max = activation_bounds(ctx, op, out)
     params = [
         ("input1_offset", -ctx.zero_point(a)), ("input2_offset", -ctx.zero_point(b)),
         ("output_offset", ctx.zero_point(out)), ("left_shift", left_shift),
@@ -108,13 +108,6 @@ def _add_sub(ctx: LoweringContext, op: Operator, function: str) -> Lowered:
         ("output_mult", mo), ("output_shift", sho), ("act_min", act_min), ("act_max", act_max),
     ]
     return _binary(ctx, op, function, "eq_add_params", params)
-
-
-def _activation(op: Operator) -> str:
-    activation = fused_activation(op)
-    if activation not in ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"):
-        raise UnsupportedOpError(f"fused activation {activation}")
-    return activation
 
 
 def lower_add(ctx: LoweringContext, op: Operator) -> Lowered:
@@ -129,7 +122,7 @@ def lower_mul(ctx: LoweringContext, op: Operator) -> Lowered:
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     require_int8(ctx, op, a, b, out)
     mult, shift = quantize_multiplier(ctx.scale(a) * ctx.scale(b) / ctx.scale(out))
-    act_min, act_max = activation_range(_activation(op), ctx.scale(out), ctx.zero_point(out))
+    act_min, act_max = activation_bounds(ctx, op, out)
     params = [
         ("input1_offset", -ctx.zero_point(a)), ("input2_offset", -ctx.zero_point(b)),
         ("output_offset", ctx.zero_point(out)), ("output_mult", mult), ("output_shift", shift),
@@ -208,14 +201,8 @@ def lower_dequantize(ctx: LoweringContext, op: Operator) -> Lowered:
     return Lowered(calls=[call], params_type="eq_dequantize_params", params=params)
 
 
-def _nonlinear_params(function: str, *args: object) -> list[tuple[str, int]]:
-    """Field values from edgeq.engine.nonlinear (written alongside this module)."""
-    try:
-        module = importlib.import_module("edgeq.engine.nonlinear")
-    except ImportError:
-        raise UnsupportedOpError("the SOFTMAX/LOGISTIC/TANH kernels are not installed "
-                                 "(edgeq.engine.nonlinear is missing)") from None
-    values = getattr(module, function)(*args)
+def _fields(values: dict[str, int]) -> list[tuple[str, int]]:
+    """A parameter dict from edgeq.engine.nonlinear as the struct's (field, value) list."""
     return [(str(k), int(v)) for k, v in values.items()]
 
 
@@ -226,7 +213,7 @@ def lower_softmax(ctx: LoweringContext, op: Operator) -> Lowered:
     depth = shape[-1] if shape else 1
     rows = ctx.tensor(inp).num_elements // max(depth, 1)
     beta = float(op.options.beta) if op.options is not None else 1.0
-    params = _nonlinear_params("softmax_params", ctx.tensor(inp), ctx.tensor(out), beta)
+    params = _fields(softmax_params(ctx.tensor(inp), ctx.tensor(out), beta))
     call = KernelCall("eq_softmax_s8", (TensorArg(inp), TensorArg(out, writable=True), LiteralArg(str(rows)),
                                         LiteralArg(str(depth)), ParamsArg()))
     # eq_nonlinear.c documents `out` aliasing `in` as safe for all three kernels.
@@ -234,10 +221,11 @@ def lower_softmax(ctx: LoweringContext, op: Operator) -> Lowered:
                    headers=("eq_nonlinear.h",), inplace_input=inp)
 
 
-def _pointwise_nonlinear(ctx: LoweringContext, op: Operator, name: str) -> Lowered:
+def _pointwise_nonlinear(ctx: LoweringContext, op: Operator, name: str,
+                         params_of: Callable[[Tensor, Tensor], dict[str, int]]) -> Lowered:
     inp, out = op.inputs[0], op.outputs[0]
     require_int8(ctx, op, inp, out)
-    params = _nonlinear_params(f"{name}_params", ctx.tensor(inp), ctx.tensor(out))
+    params = _fields(params_of(ctx.tensor(inp), ctx.tensor(out)))
     call = KernelCall(f"eq_{name}_s8", (TensorArg(inp), TensorArg(out, writable=True),
                                         LiteralArg(str(ctx.tensor(inp).num_elements)), ParamsArg()))
     return Lowered(calls=[call], params_type=f"eq_{name}_params", params=params, headers=("eq_nonlinear.h",),
@@ -245,9 +233,9 @@ def _pointwise_nonlinear(ctx: LoweringContext, op: Operator, name: str) -> Lower
 
 
 def lower_logistic(ctx: LoweringContext, op: Operator) -> Lowered:
-    return _pointwise_nonlinear(ctx, op, "logistic")
+    return _pointwise_nonlinear(ctx, op, "logistic", logistic_params)
 
 
 def lower_tanh(ctx: LoweringContext, op: Operator) -> Lowered:
-    return _pointwise_nonlinear(ctx, op, "tanh")
+    return _pointwise_nonlinear(ctx, op, "tanh", tanh_params)
 

@@ -127,3 +127,18 @@ def test_malformed_input_is_one_line_error(capfd, tmp_path, shared_models, conte
     code, out, err = run_cli([command[0], str(path), *command[1:]], capfd)
     assert_one_line_error(code, err, fragment)
     assert "Traceback" not in err and out == ""
+
+
+def test_names_that_look_like_rich_markup_are_printed_verbatim(capfd, tmp_path, tflite_builder):
+    """Tensor names and file names are the model author's text: `[/b]` in one must not crash the tables."""
+    T, Op = tflite_builder.T, tflite_builder.Op
+    hostile = "x[/bold] [red]y"
+    data = tflite_builder.build([T((1, 4), "float32", name=hostile), T((1, 4), "float32", name="[/]out")],
+                                [Op("RELU", [0], [1])], [0], [1])
+    path = tmp_path / "[bold]m.tflite"
+    path.write_bytes(data)
+    for command in (["inspect", str(path), "--no-arena"], ["check", str(path), "-t", "cortex-m4"]):
+        code, out, err = run_cli(command, capfd)
+        assert code == 0, err
+        assert "[bold]m.tflite" in out, out
+        assert "[red]y" in out or "[/]out" in out, out

@@ -1,12 +1,12 @@
 """Fixtures for the emit tests: small integer .tflite models (emit_models.py), compilers and the golden-file flag.
 
-Golden files under tests/emit/golden/ are rewritten only with `pytest --update-golden` (or
-EDGEQ_UPDATE_GOLDEN=1); otherwise a difference fails the test.
+Golden files under tests/emit/golden/ are rewritten only with `pytest tests/emit --update-golden` (a flag
+on the command line, not an environment variable that could linger in a shell or CI); otherwise a
+difference fails the test.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -22,8 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
-    from_option = bool(request.config.getoption("--update-golden", default=False))
-    return from_option or os.environ.get("EDGEQ_UPDATE_GOLDEN") == "1"
+    return bool(request.config.getoption("--update-golden", default=False))
 
 
 @pytest.fixture(scope="session")

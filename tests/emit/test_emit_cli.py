@@ -78,6 +78,8 @@ def test_templates_lists_every_template(capsys) -> None:
     assert set(rows) == {"tflm-cmake", "arduino", "zephyr", "esp-idf", "android"}
     assert "cortex-m4" in rows["tflm-cmake"]["default_for"]
     assert "android-arm64" in rows["android"]["default_for"]
+    assert rows["arduino"]["default_for"] == ["arduino-nano-33-ble-sense"]
+    assert rows["esp-idf"]["default_for"] == ["esp32-s3"]
 
 
 def test_runtime_c_writes_the_compiled_c_project_that_passes(tmp_path, capsys, tiny_int8, tools) -> None:

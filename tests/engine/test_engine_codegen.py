@@ -78,6 +78,21 @@ def test_sources_compile_pedantic_clean_on_host(engine_models, name, tmp_path, g
 
 
 @pytest.mark.arm
+@pytest.mark.parametrize("name", ["resnet_style", "dw_separable", "digits_float32"])
+def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_models, name, tmp_path):
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc is not installed")
+    objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4], generate(engine_models[name], "m"), tmp_path)
+    # What the objects need from outside: no allocator (only memcpy/memset from string.h, libgcc helpers).
+    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
+                               check=True).stdout
+    needed = set(re.findall(r"^\s+U (\w+)$", undefined, re.M))
+    assert not needed & {"malloc", "calloc", "realloc", "free", "_sbrk", "alloca"}, sorted(needed)
+    assert "m_invoke" in subprocess.run(["arm-none-eabi-nm", str(tmp_path / "m_model.o")], capture_output=True,
+                                        text=True, check=True).stdout
+
+
+@pytest.mark.arm
 def test_int8_paths_use_no_floating_point_on_cortex_m4(engine_models, tmp_path):
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc is not installed")

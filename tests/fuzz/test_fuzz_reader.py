@@ -57,3 +57,13 @@ def test_random_bytes_behind_a_valid_header(seeds):
             inspect_model(read_model(data), measure=False)
         except EdgeqError as exc:
             assert isinstance(exc, ModelFormatError) and "\n" not in str(exc)
+
+
+def test_mutations_that_parse_get_a_verdict_or_an_edgeq_error_from_check(seeds):
+    """The full check runs TFLM on the mutated model (arena measurement in a child process): TFLM's
+    failures and crashes must come back as a verdict or an edgeq error, never anything else."""
+    fuzz = _fuzz_module()
+    outcomes, unexpected = fuzz.run(seeds, cases=60, seed=5, tflm=4)
+    assert not unexpected, "\n".join(unexpected[:3])
+    checked = sum(count for outcome, count in outcomes.items() if outcome.startswith("checked"))
+    assert checked >= 2, outcomes

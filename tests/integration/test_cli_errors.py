@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,20 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.cli import main
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-
-def run_cli(args: list[str], capfd) -> tuple[int, str, str]:
-    """Run edgeq's entry point in-process (fd-level capture: TensorFlow's C++ logs would show up)."""
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capfd.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str, expected_code: int, fragment: str) -> None:
@@ -66,6 +55,9 @@ CASES = [
     ("bad mode", lambda d: ["convert", MODEL, "--mode", "int4"], 2, "'int4' is not one of"),
     ("bad sample count", lambda d: ["convert", MODEL, "--calib-samples", "0"], 2, "--calib-samples"),
     ("bad mean", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "a,b"], 2, "comma-separated numbers"),
+    ("mean per channel", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "0.5,0.4,0.3"], 1,
+     "--mean has 3 values but the samples have 1 channel(s)"),
+    ("zero std", lambda d: ["convert", MODEL, "--calib", CALIB, "--std", "0"], 2, "--std must not be 0"),
     ("no calibration", lambda d: ["convert", MODEL], 1, "needs calibration data: pass --calib"),
     ("both calibrations", lambda d: ["convert", MODEL, "--calib", CALIB, "--synthetic-calib"], 2, "not both"),
     ("missing calib", lambda d: ["convert", MODEL, "--calib", str(d["occupied"] / "none.npz")], 1,
@@ -80,30 +72,28 @@ CASES = [
 
 
 @pytest.mark.parametrize(("args", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, bad_data, capfd, args, code, fragment):
+def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, bad_data, run_cli, args, code, fragment):
     out_dir = tmp_path / "out"
-    exit_code, stdout, err = run_cli([*args(bad_data), "-o", str(out_dir)], capfd)
+    exit_code, stdout, err = run_cli([*args(bad_data), "-o", str(out_dir)])
     assert_one_line_error(exit_code, err, code, fragment)
     assert not out_dir.exists()
     assert list(tmp_path.iterdir()) == []  # no staging directories left behind
     assert stdout == ""
 
 
-def test_existing_output_is_not_overwritten_without_force(bad_data, capfd):
+def test_existing_output_is_not_overwritten_without_force(bad_data, run_cli):
     occupied = bad_data["occupied"]
-    code, _, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(occupied)], capfd)
+    code, _, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(occupied)])
     assert_one_line_error(code, err, 1, "is not empty; use --force")
     assert sorted(p.name for p in occupied.iterdir()) == ["keep.txt"]
 
 
-def test_force_replaces_output_and_json_goes_to_stdout(tmp_path, capfd):
+def test_force_replaces_output_and_json_goes_to_stdout(tmp_path, run_cli):
     out = tmp_path / "out"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    code, stdout, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(out), "--force", "--json"], capfd)
+    code, stdout, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(out), "--force", "--json"])
     assert code == 0, err
-    import json
-
     report = json.loads(stdout)
     assert report["target"]["name"] == "cortex-m4"
     assert not (out / "stale.txt").exists() and (out / "model.tflite").exists()
@@ -131,3 +121,26 @@ def test_help_is_fast_and_lists_commands():
     assert "convert" in proc.stdout
     # --help must not import TensorFlow (5-7 s); the last printed line is the check
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
+    """A tensor or file name like '[/bold]' must print verbatim, not crash rich's markup parser."""
+    import copy
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from edgeq.cli.app import RichProgress
+    from edgeq.cli.convert_cmd import _summary_table
+
+    _, result = digits_convert_dir
+    report = copy.deepcopy(result.report)
+    report["model"]["inputs"][0]["name"] = "in[/bold]put"
+    report["calibration"]["source"] = "[red]calib.npz"
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200)
+    console.print(_summary_table(SimpleNamespace(report=report, out_dir="out[/]")))
+    RichProgress(console).step("Loading [/italic]model.keras")
+    text = buffer.getvalue()
+    assert "in[/bold]put" in text and "[red]calib.npz" in text and "Loading [/italic]model.keras" in text

@@ -167,3 +167,16 @@ def test_verify_needs_the_compiled_c_runtime(tmp_path, digits_keras_path):
     with pytest.raises(UsageError, match="--runtime c"):
         convert(digits_keras_path, tmp_path / "o", ConvertOptions(verify=True))
     assert not (tmp_path / "o").exists()
+
+
+def test_synthetic_calibration_only_on_request_and_loudly(tmp_path, digits_keras_path, run_cli):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["convert", str(digits_keras_path), "--synthetic-calib", "--calib-samples", "8",
+                                 "-o", str(out), "--json"])
+    assert code == 0, err
+    assert "warning: calibration used SYNTHETIC random data" in err
+    report = json.loads((out / "report.json").read_text())
+    assert report == json.loads(stdout)
+    assert report["calibration"]["synthetic"] is True and report["calibration"]["samples"] == 8
+    assert report["calibration"]["source"] == "synthetic:normal(0,1):8:seed0"
+    assert any("SYNTHETIC" in w for w in report["warnings"])

@@ -167,3 +167,19 @@ def test_inheritance_cycle_is_refused(tmp_path):
 def test_unknown_target_lists_the_known_ones():
     with pytest.raises(TargetError, match="unknown target 'cortex-m99'.*cortex-m4"):
         get_target("cortex-m99")
+
+
+def test_user_profiles_from_the_target_path_inherit_builtin_ones(tmp_path, monkeypatch):
+    from edgeq.targets import TARGET_PATH_VARIABLE, available_targets, get_target
+
+    (tmp_path / "my-board.toml").write_text(
+        'name = "my-board"\ndescription = "an STM32H7 board"\ninherit = "cortex-m7"\n\n'
+        "[cpu]\nclock_mhz = 480\n\n[memory]\nflash_kb = 2048\nram_kb = 1024\n")
+    assert "my-board" not in available_targets()
+    monkeypatch.setenv(TARGET_PATH_VARIABLE, str(tmp_path))
+    board = get_target("my-board")
+    assert (board.cpu.core, board.cpu.clock_mhz, board.memory.ram_kb) == ("cortex-m7", 480, 1024)
+    assert board.emulator.qemu_machine == get_target("cortex-m7").emulator.qemu_machine
+    monkeypatch.setenv(TARGET_PATH_VARIABLE, str(tmp_path / "missing"))
+    with pytest.raises(TargetError, match="does not exist"):
+        available_targets()

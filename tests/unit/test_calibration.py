@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgeq.calibration import Preprocess, load_samples, select_indices, synthetic_samples
-from edgeq.errors import CalibrationError
+from edgeq.errors import CalibrationError, UsageError
 from edgeq.load import TensorSpec
 
 IMAGE = [TensorSpec("image", (8, 8, 1))]
@@ -64,7 +64,7 @@ def test_bad_arrays_are_one_line_errors(tmp_path, make, message):
 
 def test_npz_missing_key_names_what_is_needed(tmp_path):
     np.savez(tmp_path / "m.npz", images=np.zeros((2, 8, 8, 1)))
-    with pytest.raises(CalibrationError, match="needs key\\(s\\) 'x'; found images"):
+    with pytest.raises(CalibrationError, match="needs key\\(s\\) 'x' .*; found images"):
         load_samples(tmp_path / "m.npz", IMAGE)
 
 
@@ -106,6 +106,17 @@ def test_preprocess_scale_mean_std_and_bgr():
     assert Preprocess().is_identity and not pre.is_identity
 
 
+def test_preprocess_values_must_be_one_or_one_per_channel(tmp_path):
+    np.save(tmp_path / "c.npy", np.ones((3, 8, 8, 1), np.float32))
+    # numpy alone would broadcast three means over one channel into a [3, 8, 8, 3] calibration set
+    with pytest.raises(CalibrationError, match=r"--mean has 3 values but the samples have 1 channel"):
+        load_samples(tmp_path / "c.npy", IMAGE, preprocess=Preprocess(mean=(1.0, 2.0, 3.0)))
+    with pytest.raises(UsageError, match="--std must not be 0"):
+        Preprocess(std=(1.0, 0.0, 1.0))
+    with pytest.raises(UsageError, match="--channel-order"):
+        Preprocess(channel_order="grb")
+
+
 def test_synthetic_samples_are_seeded_and_marked():
     a, b = synthetic_samples(IMAGE, 5), synthetic_samples(IMAGE, 5)
     assert a.synthetic and a.sha256 == b.sha256 and a.count == 5
@@ -113,7 +124,9 @@ def test_synthetic_samples_are_seeded_and_marked():
 
 
 def test_image_folder_is_resized_to_the_input(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    from edgeq.tfenv import tensorflow
+
+    tf = tensorflow()
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i, value in enumerate((0, 128, 255)):

@@ -15,7 +15,8 @@ from edgeq.load import load_model
 @pytest.fixture(scope="session")
 def keras2_files(tmp_path_factory) -> dict[str, Path]:
     """Files written by TensorFlow 2.x + Keras 2 (tf_keras), as most published models are."""
-    tf_keras = pytest.importorskip("tf_keras", reason="tf-keras (test dependency) writes genuine Keras 2 files")
+    import tf_keras  # a test dependency: genuine Keras 2 files, as TF 2.x wrote them
+
     root = tmp_path_factory.mktemp("keras2")
     tf_keras.utils.set_random_seed(7)
     model = tf_keras.Sequential([

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from edgeq.calibration import Preprocess, select_indices
+from edgeq.calibration import Preprocess, load_samples, select_indices
 from edgeq.errors import CalibrationError
 from edgeq.load import TensorSpec
 from edgeq.valdata import open_samples
@@ -81,12 +81,27 @@ def test_streaming_memory_stays_flat(tmp_path, rng):
     ({"x": np.zeros((4, 8, 8, 1)), "y": np.array([0.5, 1, 2, 3])}, "labels 'y' must be integer class ids"),
     ({"x": np.zeros((2, 8, 8, 1)), "y": np.array([0, -1])}, "label -1 is negative"),
 ], ids=["empty", "shape", "dtype", "key", "label count", "label dtype", "negative label"])
-def test_bad_data_is_one_line_error(tmp_path, arrays, fragment):
+@pytest.mark.parametrize("reader", [open_samples, load_samples], ids=["streamed", "in-memory"])
+def test_bad_data_is_one_line_error(tmp_path, arrays, fragment, reader):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(CalibrationError) as info:
-        open_samples(tmp_path / "bad.npz", IMAGE)
+        reader(tmp_path / "bad.npz", IMAGE)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_image_folder_errors_name_the_validation_data(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    with pytest.raises(CalibrationError) as info:
+        open_samples(tmp_path / "imgs", IMAGE)
+    assert str(info.value).startswith(f"validation data {tmp_path / 'imgs'}: no images")
+
+
+def test_preprocessing_that_does_not_fit_the_channels_is_refused(tmp_path):
+    np.savez(tmp_path / "v.npz", x=np.ones((4, 8, 8, 1), np.float32))
+    stream = open_samples(tmp_path / "v.npz", IMAGE, preprocess=Preprocess(std=(1.0, 2.0)))
+    with pytest.raises(CalibrationError, match="--std has 2 values but the samples have 1 channel"):
+        _collect(stream, 2)
 
 
 def test_nan_is_reported_with_its_sample(tmp_path):

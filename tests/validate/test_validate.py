@@ -10,7 +10,8 @@ import pytest
 
 from edgeq.calibration import select_indices
 from edgeq.errors import CalibrationError, EdgeqError, ModelLoadError
-from edgeq.layers import match_layers, producer_layer
+from edgeq.layers import match_layers
+from edgeq.load import producer_layer
 from edgeq.metrics import sqnr_db
 from edgeq.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 from edgeq.tflite import read_model

@@ -9,21 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.cli import main
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VAL = str(EXAMPLES / "digits_val.npz")
 KERAS = str(EXAMPLES / "digits.keras")
 
-
-def run_cli(args: list[str], capfd) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capfd.readouterr()
-    return code, out, err
 
 
 def last_error(err: str) -> str:
@@ -33,10 +22,10 @@ def last_error(err: str) -> str:
     return lines[-1]
 
 
-def test_validate_passes_and_writes_junit_and_html(digits_int8_path, tmp_path, capfd):
+def test_validate_passes_and_writes_junit_and_html(digits_int8_path, tmp_path, run_cli):
     junit, html = tmp_path / "ci" / "validation.xml", tmp_path / "report.html"
     code, out, err = run_cli(["-q", "validate", str(digits_int8_path), "--data", VAL, "--reference", KERAS,
-                              "--junit", str(junit), "--report", str(html), "--json"], capfd)
+                              "--junit", str(junit), "--report", str(html), "--json"])
     assert code == 0, err
     report = json.loads(out)
     assert report["passed"] is True
@@ -47,18 +36,18 @@ def test_validate_passes_and_writes_junit_and_html(digits_int8_path, tmp_path, c
     assert 'id="plot-layers"' in html.read_text()
 
 
-def test_validate_table_output(digits_int8_path, capfd):
+def test_validate_table_output(digits_int8_path, run_cli):
     code, out, err = run_cli(["validate", str(digits_int8_path), "-d", VAL, "-r", KERAS, "--tflm-samples", "20",
-                              "--no-layers"], capfd)
+                              "--no-layers"])
     assert code == 0, err
     assert "litert vs tflm" in out and "validation PASSED" in out and "✓ pass" in out
     assert "Worst layers" not in out  # --no-layers
 
 
-def test_mismatched_model_exits_1_naming_the_metric(mismatched_int8_path, tmp_path, capfd):
+def test_mismatched_model_exits_1_naming_the_metric(mismatched_int8_path, tmp_path, run_cli):
     junit = tmp_path / "junit.xml"
     code, out, err = run_cli(["validate", str(mismatched_int8_path), "-d", VAL, "-r", KERAS, "--tflm-samples", "50",
-                              "--junit", str(junit)], capfd)
+                              "--junit", str(junit)])
     assert code == 1
     line = last_error(err)
     assert line.startswith("error: validation failed: ") and "top-1 agreement with float" in line
@@ -67,17 +56,17 @@ def test_mismatched_model_exits_1_naming_the_metric(mismatched_int8_path, tmp_pa
     assert ET.parse(junit).getroot().find("testsuite").get("failures") != "0"  # written before exiting 1
 
 
-def test_thresholds_can_be_turned_off(mismatched_int8_path, capfd):
+def test_thresholds_can_be_turned_off(mismatched_int8_path, run_cli):
     code, out, err = run_cli(["-q", "validate", str(mismatched_int8_path), "-d", VAL, "-r", KERAS, "--tflm-samples",
-                              "20", "--no-layers", "--max-drop", "off", "--min-agreement", "off", "--json"], capfd)
+                              "20", "--no-layers", "--max-drop", "off", "--min-agreement", "off", "--json"])
     assert code == 0, err
     assert json.loads(out)["checks"] == []
 
 
-def test_existing_report_file_needs_force(digits_int8_path, tmp_path, capfd):
+def test_existing_report_file_needs_force(digits_int8_path, tmp_path, run_cli):
     junit = tmp_path / "junit.xml"
     junit.write_text("keep me")
-    code, _, err = run_cli(["validate", str(digits_int8_path), "-d", VAL, "--junit", str(junit)], capfd)
+    code, _, err = run_cli(["validate", str(digits_int8_path), "-d", VAL, "--junit", str(junit)])
     assert code == 1 and "exists; use --force" in last_error(err)
     assert junit.read_text() == "keep me"
 
@@ -102,28 +91,28 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     (None, ["--min-agreement", "1.5"], 2, "--min-agreement is a fraction between 0 and 1"),
     (None, ["--max-drop", "lots"], 2, "expected a number or 'off'"),
 ], ids=["empty", "shape", "label count", "dtype", "tflite as reference", "agreement range", "not a number"])
-def test_bad_input_is_one_line_error(digits_int8_path, bad, shared_models, capfd, data, extra, code, fragment):
+def test_bad_input_is_one_line_error(digits_int8_path, bad, shared_models, run_cli, data, extra, code, fragment):
     extra = [e.replace("SHARED:", f"{shared_models}/") for e in extra]
     data_path = str(bad[data]) if data else VAL
-    got, _, err = run_cli(["validate", str(digits_int8_path), "-d", data_path, *extra], capfd)
+    got, _, err = run_cli(["validate", str(digits_int8_path), "-d", data_path, *extra])
     assert got == code, err
     assert fragment in last_error(err)
 
 
-def test_reference_with_other_io_is_one_line_error(shared_models, bad, capfd):
+def test_reference_with_other_io_is_one_line_error(shared_models, bad, run_cli):
     code, _, err = run_cli(["validate", str(shared_models / "hello_world_int8.tflite"), "-d", str(bad["sine.npz"]),
-                            "-r", KERAS], capfd)
+                            "-r", KERAS])
     assert code == 1
     assert "reference digits.keras does not match hello_world_int8.tflite: input 0" in last_error(err)
 
 
-def test_missing_data_option_is_usage_error(digits_int8_path, capfd):
-    code, _, err = run_cli(["validate", str(digits_int8_path)], capfd)
+def test_missing_data_option_is_usage_error(digits_int8_path, run_cli):
+    code, _, err = run_cli(["validate", str(digits_int8_path)])
     assert code == 2 and "--data" in last_error(err)
 
 
-def test_help_states_the_defaults(capfd):
-    code, out, _ = run_cli(["validate", "--help"], capfd)
+def test_help_states_the_defaults(run_cli):
+    code, out, _ = run_cli(["validate", "--help"])
     assert code == 0
     flat = " ".join(out.split())
     for fragment in ("--max-drop PP", "[default: 1.0]", "[default: 0.97]", "--max-error X", "[default: off]",
@@ -131,10 +120,10 @@ def test_help_states_the_defaults(capfd):
         assert fragment in flat, fragment
 
 
-def test_convert_with_val_that_fails_a_gate_writes_out_then_exits_1(tmp_path, capfd):
+def test_convert_with_val_that_fails_a_gate_writes_out_then_exits_1(tmp_path, run_cli):
     out = tmp_path / "out"
     code, _, err = run_cli(["-q", "convert", KERAS, "--calib", str(EXAMPLES / "digits_calib.npz"), "--val", VAL,
-                            "--min-accuracy", "0.999", "--tflm-samples", "40", "-o", str(out)], capfd)
+                            "--min-accuracy", "0.999", "--tflm-samples", "40", "-o", str(out)])
     assert code == 1
     line = last_error(err)
     assert "validation failed" in line and "top-1 accuracy" in line and "(--min-accuracy)" in line
@@ -150,9 +139,8 @@ def test_convert_with_val_that_fails_a_gate_writes_out_then_exits_1(tmp_path, ca
     assert suite.get("failures") == str(sum(c["status"] == "failed" for c in validation["checks"]))
 
 
-def test_convert_thresholds_without_val_are_a_usage_error(tmp_path, capfd):
-    code, _, err = run_cli(["convert", KERAS, "--synthetic-calib", "--max-drop", "2", "-o", str(tmp_path / "o")],
-                           capfd)
+def test_convert_thresholds_without_val_are_a_usage_error(tmp_path, run_cli):
+    code, _, err = run_cli(["convert", KERAS, "--synthetic-calib", "--max-drop", "2", "-o", str(tmp_path / "o")])
     assert code == 2 and "apply only with --val" in last_error(err)
     assert not (tmp_path / "o").exists()
 

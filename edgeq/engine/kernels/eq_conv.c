@@ -6,32 +6,35 @@
  * input_offset * filter_sums[c]; integer addition makes both forms give the same accumulator. */
 #include "eq_fixedpoint.h"
 #include "eq_kernels.h"
+#include "eq_window.h"
 
-/* First tap index t in [0, k) with origin + t * dilation >= 0, and one past the last with
- * origin + t * dilation < size: the taps of a window that lie inside the input. */
-static void eq_tap_range(int32_t origin, int32_t dilation, int32_t k, int32_t size, int32_t *start,
-                         int32_t *end) {
-    int32_t s = 0;
-    int32_t e;
-    if (origin < 0) {
-        s = (-origin + dilation - 1) / dilation;
+/* Per output channel: the accumulator's offset fold, bias, requantization and clamp, shared by all three
+ * kernels (their parameter structs differ, so the fields are gathered here once per call). */
+typedef struct {
+    const int32_t *bias, *filter_sums, *mult, *shift;
+    int32_t per_channel, input_offset, output_offset, act_min, act_max;
+} eq_channel_out;
+
+static inline int8_t eq_channel_result(const eq_channel_out *q, int32_t acc, int32_t oc, int folded) {
+    const int32_t ch = q->per_channel ? oc : 0;
+    if (folded) {
+        acc += q->input_offset * q->filter_sums[oc];
     }
-    if (origin >= size) {
-        e = 0;
-    } else {
-        e = (size - origin + dilation - 1) / dilation;
+    if (q->bias != 0) {
+        acc += q->bias[oc];
     }
-    if (e > k) {
-        e = k;
-    }
-    *start = s;
-    *end = e < s ? s : e;
+    return (int8_t)eq_clamp_i32(eq_mul_by_quantized_mul(acc, q->mult[ch], q->shift[ch]) + q->output_offset,
+                                q->act_min, q->act_max);
 }
 
-static int8_t eq_requant_out(int32_t acc, int32_t mult, int32_t shift, int32_t output_offset,
-                             int32_t act_min, int32_t act_max) {
-    int32_t v = eq_mul_by_quantized_mul(acc, mult, shift) + output_offset;
-    return (int8_t)eq_clamp_i32(v, act_min, act_max);
+/* An eq_channel_out initializer from a kernel's parameter struct (the three share these field names). */
+#define EQ_CHANNEL_OUT(p, bias, filter_sums, mult, shift)                                                 \
+    {(bias), (filter_sums), (mult), (shift), (p)->per_channel, (p)->input_offset, (p)->output_offset,     \
+     (p)->act_min, (p)->act_max}
+
+/* Whether the whole window lies inside the input, so the offset term can be folded (filter_sums given). */
+static inline int eq_whole_window(const int32_t *filter_sums, eq_span ys, int32_t k_h, eq_span xs, int32_t k_w) {
+    return filter_sums != 0 && ys.first == 0 && ys.end == k_h && xs.first == 0 && xs.end == k_w;
 }
 
 static int32_t eq_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
@@ -61,6 +64,7 @@ static int32_t eq_dot_offset_s8(const int8_t *f, const int8_t *x, int32_t n, int
 
 void eq_conv_s8(const eq_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                 const int32_t *filter_sums, const int32_t *mult, const int32_t *shift, int8_t *out) {
+    const eq_channel_out q = EQ_CHANNEL_OUT(p, bias, filter_sums, mult, shift);
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t per_group = p->out_c / groups;
     const int32_t filter_stride = p->k_h * p->k_w * p->filter_in_c;
@@ -70,42 +74,30 @@ void eq_conv_s8(const eq_conv_params *p, const int8_t *in, const int8_t *filter,
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (int32_t)b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t y0 = oy * p->stride_h - p->pad_h;
-            int32_t fy0, fy1;
-            eq_tap_range(y0, p->dilation_h, p->k_h, p->in_h, &fy0, &fy1);
+            const eq_span ys = eq_window_span(oy, p->stride_h, p->pad_h, p->dilation_h, p->k_h, p->in_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                int32_t fx0, fx1;
-                int inside;
-                eq_tap_range(x0, p->dilation_w, p->k_w, p->in_w, &fx0, &fx1);
-                inside = filter_sums != 0 && fy0 == 0 && fy1 == p->k_h && fx0 == 0 && fx1 == p->k_w;
+                const eq_span xs = eq_window_span(ox, p->stride_w, p->pad_w, p->dilation_w, p->k_w, p->in_w);
+                const int whole = eq_whole_window(filter_sums, ys, p->k_h, xs, p->k_w);
                 for (oc = 0; oc < p->out_c; ++oc) {
                     const int32_t channel_base = (oc / per_group) * p->filter_in_c;
                     const int8_t *f_oc = filter + oc * filter_stride;
-                    const int32_t ch = p->per_channel ? oc : 0;
                     int32_t acc = 0;
-                    for (fy = fy0; fy < fy1; ++fy) {
-                        const int32_t iy = y0 + fy * p->dilation_h;
+                    for (fy = ys.first; fy < ys.end; ++fy) {
+                        const int32_t iy = ys.origin + fy * p->dilation_h;
                         const int8_t *src_row = in_b + iy * p->in_w * p->in_c + channel_base;
                         const int8_t *f_row = f_oc + fy * p->k_w * p->filter_in_c;
-                        if (inside && row_run > 0) {
-                            acc += eq_dot_s8(f_row, src_row + x0 * p->in_c, row_run);
+                        if (whole && row_run > 0) {
+                            acc += eq_dot_s8(f_row, src_row + xs.origin * p->in_c, row_run);
                             continue;
                         }
-                        for (fx = fx0; fx < fx1; ++fx) {
-                            const int8_t *src = src_row + (x0 + fx * p->dilation_w) * p->in_c;
+                        for (fx = xs.first; fx < xs.end; ++fx) {
+                            const int8_t *src = src_row + (xs.origin + fx * p->dilation_w) * p->in_c;
                             const int8_t *f = f_row + fx * p->filter_in_c;
-                            acc += inside ? eq_dot_s8(f, src, p->filter_in_c)
-                                          : eq_dot_offset_s8(f, src, p->filter_in_c, p->input_offset);
+                            acc += whole ? eq_dot_s8(f, src, p->filter_in_c)
+                                         : eq_dot_offset_s8(f, src, p->filter_in_c, p->input_offset);
                         }
                     }
-                    if (inside) {
-                        acc += p->input_offset * filter_sums[oc];
-                    }
-                    if (bias != 0) {
-                        acc += bias[oc];
-                    }
-                    *out++ = eq_requant_out(acc, mult[ch], shift[ch], p->output_offset, p->act_min, p->act_max);
+                    *out++ = eq_channel_result(&q, acc, oc, whole);
                 }
             }
         }
@@ -116,33 +108,28 @@ void eq_conv_s8(const eq_conv_params *p, const int8_t *in, const int8_t *filter,
  * tap reads contiguous input and filter bytes. */
 #define EQ_DW_BLOCK 16
 
-static void eq_dwconv_m1(const eq_dwconv_params *p, const int8_t *in_b, const int8_t *filter,
-                         const int32_t *bias, const int32_t *filter_sums, const int32_t *mult,
-                         const int32_t *shift, int8_t *out) {
+static void eq_dwconv_m1(const eq_dwconv_params *p, const eq_channel_out *q, const int8_t *in_b,
+                         const int8_t *filter, int8_t *out) {
     int32_t acc[EQ_DW_BLOCK];
     int32_t oy, ox, c0, c, fy, fx;
     for (oy = 0; oy < p->out_h; ++oy) {
-        const int32_t y0 = oy * p->stride_h - p->pad_h;
-        int32_t fy0, fy1;
-        eq_tap_range(y0, p->dilation_h, p->k_h, p->in_h, &fy0, &fy1);
+        const eq_span ys = eq_window_span(oy, p->stride_h, p->pad_h, p->dilation_h, p->k_h, p->in_h);
         for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t x0 = ox * p->stride_w - p->pad_w;
-            int32_t fx0, fx1;
-            int inside;
-            eq_tap_range(x0, p->dilation_w, p->k_w, p->in_w, &fx0, &fx1);
-            inside = filter_sums != 0 && fy0 == 0 && fy1 == p->k_h && fx0 == 0 && fx1 == p->k_w;
+            const eq_span xs = eq_window_span(ox, p->stride_w, p->pad_w, p->dilation_w, p->k_w, p->in_w);
+            const int whole = eq_whole_window(q->filter_sums, ys, p->k_h, xs, p->k_w);
             for (c0 = 0; c0 < p->in_c; c0 += EQ_DW_BLOCK) {
                 const int32_t n = eq_min_i32(EQ_DW_BLOCK, p->in_c - c0);
                 for (c = 0; c < n; ++c) {
                     acc[c] = 0;
                 }
-                for (fy = fy0; fy < fy1; ++fy) {
-                    const int32_t iy = y0 + fy * p->dilation_h;
-                    for (fx = fx0; fx < fx1; ++fx) {
-                        const int32_t ix = x0 + fx * p->dilation_w;
+                for (fy = ys.first; fy < ys.end; ++fy) {
+                    const int32_t iy = ys.origin + fy * p->dilation_h;
+                    for (fx = xs.first; fx < xs.end; ++fx) {
+                        const int32_t ix = xs.origin + fx * p->dilation_w;
                         const int8_t *x = in_b + (iy * p->in_w + ix) * p->in_c + c0;
                         const int8_t *f = filter + (fy * p->k_w + fx) * p->out_c + c0;
-                        if (inside) {
+                        /* Two loops rather than adding a zero offset: one multiply-accumulate per tap. */
+                        if (whole) {
                             for (c = 0; c < n; ++c) {
                                 acc[c] += (int32_t)f[c] * (int32_t)x[c];
                             }
@@ -154,16 +141,7 @@ static void eq_dwconv_m1(const eq_dwconv_params *p, const int8_t *in_b, const in
                     }
                 }
                 for (c = 0; c < n; ++c) {
-                    const int32_t oc = c0 + c;
-                    const int32_t ch = p->per_channel ? oc : 0;
-                    int32_t a = acc[c];
-                    if (inside) {
-                        a += p->input_offset * filter_sums[oc];
-                    }
-                    if (bias != 0) {
-                        a += bias[oc];
-                    }
-                    out[oc] = eq_requant_out(a, mult[ch], shift[ch], p->output_offset, p->act_min, p->act_max);
+                    out[c0 + c] = eq_channel_result(q, acc[c], c0 + c, whole);
                 }
             }
             out += p->out_c;
@@ -173,48 +151,35 @@ static void eq_dwconv_m1(const eq_dwconv_params *p, const int8_t *in_b, const in
 
 void eq_dwconv_s8(const eq_dwconv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
                   const int32_t *filter_sums, const int32_t *mult, const int32_t *shift, int8_t *out) {
+    const eq_channel_out q = EQ_CHANNEL_OUT(p, bias, filter_sums, mult, shift);
     int32_t b, oy, ox, ic, m, fy, fx;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + (int32_t)b * p->in_h * p->in_w * p->in_c;
         if (p->depth_multiplier == 1) {
-            eq_dwconv_m1(p, in_b, filter, bias, filter_sums, mult, shift, out);
+            eq_dwconv_m1(p, &q, in_b, filter, out);
             out += p->out_h * p->out_w * p->out_c;
             continue;
         }
         for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t y0 = oy * p->stride_h - p->pad_h;
-            int32_t fy0, fy1;
-            eq_tap_range(y0, p->dilation_h, p->k_h, p->in_h, &fy0, &fy1);
+            const eq_span ys = eq_window_span(oy, p->stride_h, p->pad_h, p->dilation_h, p->k_h, p->in_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t x0 = ox * p->stride_w - p->pad_w;
-                int32_t fx0, fx1;
-                int32_t offset;
-                int inside;
-                eq_tap_range(x0, p->dilation_w, p->k_w, p->in_w, &fx0, &fx1);
-                inside = filter_sums != 0 && fy0 == 0 && fy1 == p->k_h && fx0 == 0 && fx1 == p->k_w;
-                offset = inside ? 0 : p->input_offset;
+                const eq_span xs = eq_window_span(ox, p->stride_w, p->pad_w, p->dilation_w, p->k_w, p->in_w);
+                const int whole = eq_whole_window(filter_sums, ys, p->k_h, xs, p->k_w);
+                const int32_t offset = whole ? 0 : p->input_offset;
                 for (ic = 0; ic < p->in_c; ++ic) {
                     for (m = 0; m < p->depth_multiplier; ++m) {
                         const int32_t oc = ic * p->depth_multiplier + m;
-                        const int32_t ch = p->per_channel ? oc : 0;
                         int32_t acc = 0;
-                        for (fy = fy0; fy < fy1; ++fy) {
-                            const int32_t iy = y0 + fy * p->dilation_h;
+                        for (fy = ys.first; fy < ys.end; ++fy) {
+                            const int32_t iy = ys.origin + fy * p->dilation_h;
                             const int32_t row = iy * p->in_w * p->in_c + ic;
                             const int8_t *f = filter + fy * p->k_w * p->out_c + oc;
-                            for (fx = fx0; fx < fx1; ++fx) {
-                                const int32_t x = in_b[row + (x0 + fx * p->dilation_w) * p->in_c];
+                            for (fx = xs.first; fx < xs.end; ++fx) {
+                                const int32_t x = in_b[row + (xs.origin + fx * p->dilation_w) * p->in_c];
                                 acc += (int32_t)f[fx * p->out_c] * (x + offset);
                             }
                         }
-                        if (inside) {
-                            acc += p->input_offset * filter_sums[oc];
-                        }
-                        if (bias != 0) {
-                            acc += bias[oc];
-                        }
-                        *out++ = eq_requant_out(acc, mult[ch], shift[ch], p->output_offset, p->act_min,
-                                                p->act_max);
+                        *out++ = eq_channel_result(&q, acc, oc, whole);
                     }
                 }
             }
@@ -224,6 +189,7 @@ void eq_dwconv_s8(const eq_dwconv_params *p, const int8_t *in, const int8_t *fil
 
 void eq_fc_s8(const eq_fc_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
               const int32_t *filter_sums, const int32_t *mult, const int32_t *shift, int8_t *out) {
+    const eq_channel_out q = EQ_CHANNEL_OUT(p, bias, filter_sums, mult, shift);
     /* The folded form needs a zero filter offset (the int8 spec's symmetric weights). */
     const int fold = filter_sums != 0 && p->filter_offset == 0;
     int32_t r, o, d;
@@ -231,19 +197,15 @@ void eq_fc_s8(const eq_fc_params *p, const int8_t *in, const int8_t *filter, con
         const int8_t *x = in + r * p->depth;
         for (o = 0; o < p->out_depth; ++o) {
             const int8_t *w = filter + o * p->depth;
-            const int32_t ch = p->per_channel ? o : 0;
             int32_t acc = 0;
             if (fold) {
-                acc = eq_dot_s8(w, x, p->depth) + p->input_offset * filter_sums[o];
+                acc = eq_dot_s8(w, x, p->depth);
             } else {
                 for (d = 0; d < p->depth; ++d) {
                     acc += ((int32_t)w[d] + p->filter_offset) * ((int32_t)x[d] + p->input_offset);
                 }
             }
-            if (bias != 0) {
-                acc += bias[o];
-            }
-            *out++ = eq_requant_out(acc, mult[ch], shift[ch], p->output_offset, p->act_min, p->act_max);
+            *out++ = eq_channel_result(&q, acc, o, fold);
         }
     }
 }

@@ -4,16 +4,18 @@
 #include "eq_fixedpoint.h"
 #include "eq_kernels.h"
 
-/* Element offsets of the two inputs for every output element, in output order, by an odometer over
- * the output dims. Calls fn(ctx, i, j1, j2) for output index i. */
-typedef void (*eq_binary_fn)(const void *ctx, int32_t i, int32_t j1, int32_t j2);
+/* One output value of a binary op from its two input values, given the op's parameter struct. */
+typedef int8_t (*eq_binary_fn)(const void *params, int32_t x1, int32_t x2);
 
-static void eq_for_each(const eq_broadcast *b, int32_t n, eq_binary_fn fn, const void *ctx) {
+/* out[i] = fn(in1[j1], in2[j2]) for every output index i, with the inputs' element offsets j1, j2 stepped
+ * by an odometer over the output dims (or equal to i when nothing broadcasts). */
+static void eq_binary(const eq_broadcast *b, int32_t n, const int8_t *in1, const int8_t *in2, int8_t *out,
+                      eq_binary_fn fn, const void *params) {
     int32_t idx[EQ_MAX_DIMS];
     int32_t i, d, j1 = 0, j2 = 0;
     if (b == 0 || b->ndim == 0) {
         for (i = 0; i < n; ++i) {
-            fn(ctx, i, i, i);
+            out[i] = fn(params, in1[i], in2[i]);
         }
         return;
     }
@@ -21,7 +23,7 @@ static void eq_for_each(const eq_broadcast *b, int32_t n, eq_binary_fn fn, const
         idx[d] = 0;
     }
     for (i = 0; i < n; ++i) {
-        fn(ctx, i, j1, j2);
+        out[i] = fn(params, in1[j1], in2[j2]);
         for (d = b->ndim - 1; d >= 0; --d) {
             ++idx[d];
             j1 += b->stride1[d];
@@ -36,73 +38,47 @@ static void eq_for_each(const eq_broadcast *b, int32_t n, eq_binary_fn fn, const
     }
 }
 
-typedef struct {
-    const eq_add_params *p;
-    const int8_t *in1;
-    const int8_t *in2;
-    int8_t *out;
-    int32_t sign; /* +1 ADD, -1 SUB */
-} eq_add_ctx;
-
-static void eq_add_one(const void *vctx, int32_t i, int32_t j1, int32_t j2) {
-    const eq_add_ctx *c = (const eq_add_ctx *)vctx;
-    const eq_add_params *p = c->p;
-    const int32_t a = eq_shl_wrap(p->input1_offset + c->in1[j1], (int)p->left_shift);
-    const int32_t b = eq_shl_wrap(p->input2_offset + c->in2[j2], (int)p->left_shift);
+/* ADD (sign +1) and SUB (sign -1): both inputs shifted left and rescaled to a common scale, combined,
+ * then rescaled to the output. */
+static inline int8_t eq_add_sub(const eq_add_params *p, int32_t x1, int32_t x2, int32_t sign) {
+    const int32_t a = eq_shl_wrap(p->input1_offset + x1, (int)p->left_shift);
+    const int32_t b = eq_shl_wrap(p->input2_offset + x2, (int)p->left_shift);
     const int32_t sa = eq_mul_by_quantized_mul_smaller_than_one(a, p->input1_mult, p->input1_shift);
     const int32_t sb = eq_mul_by_quantized_mul_smaller_than_one(b, p->input2_mult, p->input2_shift);
-    const int32_t raw = c->sign > 0 ? sa + sb : sa - sb;
+    const int32_t raw = sign > 0 ? sa + sb : sa - sb;
     const int32_t v = eq_mul_by_quantized_mul_smaller_than_one(raw, p->output_mult, p->output_shift) +
                       p->output_offset;
-    c->out[i] = (int8_t)eq_clamp_i32(v, p->act_min, p->act_max);
+    return (int8_t)eq_clamp_i32(v, p->act_min, p->act_max);
+}
+
+static int8_t eq_add_one(const void *params, int32_t x1, int32_t x2) {
+    return eq_add_sub((const eq_add_params *)params, x1, x2, 1);
+}
+
+static int8_t eq_sub_one(const void *params, int32_t x1, int32_t x2) {
+    return eq_add_sub((const eq_add_params *)params, x1, x2, -1);
+}
+
+static int8_t eq_mul_one(const void *params, int32_t x1, int32_t x2) {
+    const eq_mul_params *p = (const eq_mul_params *)params;
+    const int32_t product = (p->input1_offset + x1) * (p->input2_offset + x2);
+    const int32_t v = p->output_offset + eq_mul_by_quantized_mul(product, p->output_mult, p->output_shift);
+    return (int8_t)eq_clamp_i32(v, p->act_min, p->act_max);
 }
 
 void eq_add_s8(const eq_add_params *p, const eq_broadcast *b, int32_t n, const int8_t *in1,
                const int8_t *in2, int8_t *out) {
-    eq_add_ctx c;
-    c.p = p;
-    c.in1 = in1;
-    c.in2 = in2;
-    c.out = out;
-    c.sign = 1;
-    eq_for_each(b, n, eq_add_one, &c);
+    eq_binary(b, n, in1, in2, out, eq_add_one, p);
 }
 
 void eq_sub_s8(const eq_add_params *p, const eq_broadcast *b, int32_t n, const int8_t *in1,
                const int8_t *in2, int8_t *out) {
-    eq_add_ctx c;
-    c.p = p;
-    c.in1 = in1;
-    c.in2 = in2;
-    c.out = out;
-    c.sign = -1;
-    eq_for_each(b, n, eq_add_one, &c);
-}
-
-typedef struct {
-    const eq_mul_params *p;
-    const int8_t *in1;
-    const int8_t *in2;
-    int8_t *out;
-} eq_mul_ctx;
-
-static void eq_mul_one(const void *vctx, int32_t i, int32_t j1, int32_t j2) {
-    const eq_mul_ctx *c = (const eq_mul_ctx *)vctx;
-    const eq_mul_params *p = c->p;
-    const int32_t a = p->input1_offset + c->in1[j1];
-    const int32_t b = p->input2_offset + c->in2[j2];
-    const int32_t v = p->output_offset + eq_mul_by_quantized_mul(a * b, p->output_mult, p->output_shift);
-    c->out[i] = (int8_t)eq_clamp_i32(v, p->act_min, p->act_max);
+    eq_binary(b, n, in1, in2, out, eq_sub_one, p);
 }
 
 void eq_mul_s8(const eq_mul_params *p, const eq_broadcast *b, int32_t n, const int8_t *in1,
                const int8_t *in2, int8_t *out) {
-    eq_mul_ctx c;
-    c.p = p;
-    c.in1 = in1;
-    c.in2 = in2;
-    c.out = out;
-    eq_for_each(b, n, eq_mul_one, &c);
+    eq_binary(b, n, in1, in2, out, eq_mul_one, p);
 }
 
 void eq_requantize_8(const eq_requant_params *p, int32_t n, const void *in, void *out) {

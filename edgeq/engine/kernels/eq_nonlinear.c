@@ -187,39 +187,38 @@ void eq_softmax_s8(const int8_t *in, int8_t *out, int32_t rows, int32_t depth, c
     }
 }
 
-void eq_logistic_s8(const int8_t *in, int8_t *out, int32_t n, const eq_logistic_params *p) {
+/* LOGISTIC and TANH alike: inputs at or beyond the radius saturate, the rest are rescaled to Q4, mapped
+ * by `f` to Q0 and rounded down to the output's steps (2^-output_bits) around `output_zero_point`.
+ * Inlined with a constant `f`, so each kernel gets its own loop without an indirect call. */
+static inline void eq_nl_pointwise(const int8_t *in, int8_t *out, int32_t n, int32_t input_zero_point,
+                                   int32_t radius, int32_t multiplier, int32_t left_shift,
+                                   int32_t (*f)(int32_t), int output_bits, int32_t output_zero_point) {
     int32_t i;
     for (i = 0; i < n; ++i) {
-        const int32_t x = (int32_t)in[i] - p->input_zero_point;
+        const int32_t x = (int32_t)in[i] - input_zero_point;
         int32_t value;
-        if (x <= -p->input_range_radius) {
+        if (x <= -radius) {
             value = -128;
-        } else if (x >= p->input_range_radius) {
+        } else if (x >= radius) {
             value = 127;
         } else {
             /* inside the radius |x| * 2^left_shift < 15 * 2^27: the Q4 input cannot overflow */
-            const int32_t x_q4 = eq_mul_by_quantized_mul(x, p->input_multiplier, p->input_left_shift);
-            /* Q0 -> 1/256 steps, then the -128 output zero point */
-            value = eq_clamp_i32(eq_rounding_divide_by_pot(eq_nl_logistic_q4(x_q4), 23) - 128, -128, 127);
+            const int32_t x_q4 = eq_mul_by_quantized_mul(x, multiplier, left_shift);
+            value = eq_clamp_i32(eq_rounding_divide_by_pot(f(x_q4), 31 - output_bits) + output_zero_point,
+                                 -128, 127);
         }
         out[i] = (int8_t)value;
     }
 }
 
+void eq_logistic_s8(const int8_t *in, int8_t *out, int32_t n, const eq_logistic_params *p) {
+    /* 1/256 steps (Q0 >> 23) with zero point -128 */
+    eq_nl_pointwise(in, out, n, p->input_zero_point, p->input_range_radius, p->input_multiplier,
+                    p->input_left_shift, eq_nl_logistic_q4, 8, -128);
+}
+
 void eq_tanh_s8(const int8_t *in, int8_t *out, int32_t n, const eq_tanh_params *p) {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        const int32_t x = (int32_t)in[i] - p->input_zero_point;
-        int32_t value;
-        if (x <= -p->input_range_radius) {
-            value = -128;
-        } else if (x >= p->input_range_radius) {
-            value = 127;
-        } else {
-            const int32_t x_q4 = eq_mul_by_quantized_mul(x, p->input_multiplier, p->input_left_shift);
-            /* Q0 -> 1/128 steps (output zero point 0) */
-            value = eq_clamp_i32(eq_rounding_divide_by_pot(eq_nl_tanh_q4(x_q4), 24), -128, 127);
-        }
-        out[i] = (int8_t)value;
-    }
+    /* 1/128 steps (Q0 >> 24) with zero point 0 */
+    eq_nl_pointwise(in, out, n, p->input_zero_point, p->input_range_radius, p->input_multiplier,
+                    p->input_left_shift, eq_nl_tanh_q4, 7, 0);
 }

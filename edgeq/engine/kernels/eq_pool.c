@@ -2,39 +2,28 @@
  * Windows are clipped to the input (padding is never averaged in), averages round half away from zero. */
 #include "eq_fixedpoint.h"
 #include "eq_kernels.h"
+#include "eq_window.h"
 
-typedef struct {
-    int32_t y0, x0, fy0, fy1, fx0, fx1;
-} eq_window;
-
-static eq_window eq_pool_window(const eq_pool_params *p, int32_t oy, int32_t ox) {
-    eq_window w;
-    w.y0 = oy * p->stride_h - p->pad_h;
-    w.x0 = ox * p->stride_w - p->pad_w;
-    w.fy0 = eq_max_i32(0, -w.y0);
-    w.fy1 = eq_min_i32(p->k_h, p->in_h - w.y0);
-    w.fx0 = eq_max_i32(0, -w.x0);
-    w.fx1 = eq_min_i32(p->k_w, p->in_w - w.x0);
-    return w;
-}
-
-void eq_avgpool_s8(const eq_pool_params *p, const int8_t *in, int8_t *out) {
+/* Both pools walk the same clipped windows; `is_max` is a constant at each call, so the compiler emits
+ * one specialised loop per pool. */
+static inline void eq_pool_s8(const eq_pool_params *p, const int8_t *in, int8_t *out, int is_max) {
     int32_t b, oy, ox, c, fy, fx;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * p->in_h * p->in_w * p->channels;
         for (oy = 0; oy < p->out_h; ++oy) {
+            const eq_span ys = eq_window_span(oy, p->stride_h, p->pad_h, 1, p->k_h, p->in_h);
             for (ox = 0; ox < p->out_w; ++ox) {
-                const eq_window w = eq_pool_window(p, oy, ox);
+                const eq_span xs = eq_window_span(ox, p->stride_w, p->pad_w, 1, p->k_w, p->in_w);
+                const int32_t count = (ys.end - ys.first) * (xs.end - xs.first);
                 for (c = 0; c < p->channels; ++c) {
-                    int32_t acc = 0;
-                    int32_t count = 0;
-                    for (fy = w.fy0; fy < w.fy1; ++fy) {
-                        for (fx = w.fx0; fx < w.fx1; ++fx) {
-                            acc += in_b[((w.y0 + fy) * p->in_w + (w.x0 + fx)) * p->channels + c];
-                            ++count;
+                    int32_t acc = is_max ? -128 : 0;
+                    for (fy = ys.first; fy < ys.end; ++fy) {
+                        for (fx = xs.first; fx < xs.end; ++fx) {
+                            const int32_t v = in_b[((ys.origin + fy) * p->in_w + (xs.origin + fx)) * p->channels + c];
+                            acc = is_max ? eq_max_i32(acc, v) : acc + v;
                         }
                     }
-                    if (count > 0) {
+                    if (!is_max && count > 0) {
                         acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
                     }
                     *out++ = (int8_t)eq_clamp_i32(acc, p->act_min, p->act_max);
@@ -44,24 +33,10 @@ void eq_avgpool_s8(const eq_pool_params *p, const int8_t *in, int8_t *out) {
     }
 }
 
+void eq_avgpool_s8(const eq_pool_params *p, const int8_t *in, int8_t *out) {
+    eq_pool_s8(p, in, out, 0);
+}
+
 void eq_maxpool_s8(const eq_pool_params *p, const int8_t *in, int8_t *out) {
-    int32_t b, oy, ox, c, fy, fx;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = in + b * p->in_h * p->in_w * p->channels;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const eq_window w = eq_pool_window(p, oy, ox);
-                for (c = 0; c < p->channels; ++c) {
-                    int32_t best = -128;
-                    for (fy = w.fy0; fy < w.fy1; ++fy) {
-                        for (fx = w.fx0; fx < w.fx1; ++fx) {
-                            const int32_t v = in_b[((w.y0 + fy) * p->in_w + (w.x0 + fx)) * p->channels + c];
-                            best = v > best ? v : best;
-                        }
-                    }
-                    *out++ = (int8_t)eq_clamp_i32(best, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
+    eq_pool_s8(p, in, out, 1);
 }

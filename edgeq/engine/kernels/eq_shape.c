@@ -59,6 +59,21 @@ void eq_concat(int32_t outer, int32_t count, const void *const *inputs, const in
     }
 }
 
+/* Advance a multi-index (index 0 innermost) by one and return `offset` moved by the matching strides. */
+static int32_t eq_odometer_step(int32_t n, const int32_t *dims, const int32_t *strides, int32_t *idx,
+                                int32_t offset) {
+    int32_t d;
+    for (d = 0; d < n; ++d) {
+        offset += strides[d];
+        if (++idx[d] < dims[d]) {
+            break;
+        }
+        offset -= strides[d] * dims[d];
+        idx[d] = 0;
+    }
+    return offset;
+}
+
 void eq_mean_s8(const eq_mean_params *p, const int8_t *in, int8_t *out) {
     int32_t kept_dims[EQ_MAX_DIMS], kept_strides[EQ_MAX_DIMS], kept_idx[EQ_MAX_DIMS];
     int32_t red_dims[EQ_MAX_DIMS], red_strides[EQ_MAX_DIMS], red_idx[EQ_MAX_DIMS];
@@ -88,25 +103,11 @@ void eq_mean_s8(const eq_mean_params *p, const int8_t *in, int8_t *out) {
         int32_t v;
         for (r = 0; r < n_in; ++r) {
             sum += in[off];
-            for (d = 0; d < n_red; ++d) {
-                off += red_strides[d];
-                if (++red_idx[d] < red_dims[d]) {
-                    break;
-                }
-                off -= red_strides[d] * red_dims[d];
-                red_idx[d] = 0;
-            }
+            off = eq_odometer_step(n_red, red_dims, red_strides, red_idx, off);
         }
         v = eq_mul_by_quantized_mul(sum - p->input_zero_point * p->count, p->mult, p->shift) +
             p->output_zero_point;
         out[o] = (int8_t)eq_clamp_i32(v, -128, 127);
-        for (d = 0; d < n_kept; ++d) {
-            base += kept_strides[d];
-            if (++kept_idx[d] < kept_dims[d]) {
-                break;
-            }
-            base -= kept_strides[d] * kept_dims[d];
-            kept_idx[d] = 0;
-        }
+        base = eq_odometer_step(n_kept, kept_dims, kept_strides, kept_idx, base);
     }
 }
