@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from edgeq.cli import main
 from edgeq.targets import available_targets
-
-
-def run_cli(args: list[str], capfd) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capfd.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str, fragment: str, expected_code: int = 1) -> None:
@@ -27,29 +16,29 @@ def assert_one_line_error(code: int, err: str, fragment: str, expected_code: int
     assert fragment in lines[0], lines[0]
 
 
-def test_targets_lists_every_profile(capfd):
-    code, out, _ = run_cli(["targets"], capfd)
+def test_targets_lists_every_profile(run_cli):
+    code, out, _ = run_cli(["targets"])
     assert code == 0
     for name in available_targets():
         assert name in out
-    code, out, _ = run_cli(["targets", "--json"], capfd)
+    code, out, _ = run_cli(["targets", "--json"])
     assert code == 0 and set(json.loads(out)) == set(available_targets())
 
 
-def test_targets_show_prints_the_resolved_profile_and_its_ops(capfd):
-    code, out, _ = run_cli(["targets", "show", "stm32f746-disco", "--json"], capfd)
+def test_targets_show_prints_the_resolved_profile_and_its_ops(run_cli):
+    code, out, _ = run_cli(["targets", "show", "stm32f746-disco", "--json"])
     profile = json.loads(out)
     assert code == 0
     assert (profile["cpu"]["core"], profile["cpu"]["clock_mhz"], profile["memory"]["ram_kb"]) == ("cortex-m7", 216, 320)
     assert profile["inherit"] == "cortex-m7" and profile["runtime"]["kernels"] == "cmsis-nn"
-    code, out, _ = run_cli(["targets", "show", "cortex-m4"], capfd)
+    code, out, _ = run_cli(["targets", "show", "cortex-m4"])
     assert code == 0
     for fragment in ("cortex-m4", "80 MHz", "1,024 KiB", "256 KiB", "reserved", "cmsis-nn", "CONV_2D", "RESHAPE"):
         assert fragment in out, fragment
 
 
-def test_targets_show_unknown_is_a_one_line_error(capfd):
-    code, _, err = run_cli(["targets", "show", "cortex-m99"], capfd)
+def test_targets_show_unknown_is_a_one_line_error(run_cli):
+    code, _, err = run_cli(["targets", "show", "cortex-m99"])
     assert_one_line_error(code, err, "unknown target 'cortex-m99'")
 
 
@@ -60,16 +49,16 @@ def flash_heavy_path(tmp_path_factory, tflite_builder):
     return path
 
 
-def test_check_exits_1_naming_the_budget(capfd, flash_heavy_path):
-    code, out, err = run_cli(["check", str(flash_heavy_path), "--target", "cortex-m0plus"], capfd)
+def test_check_exits_1_naming_the_budget(run_cli, flash_heavy_path):
+    code, out, err = run_cli(["check", str(flash_heavy_path), "--target", "cortex-m0plus"])
     assert_one_line_error(code, err, "does not fit cortex-m0plus: flash_fits: flash exceeded by")
     assert "DOES NOT FIT" in out and "ESTIMATE" in out
 
 
-def test_check_json_of_a_fitting_model_exits_0(capfd, tmp_path, digits_int8):
+def test_check_json_of_a_fitting_model_exits_0(run_cli, tmp_path, digits_int8):
     path = tmp_path / "digits.tflite"
     path.write_bytes(digits_int8.data)
-    code, out, err = run_cli(["check", str(path), "-t", "nrf52840-dk", "--json"], capfd)
+    code, out, err = run_cli(["check", str(path), "-t", "nrf52840-dk", "--json"])
     assert code == 0, err
     report = json.loads(out)
     assert report["model"]["sha256"] == digits_int8.sha256
@@ -77,18 +66,18 @@ def test_check_json_of_a_fitting_model_exits_0(capfd, tmp_path, digits_int8):
     assert report["target"]["latency"]["estimate"] is True
 
 
-def test_check_needs_a_target(capfd, flash_heavy_path):
-    code, _, err = run_cli(["check", str(flash_heavy_path)], capfd)
+def test_check_needs_a_target(run_cli, flash_heavy_path):
+    code, _, err = run_cli(["check", str(flash_heavy_path)])
     assert_one_line_error(code, err, "--target", expected_code=2)
 
 
-def test_inspect_json_lists_ops_tensors_macs_arena(capfd, shared_models):
-    code, out, err = run_cli(["inspect", str(shared_models / "person_detect.tflite"), "--json"], capfd)
+def test_inspect_json_lists_ops_tensors_macs_arena(run_cli, shared_models):
+    code, out, err = run_cli(["inspect", str(shared_models / "person_detect.tflite"), "--json"])
     assert code == 0, err
     data = json.loads(out)
     assert data["ops"]["CONV_2D"] == 14 and data["macs"]["total"] == 7157888
     assert data["arena"]["host_bytes"] >= data["activation_peak"]["bytes"] == 55296
-    code, out, _ = run_cli(["inspect", str(shared_models / "hello_world_int8.tflite")], capfd)
+    code, out, _ = run_cli(["inspect", str(shared_models / "hello_world_int8.tflite")])
     assert code == 0 and "FULLY_CONNECTED" in out and "scale" in out
 
 
@@ -112,7 +101,7 @@ def _other_flatbuffer() -> bytes:
     ("directory", "no such .tflite file"),
 ])
 @pytest.mark.parametrize("command", [["inspect"], ["check", "--target", "cortex-m4"]])
-def test_malformed_input_is_one_line_error(capfd, tmp_path, shared_models, content, fragment, command):
+def test_malformed_input_is_one_line_error(run_cli, tmp_path, shared_models, content, fragment, command):
     path = tmp_path / "model.tflite"
     if content == "random":
         path.write_bytes(bytes(range(256)) * 8)
@@ -124,12 +113,12 @@ def test_malformed_input_is_one_line_error(capfd, tmp_path, shared_models, conte
         path.mkdir()
     else:
         path.write_bytes(content)
-    code, out, err = run_cli([command[0], str(path), *command[1:]], capfd)
+    code, out, err = run_cli([command[0], str(path), *command[1:]])
     assert_one_line_error(code, err, fragment)
     assert "Traceback" not in err and out == ""
 
 
-def test_names_that_look_like_rich_markup_are_printed_verbatim(capfd, tmp_path, tflite_builder):
+def test_names_that_look_like_rich_markup_are_printed_verbatim(run_cli, tmp_path, tflite_builder):
     """Tensor names and file names are the model author's text: `[/b]` in one must not crash the tables."""
     T, Op = tflite_builder.T, tflite_builder.Op
     hostile = "x[/bold] [red]y"
@@ -138,7 +127,7 @@ def test_names_that_look_like_rich_markup_are_printed_verbatim(capfd, tmp_path, 
     path = tmp_path / "[bold]m.tflite"
     path.write_bytes(data)
     for command in (["inspect", str(path), "--no-arena"], ["check", str(path), "-t", "cortex-m4"]):
-        code, out, err = run_cli(command, capfd)
+        code, out, err = run_cli(command)
         assert code == 0, err
         assert "[bold]m.tflite" in out, out
         assert "[red]y" in out or "[/]out" in out, out

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.cli import main
-
 
 def written(model_bytes: bytes, tmp_path: Path) -> Path:
     path = tmp_path / "m.tflite"
@@ -17,21 +15,11 @@ def written(model_bytes: bytes, tmp_path: Path) -> Path:
     return path
 
 
-def _main_exits(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main([*args])
-    except SystemExit as exc:
-        captured = capsys.readouterr()
-        return int(exc.code or 0), captured.out, captured.err
-    captured = capsys.readouterr()
-    return 0, captured.out, captured.err
-
-
-def test_emit_writes_the_project(tmp_path, capsys, tiny_int8) -> None:
+def test_emit_writes_the_project(tmp_path, run_cli, tiny_int8) -> None:
     model = written(tiny_int8.data, tmp_path)
     out = tmp_path / "out"
-    code, stdout, _ = _main_exits(capsys, "emit", str(model), "--target", "cortex-m7", "--template", "zephyr",
-                                  "--name", "Key Word Spotter", "-o", str(out))
+    code, stdout, _ = run_cli(["emit", str(model), "--target", "cortex-m7", "--template", "zephyr",
+                                  "--name", "Key Word Spotter", "-o", str(out)])
     assert code == 0
     assert "zephyr project" in stdout and "key_word_spotter" in stdout
     assert (out / "prj.conf").exists() and (out / "src" / "model_ops.h").exists()
@@ -44,9 +32,9 @@ def test_emit_writes_the_project(tmp_path, capsys, tiny_int8) -> None:
     (["--runtime", "c", "--template", "zephyr"], 2, "--template applies to --runtime tflm"),
     (["--target", "no-such-board"], 1, "unknown target"),
 ])
-def test_emit_errors_are_one_line(tmp_path, capsys, tiny_int8, args, code, message) -> None:
+def test_emit_errors_are_one_line(tmp_path, run_cli, tiny_int8, args, code, message) -> None:
     model = written(tiny_int8.data, tmp_path)
-    exit_code, _, stderr = _main_exits(capsys, "emit", str(model), "-o", str(tmp_path / "out"), *args)
+    exit_code, _, stderr = run_cli(["emit", str(model), "-o", str(tmp_path / "out"), *args])
     assert exit_code == code
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and message in errors[0] and stderr.endswith(errors[0] + "\n")
@@ -54,25 +42,25 @@ def test_emit_errors_are_one_line(tmp_path, capsys, tiny_int8, args, code, messa
     assert not (tmp_path / "out").exists()
 
 
-def test_emit_never_overwrites_without_force(tmp_path, capsys, tiny_int8) -> None:
+def test_emit_never_overwrites_without_force(tmp_path, run_cli, tiny_int8) -> None:
     model = written(tiny_int8.data, tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     (out / "mine.c").write_text("int mine;\n")
-    code, _, stderr = _main_exits(capsys, "emit", str(model), "-o", str(out))
+    code, _, stderr = run_cli(["emit", str(model), "-o", str(out)])
     assert code == 1 and "--force" in stderr
     assert (out / "mine.c").read_text() == "int mine;\n"
 
 
-def test_emit_refuses_a_non_tflite_file(tmp_path, capsys) -> None:
+def test_emit_refuses_a_non_tflite_file(tmp_path, run_cli) -> None:
     bogus = tmp_path / "model.tflite"
     bogus.write_bytes(b"not a model at all, just text")
-    code, _, stderr = _main_exits(capsys, "emit", str(bogus), "-o", str(tmp_path / "out"))
+    code, _, stderr = run_cli(["emit", str(bogus), "-o", str(tmp_path / "out")])
     assert code == 1 and "TFLite" in stderr
 
 
-def test_templates_lists_every_template(capsys) -> None:
-    code, stdout, _ = _main_exits(capsys, "templates", "--json")
+def test_templates_lists_every_template(run_cli) -> None:
+    code, stdout, _ = run_cli(["templates", "--json"])
     assert code == 0
     rows = {row["name"]: row for row in json.loads(stdout)}
     assert set(rows) == {"tflm-cmake", "arduino", "zephyr", "esp-idf", "android"}
@@ -82,10 +70,10 @@ def test_templates_lists_every_template(capsys) -> None:
     assert rows["esp-idf"]["default_for"] == ["esp32-s3"]
 
 
-def test_runtime_c_writes_the_compiled_c_project_that_passes(tmp_path, capsys, tiny_int8, tools) -> None:
+def test_runtime_c_writes_the_compiled_c_project_that_passes(tmp_path, run_cli, tiny_int8, tools) -> None:
     model = written(tiny_int8.data, tmp_path)
     out = tmp_path / "out"
-    code, _, stderr = _main_exits(capsys, "emit", str(model), "--runtime", "c", "--name", "tiny", "-o", str(out))
+    code, _, stderr = run_cli(["emit", str(model), "--runtime", "c", "--name", "tiny", "-o", str(out)])
     assert code == 0, stderr
     assert (out / "tiny_model.h").exists() and (out / "main.c").exists()
     build = subprocess.run(["make", "-C", str(out)], capture_output=True, text=True, check=False)
@@ -95,11 +83,11 @@ def test_runtime_c_writes_the_compiled_c_project_that_passes(tmp_path, capsys, t
     assert run.returncode == 0 and "PASS" in run.stdout, run.stdout + run.stderr
 
 
-def test_convert_with_template_and_name(tmp_path, capsys, digits_keras_path, repo_root) -> None:
+def test_convert_with_template_and_name(tmp_path, run_cli, digits_keras_path, repo_root) -> None:
     out = tmp_path / "out"
-    code, _, stderr = _main_exits(capsys, "-q", "convert", str(digits_keras_path), "--calib",
+    code, _, stderr = run_cli(["-q", "convert", str(digits_keras_path), "--calib",
                                   str(repo_root / "examples" / "digits_calib.npz"), "--template", "arduino",
-                                  "--name", "digits", "-o", str(out), "--json")
+                                  "--name", "digits", "-o", str(out), "--json"])
     assert code == 0, stderr
     assert (out / "arduino" / "digits" / "digits.ino").exists()
     assert (out / "arduino" / "digits" / "model_data.cpp").exists()
@@ -107,9 +95,9 @@ def test_convert_with_template_and_name(tmp_path, capsys, digits_keras_path, rep
     assert report["project"]["template"] == "arduino" and report["project"]["name"] == "digits"
 
 
-def test_convert_rejects_a_bad_template_before_converting(tmp_path, capsys, digits_keras_path) -> None:
-    code, _, stderr = _main_exits(capsys, "convert", str(digits_keras_path), "--synthetic-calib",
+def test_convert_rejects_a_bad_template_before_converting(tmp_path, run_cli, digits_keras_path) -> None:
+    code, _, stderr = run_cli(["convert", str(digits_keras_path), "--synthetic-calib",
                                   "--template", "android", "-t", "cortex-m4", "--runtime", "c",
-                                  "-o", str(tmp_path / "out"))
+                                  "-o", str(tmp_path / "out")])
     assert code == 2 and "--template applies to --runtime tflm" in stderr
     assert not (tmp_path / "out").exists()
