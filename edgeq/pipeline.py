@@ -113,6 +113,18 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
     return None
 
 
+def _emit_project(tflite: TFLiteModel, staging: Path, project: str, target: TargetProfile, options: ConvertOptions,
+                  samples: SampleSet | None) -> dict[str, Any]:
+    """Write the firmware project into staging/<project>/ and return report.json's `project` entry."""
+    emitted = write_project(tflite, staging / project, target=target, template=options.template, name=options.name,
+                            runtime=options.runtime, samples=samples)
+    entry: dict[str, Any] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
+                             "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
+    if emitted.memory is not None:  # the compiled-C engine's arena plan next to TFLM's arena
+        entry["engine_memory"] = emitted.memory
+    return entry
+
+
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
             progress: Progress | None = None) -> ConvertResult:
     """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/."""
@@ -161,12 +173,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
         (staging / "model.tflite").write_bytes(tflite.data)
         if verdict.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")
-            emitted = write_project(tflite, staging / project, target=target, template=options.template,
-                                    name=options.name, runtime=options.runtime, samples=samples)
-            report["project"] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
-                                 "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
-            if emitted.memory is not None:
-                report["project"]["engine_memory"] = emitted.memory
+            report["project"] = _emit_project(tflite, staging, project, target, options, samples)
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
                 emulation = verify(staging, samples=options.verify_samples, target=target.name)
