@@ -139,3 +139,11 @@ def test_convert_for_a_board_too_small_writes_out_then_fails(tmp_path, monkeypat
     report = json.loads((out / "report.json").read_text())
     assert report["target"]["ok"] is False
     assert (out / "model.tflite").exists()
+
+
+def test_readme_rule_table_is_the_rules_docstrings(repo_root):
+    text = (repo_root / "README.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1:4] for line in text.splitlines() if line.startswith("| ") and "|" in line[2:]]
+    table = {cells[0].strip(): (cells[1].strip(), cells[2].strip()) for cells in rows if len(cells) == 3}
+    for name, severity, message in rules_documentation():
+        assert table[name] == ("yes" if severity == "error" else "warning", message), name
