@@ -65,6 +65,7 @@ class SampleSet:
     labels: np.ndarray | None = None
     synthetic: bool = False
     preprocess: Preprocess = field(default_factory=Preprocess)
+    names: tuple[str, ...] = ()  # the model input each array feeds (the converter may reorder inputs)
 
     @property
     def count(self) -> int:
@@ -111,7 +112,7 @@ def load_samples(path: str | Path, inputs: list[TensorSpec], *, limit: int | Non
     if labels is not None:
         labels = labels[selection]
     return SampleSet(source=path.name, sha256=_digest(arrays, labels), arrays=arrays, labels=labels,
-                     preprocess=preprocess)
+                     preprocess=preprocess, names=tuple(spec.name for spec in inputs))
 
 
 def synthetic_samples(inputs: list[TensorSpec], count: int, seed: int = SELECTION_SEED) -> SampleSet:
@@ -119,7 +120,7 @@ def synthetic_samples(inputs: list[TensorSpec], count: int, seed: int = SELECTIO
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((count, *spec.shape)).astype(np.float32) for spec in inputs]
     return SampleSet(source=f"synthetic:normal(0,1):{count}:seed{seed}", sha256=_digest(arrays, None),
-                     arrays=arrays, synthetic=True)
+                     arrays=arrays, synthetic=True, names=tuple(spec.name for spec in inputs))
 
 
 def select_indices(total: int, limit: int | None) -> np.ndarray:

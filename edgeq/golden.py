@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeq.calibration import SampleSet
+from edgeq.errors import CalibrationError
+from edgeq.layers import tflite_input_specs
 from edgeq.runners import TFLMRunner, quantize_input
-from edgeq.tflite import TFLiteModel
+from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.tflite.reader import NUMPY_DTYPES
 
 GOLDEN_SEED = 20261128
@@ -22,6 +24,33 @@ class GoldenVector:
     outputs: tuple[np.ndarray, ...]
 
 
+def sample_order(tensors: tuple[Tensor, ...] | list[Tensor], samples: SampleSet,
+                 input_names: list[str] | None = None) -> list[int]:
+    """Which of `samples`' arrays feeds each .tflite input, in .tflite order.
+
+    Samples come in the Keras model's input order, but the converter may order the .tflite inputs
+    differently (a model with inputs a (10,) and b (4, 4, 2) converts with b first). A .tflite input takes
+    the array of the same input name (its signature name, or 'serving_default_<name>:0'), else the next
+    unused array of its own per-sample shape."""
+    if len(samples.arrays) != len(tensors):
+        raise CalibrationError(f"{len(samples.arrays)} sample arrays for a model with {len(tensors)} inputs; "
+                               "give one array per model input")
+    unused = list(range(len(samples.arrays)))
+    order = []
+    for t, name in zip(tensors, input_names or [""] * len(tensors), strict=True):
+        shape = tuple(t.shape[1:])
+        fits = [k for k in unused if tuple(samples.arrays[k].shape[1:]) == shape]
+        named = [k for k in fits if k < len(samples.names) and samples.names[k] == name]
+        match = (named or fits or [None])[0]
+        if match is None:
+            have = ", ".join(str(tuple(a.shape[1:])) for a in samples.arrays)
+            raise CalibrationError(f"no sample array of shape {shape} for model input '{t.name}' (samples have "
+                                   f"{have}); give samples shaped like the model's inputs")
+        unused.remove(match)
+        order.append(match)
+    return order
+
+
 def golden_inputs(model: TFLiteModel, count: int, samples: SampleSet | None = None,
                   seed: int = GOLDEN_SEED) -> list[list[np.ndarray]]:
     """`count` raw inputs: the first samples of `samples` quantized with the model's input parameters,
@@ -29,7 +58,8 @@ def golden_inputs(model: TFLiteModel, count: int, samples: SampleSet | None = No
     tensors = model.main.input_tensors()
     if samples is not None:
         count = min(count, samples.count)
-        return [[quantize_input(x, t) for x, t in zip(samples.sample(i), tensors, strict=True)]
+        order = sample_order(tensors, samples, [spec.name for spec in tflite_input_specs(model)])
+        return [[quantize_input(samples.arrays[k][i:i + 1], t) for k, t in zip(order, tensors, strict=True)]
                 for i in range(count)]
     rng = np.random.default_rng(seed)
     vectors = []

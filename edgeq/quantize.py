@@ -13,7 +13,7 @@ import numpy as np
 from edgeq.calibration import SampleSet
 from edgeq.errors import ConversionError, QuantizationError, UsageError
 from edgeq.load import LoadedModel, batch_one_specs, fixed_batch_function
-from edgeq.tfenv import captured_output, tensorflow
+from edgeq.tfenv import captured_output, keras, tensorflow
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.reader import FLOAT_DTYPES
 
@@ -80,12 +80,75 @@ def _export_fixed_batch(model: LoadedModel, directory: Path) -> None:
     specs = batch_one_specs(model)
     if model.keras_model is not None:
         signature = specs if len(specs) == 1 else [specs]
-        model.keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
+        keras_model = _unrolled_recurrent(model)
+        keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
         return
     module = tf.Module()
     module.trackable = model.trackable
     function = fixed_batch_function(model)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": function.get_concrete_function()})
+
+
+def _rolled_recurrent_layers(keras_model) -> list:
+    keras_layers = keras().layers
+    recurrent = (keras_layers.RNN, keras_layers.Bidirectional)
+    return [layer for layer in getattr(keras_model, "layers", [])
+            if isinstance(layer, recurrent) and not _config_unrolled(layer.get_config())]
+
+
+def _config_unrolled(config: dict) -> bool:
+    """True when every `unroll` key in a (possibly nested, for Bidirectional) layer config is True."""
+    values = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "unroll" in node:
+                values.append(bool(node["unroll"]))
+            for value in node.values():
+                walk(value)
+
+    walk(config)
+    return all(values)
+
+
+def _set_unroll(node: object) -> object:
+    if isinstance(node, dict):
+        return {key: True if key == "unroll" else _set_unroll(value) for key, value in node.items()}
+    return node
+
+
+def _unrolled_recurrent(model: LoadedModel):
+    """The Keras model with its recurrent layers (LSTM, GRU, SimpleRNN, Bidirectional) unrolled.
+
+    Keras 3 exports a rolled recurrent layer as a WHILE loop (no fused UNIDIRECTIONAL_SEQUENCE_LSTM any
+    more), and TFLite's int8 calibrator crashes the process (segfault) on it. With the fixed input shape
+    edgeq requires, unrolling gives the same function as plain FULLY_CONNECTED/LOGISTIC/TANH/MUL/ADD ops.
+    """
+    keras_model = model.keras_model
+    rolled = _rolled_recurrent_layers(keras_model)
+    if not rolled:
+        return keras_model
+    names = ", ".join(f"{layer.name!r} ({type(layer).__name__})" for layer in rolled)
+    rolled_ids = {id(layer) for layer in rolled}
+
+    def clone(layer):
+        if id(layer) in rolled_ids:
+            return type(layer).from_config(_set_unroll(layer.get_config()))
+        return type(layer).from_config(layer.get_config())
+
+    try:
+        clone_model = keras().models.clone_model
+        unrolled = clone_model(keras_model, clone_function=clone)
+        unrolled.set_weights(keras_model.get_weights())
+    except Exception as exc:  # subclassed or custom layers clone_model cannot rebuild
+        reason = " ".join(str(exc).split())[:200]
+        raise ConversionError(f"recurrent layer(s) {names} would export as a WHILE loop that TFLite's int8 "
+                              f"calibrator crashes on, and unrolling them failed ({reason}); build them with "
+                              "unroll=True") from None
+    note = f"{names}: unrolled over the fixed time steps for export (a rolled layer becomes a WHILE loop)"
+    if note not in model.compat_fixes:
+        model.compat_fixes.append(note)
+    return unrolled
 
 
 def _configure(converter, options: QuantizeOptions, samples: SampleSet | None, model: LoadedModel,
@@ -192,10 +255,41 @@ def prove_integer_only(model: TFLiteModel, layer_names: list[str] | None = None)
         raise QuantizationError(f"the converted model is not integer-only: {listed}{more}")
 
 
+# TFLite's and TFLM's int8 SOFTMAX prepare calls QuantizeMultiplierGreaterThanOne(beta * input_scale * 2^26),
+# which CHECK-fails (aborts the whole process, no message) unless that product exceeds 1.
+_SOFTMAX_MIN_SCALED_BETA = 1.0
+_SOFTMAX_INPUT_SCALE_BITS = 26
+
+
+def check_interpreter_limits(model: TFLiteModel, layer_names: list[str] | None = None) -> None:
+    """Raise QuantizationError for quantization parameters the int8 kernels abort on (instead of the
+    interpreters killing the process later): a SOFTMAX whose input scale is too small."""
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if op.opcode != "SOFTMAX" or op.inputs[0] < 0:
+                continue
+            tensor = subgraph.tensors[op.inputs[0]]
+            if tensor.dtype not in ("int8", "uint8") or tensor.quantization is None:
+                continue
+            scale = float(tensor.quantization.scale[0])
+            beta = float(getattr(op.options, "beta", 1.0) or 1.0)
+            if beta * scale * 2.0 ** _SOFTMAX_INPUT_SCALE_BITS > _SOFTMAX_MIN_SCALED_BETA:
+                continue
+            layer = keras_layer((tensor.name, *(subgraph.tensors[i].name for i in op.outputs)), layer_names or [])
+            where = f" from layer {layer!r}" if layer else ""
+            raise QuantizationError(
+                f"op {op.index} SOFTMAX{where}: its input scale {scale:.3g} is below {2.0 ** -26 / beta:.3g}, "
+                f"which the int8 softmax kernels of TFLM and LiteRT cannot run (they abort): the logits span only "
+                f"about ±{scale * 128:.2g} on the calibration data; check that the weights are trained and the "
+                "calibration data is preprocessed like the training data")
+
+
 def quantize(model: LoadedModel, options: QuantizeOptions, samples: SampleSet | None, *,
              integer_only: bool, on_sample: ProgressCallback | None = None) -> TFLiteModel:
     """Convert, parse and (for microcontroller targets) prove the result integer-only."""
     tflite = read_model(convert(model, options, samples, on_sample))
     if integer_only:
         prove_integer_only(tflite, model.layer_names)
+    if options.mode in INTEGER_MODES:
+        check_interpreter_limits(tflite, model.layer_names)
     return tflite

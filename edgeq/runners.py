@@ -98,7 +98,9 @@ class TFLMRunner:
         except (RuntimeError, ValueError) as exc:
             with captured_output() as log, contextlib.suppress(RuntimeError, ValueError):
                 self._invoke(inputs)
-            raise EdgeqError(f"TFLM failed to invoke the model: {_reason(log[0] if log else str(exc))}") from None
+            # A refused input (wrong shape or dtype) raises before TFLM logs anything: then say why.
+            logged = log[0] if log and log[0].strip() else str(exc)
+            raise EdgeqError(f"TFLM failed to invoke the model: {_reason(logged)}") from None
         return [np.array(self._interpreter.get_output(i)) for i in range(len(self.model.main.outputs))]
 
     def _invoke(self, inputs: list[np.ndarray]) -> None:
