@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from build_tools import require_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -102,9 +103,8 @@ def engine_models(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def gcc() -> str:
+    require_tools("gcc")
     path = shutil.which("gcc")
-    if path is None:
-        pytest.skip("host gcc is not installed (the engine tests compile generated C)")
     return path
 
 

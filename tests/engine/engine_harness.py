@@ -8,7 +8,6 @@ buffer is caught, and reads framed records on stdin: int32 case id, then the cas
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -140,7 +139,3 @@ def run_cases(exe: Path, builds: list[EngineBuild], models: list[TFLiteModel],
     if pos != len(data):
         raise AssertionError(f"driver wrote {len(data)} bytes, expected {pos}")
     return results
-
-
-def have_gcc() -> bool:
-    return shutil.which("gcc") is not None

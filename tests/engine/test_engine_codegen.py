@@ -4,12 +4,12 @@ the fixed-point helpers and multiplier derivation against their definitions."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from build_tools import require_tools
 
 from edgeq.engine import generate, write_project
 from edgeq.engine.codegen import c_initializer, kernel_dir
@@ -80,8 +80,7 @@ def test_sources_compile_pedantic_clean_on_host(engine_models, name, tmp_path, g
 @pytest.mark.arm
 @pytest.mark.parametrize("name", ["resnet_style", "dw_separable", "digits_float32"])
 def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_models, name, tmp_path):
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc is not installed")
+    require_tools("arm-none-eabi-gcc")
     objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4], generate(engine_models[name], "m"), tmp_path)
     # What the objects need from outside: no allocator (only memcpy/memset from string.h, libgcc helpers).
     undefined = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
@@ -94,8 +93,7 @@ def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_m
 
 @pytest.mark.arm
 def test_int8_paths_use_no_floating_point_on_cortex_m4(engine_models, tmp_path):
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc is not installed")
+    require_tools("arm-none-eabi-gcc")
     objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4, "-ffunction-sections"],
                            generate(engine_models["resnet_style"], "m"), tmp_path)
     # Only the QUANTIZE/DEQUANTIZE kernels of float model I/O may touch the FPU.

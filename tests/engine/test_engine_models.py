@@ -6,12 +6,12 @@ conftest.py, and TFLM's own person-detection and hello-world models (not produce
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from build_tools import require_tools
 from engine_harness import build_executable, run_cases
 
 from edgeq.engine import generate, write_project
@@ -126,8 +126,7 @@ def test_project_self_check_fails_on_wrong_golden_outputs(engine_models, tmp_pat
 @pytest.mark.arm
 def test_project_builds_for_cortex_m4_without_warnings(digits_project):
     out, _ = digits_project
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc is not installed")
+    require_tools("arm-none-eabi-gcc")
     proc = subprocess.run(["make", "-s", "arm"], cwd=out, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "digits_model.o" in proc.stdout and "(TOTALS)" in proc.stdout
@@ -135,8 +134,7 @@ def test_project_builds_for_cortex_m4_without_warnings(digits_project):
 
 def test_project_builds_with_cmake(digits_project, tmp_path):
     out, _ = digits_project
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake is not installed")
+    require_tools("cmake")
     build_dir = tmp_path / "build"
     for cmd in (["cmake", "-S", str(out), "-B", str(build_dir)], ["cmake", "--build", str(build_dir)],
                 ["ctest", "--test-dir", str(build_dir), "--output-on-failure"]):
@@ -160,8 +158,7 @@ def test_memory_summary_puts_the_plan_next_to_tflms_arena(model_runs):
 @pytest.mark.arm
 def test_project_cross_compiles_with_cmake_for_cortex_m4(digits_project, tmp_path):
     out, _ = digits_project
-    if shutil.which("cmake") is None or shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("cmake or arm-none-eabi-gcc is not installed")
+    require_tools("cmake", "arm-none-eabi-gcc")
     build_dir = tmp_path / "build-m4"
     configure = ["cmake", "-S", str(out), "-B", str(build_dir), "-DCMAKE_SYSTEM_NAME=Generic",
                  "-DCMAKE_C_COMPILER=arm-none-eabi-gcc", "-DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY",

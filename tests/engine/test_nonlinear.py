@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from build_tools import require_tools
 
 from edgeq.engine import nonlinear
 from edgeq.errors import UnsupportedOpError
@@ -93,8 +94,7 @@ def _initializer(names: list[str]) -> str:
 @pytest.fixture(scope="session")
 def nonlinear_driver(tmp_path_factory) -> Path:
     """The C driver linked with the kernels, with UBSan aborting on any undefined behaviour."""
-    if shutil.which("gcc") is None:
-        pytest.skip("host gcc is not installed: the C kernels cannot be built")
+    require_tools("gcc")
     names = _field_names()
     build = tmp_path_factory.mktemp("nonlinear")
     source = build / "driver.c"
@@ -291,8 +291,7 @@ def test_param_dicts_follow_the_struct_declarations():
 
 
 def test_sources_compile_warning_free_on_the_host(tmp_path):
-    if shutil.which("gcc") is None:
-        pytest.skip("host gcc is not installed")
+    require_tools("gcc")
     for source in SOURCES:
         subprocess.run(["gcc", *CFLAGS, "-O2", f"-I{KERNELS}", "-c", str(source), "-o", str(tmp_path / "k.o")],
                        check=True, capture_output=True, text=True)
@@ -306,8 +305,7 @@ def test_sources_compile_warning_free_on_the_host(tmp_path):
 
 @pytest.mark.arm
 def test_sources_compile_for_cortex_m4(tmp_path):
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc is not installed (Debian package gcc-arm-none-eabi)")
+    require_tools("arm-none-eabi-gcc")
     for source in SOURCES:
         done = subprocess.run(["arm-none-eabi-gcc", *CFLAGS, "-O2", "-mcpu=cortex-m4", "-mthumb", f"-I{KERNELS}",
                                "-c", str(source), "-o", str(tmp_path / "k.o")], capture_output=True, text=True)
