@@ -21,8 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgeq.emit.carray import bytes_initializer  # noqa: E402
-from edgeq.emit.project import render  # noqa: E402
+from edgeq.render import (
+    bytes_initializer,  # noqa: E402
+    render,  # noqa: E402
+)
 
 
 def best_of(repeat: int, work: Callable[[], object]) -> float:

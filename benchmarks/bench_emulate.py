@@ -53,9 +53,9 @@ def _dscnn(keras):
 
 def _convert_keras(model, work: Path, seed: int):
     """Random-weight Keras model -> int8 TFLiteModel, calibrated on seeded random inputs."""
-    from edgeq.calibration import load_samples
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import load_samples
 
     path = work / f"{model.name}.keras"
     model.save(path)
@@ -67,9 +67,9 @@ def _convert_keras(model, work: Path, seed: int):
 
 
 def models(work: Path) -> dict[str, object]:
-    from edgeq.calibration import load_samples
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import load_samples
     from edgeq.tfenv import keras
     from edgeq.tflite import read_model
 
@@ -88,11 +88,11 @@ def models(work: Path) -> dict[str, object]:
 
 
 def measure(name: str, model, work: Path, samples: int, target: str) -> dict[str, object]:
-    from edgeq.arena import measure_arena
+    from edgeq.check.arena import measure_arena
+    from edgeq.check.macs import total_macs
     from edgeq.emulate import verify
     from edgeq.engine import write_project
-    from edgeq.golden import golden_vectors
-    from edgeq.macs import total_macs
+    from edgeq.tflite.golden import golden_vectors
 
     out = work / name.split()[0]
     out.mkdir()

@@ -31,11 +31,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgeq.arena import measure_arena  # noqa: E402
+from edgeq.check.arena import measure_arena  # noqa: E402
 from edgeq.engine import generate  # noqa: E402
-from edgeq.golden import golden_inputs  # noqa: E402
-from edgeq.runners import TFLMRunner  # noqa: E402
 from edgeq.tflite import TFLiteModel, read_model  # noqa: E402
+from edgeq.tflite.golden import golden_inputs  # noqa: E402
+from edgeq.tflite.runners import TFLMRunner  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models" / "tflm-examples"
 M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
@@ -73,9 +73,9 @@ def load_models(names: list[str]) -> dict[str, TFLiteModel]:
     models: dict[str, TFLiteModel] = {}
     wanted = set(names)
     if "digits" in wanted:
-        from edgeq.calibration import load_samples
-        from edgeq.load import load_model
-        from edgeq.quantize import QuantizeOptions, quantize
+        from edgeq.load.loader import load_model
+        from edgeq.quantize.converter import QuantizeOptions, quantize
+        from edgeq.samples import load_samples
 
         source = load_model(ROOT / "examples" / "digits.keras")
         calib = load_samples(ROOT / "examples" / "digits_calib.npz", source.inputs)

@@ -31,12 +31,12 @@ VAL = ROOT / "examples" / "digits_val.npz"
 
 MEMORY_RUN = """
 import sys, tracemalloc
-from edgeq.load import load_model
+from edgeq.load.loader import load_model
 from edgeq.tflite import read_model
-from edgeq.validate import ValidationOptions, validate
+from edgeq.validate.session import ValidationOptions, validate_model
 model, reference = read_model(sys.argv[1]), load_model(sys.argv[3])
 tracemalloc.start()
-report = validate(model, sys.argv[2], reference, ValidationOptions(per_layer=False))
+report = validate_model(model, sys.argv[2], reference, ValidationOptions(per_layer=False))
 peak = tracemalloc.get_traced_memory()[1]
 assert report.interpreters["litert"].samples == int(sys.argv[4])
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork+exec
@@ -59,7 +59,7 @@ def bare_loops(tflite, x: np.ndarray, reference) -> dict[str, float]:
     """Samples/s of each interpreter called directly: Keras in batches of 256, LiteRT and TFLM one by one."""
     from tflite_micro import runtime
 
-    from edgeq.runners import LiteRTRunner, quantize_input
+    from edgeq.tflite.runners import LiteRTRunner, quantize_input
 
     q = quantize_input(x, tflite.main.input_tensors()[0])
     rates = {}
@@ -84,10 +84,10 @@ def bare_loops(tflite, x: np.ndarray, reference) -> dict[str, float]:
 
 
 def throughput(samples: int, directory: Path) -> None:
-    from edgeq.calibration import load_samples
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
-    from edgeq.validate import ValidationOptions, validate
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import load_samples
+    from edgeq.validate.session import ValidationOptions, validate_model
 
     reference = load_model(MODEL)
     tflite = quantize(reference, QuantizeOptions("int8", "int8"), load_samples(CALIB, reference.inputs),
@@ -101,7 +101,7 @@ def throughput(samples: int, directory: Path) -> None:
     runs = {}
     for per_layer in (False, True):
         options = ValidationOptions(tflm_samples=samples, per_layer=per_layer)
-        runs[per_layer] = validate(tflite, data, reference, options).throughput()
+        runs[per_layer] = validate_model(tflite, data, reference, options).throughput()
     for name in ("float", "litert", "tflm"):
         plain, layered = runs[False][name], runs[True][name]
         print(f"   {name:<12}{bare[name]:>12,.0f}{plain:>12,.0f}{plain / bare[name]:>7.2f}x"
@@ -130,9 +130,9 @@ def convert_overhead(repeat: int) -> None:
 
 def image_model(directory: Path) -> tuple[Path, Path]:
     """A small CNN on 32x32x3 images (random weights): big enough samples that loading 50k at once would show."""
-    from edgeq.calibration import SampleSet
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import SampleSet
     from edgeq.tfenv import keras
 
     k = keras()

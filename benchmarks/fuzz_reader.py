@@ -24,10 +24,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeq.check import check_model  # noqa: E402
+from edgeq.check.inspect import inspect_model  # noqa: E402
+from edgeq.check.rules import check_model  # noqa: E402
+from edgeq.check.targets import get_target  # noqa: E402
 from edgeq.errors import EdgeqError  # noqa: E402
-from edgeq.inspect_model import inspect_model  # noqa: E402
-from edgeq.targets import get_target  # noqa: E402
 from edgeq.tflite import read_model  # noqa: E402
 
 DEFAULT_MODELS = [REPO.parent / "shared" / "models" / "tflm-examples" / name

@@ -6,20 +6,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from edgeq.calibration import Preprocess, SampleSet, load_samples, synthetic_samples
-from edgeq.check import check_model
+from edgeq.check.rules import check_model
+from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, write_project
 from edgeq.emulate import verify
 from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
-from edgeq.html_report import render_html
-from edgeq.junit import junit_xml
-from edgeq.load import LoadedModel, load_model
+from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
-from edgeq.quantize import QuantizeOptions, quantize
+from edgeq.quantize.converter import QuantizeOptions, quantize
 from edgeq.report import conversion_report
-from edgeq.targets import TargetProfile, get_target
+from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.tflite import TFLiteModel
-from edgeq.validate import ValidationOptions, ValidationReport, validate
+from edgeq.validate.html import render_html
+from edgeq.validate.junit import junit_xml
+from edgeq.validate.session import ValidationOptions, ValidationReport, validate_model
 
 SYNTHETIC_SAMPLES = 100
 
@@ -155,8 +155,9 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     validation = None
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
-        validation = validate(tflite, options.val, source, replace(options.validation, preprocess=options.preprocess),
-                              progress=progress.validation)
+        validation = validate_model(tflite, options.val, source,
+                                    replace(options.validation, preprocess=options.preprocess),
+                                    progress=progress.validation)
         report["validation"] = validation.to_dict()
 
     progress.step(f"Checking the model against {target.name}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeq.calibration import SampleSet
-from edgeq.load import LoadedModel
-from edgeq.quantize import QuantizeOptions
-from edgeq.targets import TargetProfile
+from edgeq.check.targets import TargetProfile
+from edgeq.load.loader import LoadedModel
+from edgeq.quantize.converter import QuantizeOptions
+from edgeq.samples import SampleSet
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.version import __version__
 

@@ -36,21 +36,21 @@ def digits_keras_path() -> Path:
 @pytest.fixture(scope="session")
 def digits_source(digits_keras_path):
     """The example Keras model, loaded once."""
-    from edgeq.load import load_model
+    from edgeq.load.loader import load_model
 
     return load_model(digits_keras_path)
 
 
 @pytest.fixture(scope="session")
 def digits_calib(digits_source):
-    from edgeq.calibration import load_samples
+    from edgeq.samples import load_samples
 
     return load_samples(EXAMPLES / "digits_calib.npz", digits_source.inputs)
 
 
 @pytest.fixture(scope="session")
 def digits_val(digits_source):
-    from edgeq.calibration import load_samples
+    from edgeq.samples import load_samples
 
     return load_samples(EXAMPLES / "digits_val.npz", digits_source.inputs, what="validation")
 
@@ -58,14 +58,14 @@ def digits_val(digits_source):
 @pytest.fixture(scope="session")
 def digits_int8(digits_source, digits_calib):
     """The example converted to int8 (int8 I/O) as a parsed TFLiteModel."""
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.quantize.converter import QuantizeOptions, quantize
 
     return quantize(digits_source, QuantizeOptions("int8", "int8"), digits_calib, integer_only=True)
 
 
 @pytest.fixture(scope="session")
 def digits_int16x8(digits_source, digits_calib):
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.quantize.converter import QuantizeOptions, quantize
 
     return quantize(digits_source, QuantizeOptions("int16x8", "int8"), digits_calib, integer_only=True)
 

@@ -138,7 +138,7 @@ def preprocess_options(command: Any) -> Any:
 
 def build_preprocess(scale: float, mean: str | None, std: str | None, channel_order: str) -> Any:
     """The Preprocess the options describe."""
-    from edgeq.calibration import Preprocess
+    from edgeq.samples import Preprocess
 
     return Preprocess(scale=scale, mean=parse_floats(mean, "--mean") or (0.0,),
                       std=parse_floats(std, "--std") or (1.0,), channel_order=channel_order)

@@ -32,11 +32,11 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
     interpreter.
     """
 
-    from edgeq.emit import emit
+    from edgeq.emit import emit_project
 
     # paths and names are the user's text, not rich markup (`[/x]` in a file name would crash the print)
     state.err.print(f"[bold cyan]•[/] Emitting {escape(model.name)} for {escape(target)} into {escape(str(out_dir))}")
-    result = emit(model, out_dir, target=target, template=template, name=name, runtime=runtime, force=force)
+    result = emit_project(model, out_dir, target=target, template=template, name=name, runtime=runtime, force=force)
     arena = f", arena {result.arena_size:,} bytes" if result.arena_size else ""
     state.out.print(f"{result.template} project in {escape(str(out_dir))}: {len(result.files)} files, symbol prefix "
                     f"{result.name}{arena}")
@@ -47,14 +47,14 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
 @click.pass_obj
 def templates_command(state: State, as_json: bool) -> None:
     """List the firmware project templates `edgeq emit --template` and `edgeq convert --template` take."""
-    from edgeq.emit.project import TEMPLATES, select_template
-    from edgeq.targets import available_targets
+    from edgeq.check.targets import available_targets
+    from edgeq.emit.project import project_templates, select_template
 
     defaults: dict[str, list[str]] = {}
     for target_name, profile in sorted(available_targets().items()):
         defaults.setdefault(select_template(profile, None).name, []).append(target_name)
     rows = [{"name": t.name, "targets": list(t.kinds), "default_for": defaults.get(t.name, []),
-             "description": t.description} for t in TEMPLATES.values()]
+             "description": t.description} for t in project_templates().values()]
     if as_json:
         print_json(rows)
         return

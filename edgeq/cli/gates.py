@@ -53,7 +53,7 @@ def gate_options(command: Any) -> Any:
 def validation_options(max_drop: float | None, min_agreement: float | None, max_error: float | None,
                         min_sqnr: float | None, min_accuracy: float | None, tflm_samples: int, **extra: Any) -> Any:
     """The ValidationOptions the gate options describe; `extra` passes further ValidationOptions fields."""
-    from edgeq.validate import Thresholds, ValidationOptions
+    from edgeq.validate.session import Thresholds, ValidationOptions
 
     thresholds = Thresholds(max_drop=max_drop, min_agreement=min_agreement, max_error=max_error, min_sqnr=min_sqnr,
                             min_accuracy=min_accuracy)

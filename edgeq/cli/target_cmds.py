@@ -16,8 +16,8 @@ def targets_command(ctx: click.Context, as_json: bool) -> None:
     """List the target profiles; `edgeq targets show NAME` prints one."""
     if ctx.invoked_subcommand is not None:
         return
-    from edgeq.target_tables import targets_table
-    from edgeq.targets import available_targets
+    from edgeq.check.targets import available_targets
+    from edgeq.cli.tables import targets_table
 
     targets = available_targets()
     if as_json:
@@ -32,8 +32,8 @@ def targets_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_obj
 def targets_show(state: State, name: str, as_json: bool) -> None:
     """Print one profile: CPU, clock, flash, RAM, reserved budgets, kernels and supported ops."""
-    from edgeq.target_tables import target_detail
-    from edgeq.targets import get_target
+    from edgeq.check.targets import get_target
+    from edgeq.cli.tables import target_detail
 
     profile = get_target(name)
     if as_json:
@@ -52,11 +52,11 @@ def check_command(state: State, model: Path, target: str, as_json: bool) -> None
 
     Exits 1 when it does not fit or uses an op the target's runtime lacks.
     """
-    from edgeq.check import check, target_report
+    from edgeq.check.rules import check_model, target_report
+    from edgeq.cli.tables import check_tables
     from edgeq.errors import CheckFailed
-    from edgeq.target_tables import check_tables
 
-    result = check(model, target)
+    result = check_model(model, target)
     if as_json:
         print_json({"model": {"file": model.name, "sha256": result.model.sha256, "size_bytes": result.model.size},
                      "target": target_report(result)})
@@ -73,8 +73,8 @@ def check_command(state: State, model: Path, target: str, as_json: bool) -> None
 @click.pass_obj
 def inspect_command(state: State, model: Path, as_json: bool, no_arena: bool) -> None:
     """Show what is inside any .tflite: ops, tensors, quantization, MACs, arena size and memory peak."""
-    from edgeq.inspect_model import inspect
-    from edgeq.target_tables import inspect_tables
+    from edgeq.check.inspect import inspect
+    from edgeq.cli.tables import inspect_tables
 
     data = inspect(model, measure=not no_arena).to_dict()
     if as_json:

@@ -53,10 +53,10 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     naming the metric. LiteRT runs with its reference kernels (no XNNPACK) so it can be compared bit by bit.
     """
     from edgeq.errors import OutputExistsError, ValidationFailed
-    from edgeq.html_report import render_html
-    from edgeq.junit import junit_xml
-    from edgeq.validate import validate
-    from edgeq.validation_report import terminal_tables
+    from edgeq.validate.html import render_html
+    from edgeq.validate.junit import junit_xml
+    from edgeq.validate.report import terminal_tables
+    from edgeq.validate.session import validate_model
 
     for path in (junit, html):
         if path is not None and path.exists() and not force:
@@ -67,7 +67,7 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     progress = RichProgress(state.err)
     progress.step(f"Validating {model.name} (float vs LiteRT vs TFLM)")
     try:
-        report = validate(model, data, reference, settings, progress=progress.validation)
+        report = validate_model(model, data, reference, settings, progress=progress.validation)
     finally:
         progress.close()
     if junit is not None:

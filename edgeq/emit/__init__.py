@@ -1,7 +1,7 @@
 """Emit what firmware builds embed: the model as a C array, its op resolver, I/O header and golden vectors,
 rendered into a ready project (TFLM CMake, Arduino, Zephyr, ESP-IDF) or an Android module.
 
-    emit(model, out_dir, target="cortex-m4")            # OUT/ becomes the target's default project
+    emit_project(model, out_dir, target="cortex-m4")            # OUT/ becomes the target's default project
     write_project(model, directory, target=..., ...)    # into an existing (staging) directory
 """
 
@@ -11,24 +11,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeq.calibration import SampleSet
-from edgeq.emit.names import DEFAULT_NAME, c_identifier, kotlin_class_name, kotlin_package_segment
-from edgeq.emit.project import TEMPLATES, TemplateInfo, render_project, select_template, write_files
+from edgeq.check.targets import TargetProfile, get_target
+from edgeq.emit.project import (
+    TemplateInfo,
+    engine_template,
+    project_templates,
+    render_project,
+    select_template,
+)
 from edgeq.emit.sources import arena_for, golden_context, model_bytes, model_context, op_entries, tflm_build_context
-from edgeq.errors import EmitError, UsageError
-from edgeq.golden import GOLDEN_SEED, GoldenVector, golden_vectors
+from edgeq.errors import UsageError
 from edgeq.output import staged_output
-from edgeq.targets import TargetProfile, get_target
+from edgeq.render import DEFAULT_NAME, c_identifier, kotlin_class_name, kotlin_package_segment, write_files
+from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel, read_model
+from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors
 
-RUNTIMES = ("tflm", "c")
+RUNTIMES = ("tflm", "c")  # --runtime: a template project (TFLM; LiteRT on Android), or the compiled-C engine
 LITERT_DEPENDENCY = "com.google.ai.edge.litert:litert:1.4.1"
 KOTLIN_PACKAGE_ROOT = "edgeq.generated"
-C_ENGINE_PROJECT = "compiled-c"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
 
-__all__ = ["RUNTIMES", "TEMPLATES", "EmitResult", "TemplateInfo", "emit", "project_context", "project_name",
-           "select_template", "write_project"]
+__all__ = ["RUNTIMES", "EmitResult", "TemplateInfo", "emit_project", "project_context", "project_name",
+           "project_templates", "select_template", "write_project"]
 
 
 @dataclass
@@ -54,8 +59,8 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
             raise UsageError("--template applies to --runtime tflm; --runtime c writes its own project")
         if not target.is_mcu:
             raise UsageError(f"--runtime c generates MCU firmware; {target.name} is a {target.kind} target")
-        return C_ENGINE_PROJECT
-    return select_template(target, template).name
+        return engine_template().project_dir
+    return select_template(target, template).project_dir
 
 
 def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet | None) -> tuple[GoldenVector, str]:
@@ -103,16 +108,13 @@ def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, in
 
 def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name: str,
                golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
-    try:
-        from edgeq.engine import memory_summary
-        from edgeq.engine import write_project as write_c_project
-    except ImportError:
-        raise EmitError("the compiled-C engine (edgeq.engine.write_project) is not available in this edgeq "
-                        "build; use --runtime tflm") from None
+    from edgeq.engine import memory_summary  # the engine layer, loaded only for --runtime c
+    from edgeq.engine import write_project as write_c_project
+
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
     build = write_c_project(model, name, vectors, directory)
     written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
-    return EmitResult(out_dir=directory, template=C_ENGINE_PROJECT, runtime="c", name=name, files=written,
+    return EmitResult(out_dir=directory, template=engine_template().project_dir, runtime="c", name=name, files=written,
                       arena_size=build.arena_bytes, memory=memory_summary(build, model))
 
 
@@ -133,9 +135,10 @@ def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile,
     return _tflm_project(model, directory, target, select_template(target, template), ident, golden, samples)
 
 
-def emit(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *, target: str | TargetProfile = "cortex-m4",
-         template: str | None = None, name: str = DEFAULT_NAME, runtime: str = "tflm",
-         golden: GoldenVector | None = None, samples: SampleSet | None = None, force: bool = False) -> EmitResult:
+def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *,
+                 target: str | TargetProfile = "cortex-m4", template: str | None = None, name: str = DEFAULT_NAME,
+                 runtime: str = "tflm", golden: GoldenVector | None = None, samples: SampleSet | None = None,
+                 force: bool = False) -> EmitResult:
     """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace)."""
     tflite = model if isinstance(model, TFLiteModel) else read_model(model)
     profile = target if isinstance(target, TargetProfile) else get_target(target)

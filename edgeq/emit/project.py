@@ -1,61 +1,93 @@
-"""Firmware project templates: an explicit registry and the renderer (jinja2, StrictUndefined).
+"""Project templates, registered from data: each firmware_templates/<name>/ holds a `template.toml` manifest and
+one `*.j2` file per emitted file, mirroring the output tree.
 
-Each template is a directory firmware_templates/<name>/ mirroring the output tree, one `*.j2` file per
-emitted file. Path parts `__sketch__`, `__package_dir__` and `__kotlin_class__` are replaced by the
-sanitized name, the Kotlin package directory and the Kotlin class name. The shared C/C++ sources are
-rendered from firmware_templates/_sources/ into the template's `sources_dir`.
+Path parts `__sketch__`, `__package_dir__` and `__kotlin_class__` are replaced by the sanitized name, the Kotlin
+package directory and the Kotlin class name. The shared C/C++ sources (firmware_templates/_sources/, listed in
+its `sources.toml`) are rendered into the template's `sources_dir`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jinja2
+import tomllib
 
-from edgeq.emit.sources import SHARED_SOURCES
+from edgeq.check.targets import TargetProfile
 from edgeq.errors import EmitError, UsageError
+from edgeq.render import render
 from edgeq.resources import templates_dir
-from edgeq.targets import TargetProfile
 
 SHARED_DIR = "_sources"
+MANIFEST = "template.toml"
+RUNTIMES = ("tflm", "litert", "c")
+_FIELDS = {"description": str, "kinds": list, "runtime": str, "sources_dir": str, "source_ext": str,
+           "cortex_m_only": bool, "project_dir": str}
+_REQUIRED = ("description", "kinds", "runtime")
 
 
 @dataclass(frozen=True)
 class TemplateInfo:
-    """One firmware template.
+    """One project template, as its manifest describes it.
 
-    kinds: target kinds it serves ('mcu', 'android'). sources_dir: where the shared C/C++ sources go
-    (None: the template has none). source_ext: extension of model_data's source file. cortex_m_only:
-    it compiles with arm-none-eabi-gcc and the profile's Cortex-M flags.
+    kinds: target kinds it serves ('mcu', 'android'). runtime: what runs the model ('tflm', 'litert', or 'c' for
+    edgeq's compiled-C engine). sources_dir: where the shared C/C++ sources go (None: the template has none).
+    source_ext: extension of model_data's source file. cortex_m_only: it compiles with arm-none-eabi-gcc and the
+    profile's Cortex-M flags. project_dir: its folder inside `edgeq convert`'s OUT/.
     """
 
     name: str
     description: str
     kinds: tuple[str, ...]
-    sources_dir: str | None
+    runtime: str
+    sources_dir: str | None = None
     source_ext: str = ".cc"
     cortex_m_only: bool = False
+    project_dir: str = ""
 
 
-TEMPLATES: dict[str, TemplateInfo] = {
-    "tflm-cmake": TemplateInfo(
-        "tflm-cmake", "Bare-metal CMake project for Cortex-M: TFLM (CMSIS-NN), arm-none-eabi toolchain file, "
-        "self-check main.cc", ("mcu",), "src", cortex_m_only=True),
-    "arduino": TemplateInfo(
-        "arduino", "Arduino sketch for the Arduino TensorFlow Lite library, the model as a tab",
-        ("mcu",), "__sketch__", source_ext=".cpp"),
-    "zephyr": TemplateInfo(
-        "zephyr", "Zephyr application using Zephyr's tflite-micro module", ("mcu",), "src"),
-    "esp-idf": TemplateInfo(
-        "esp-idf", "ESP-IDF project using Espressif's esp-tflite-micro component (ESP-NN kernels)",
-        ("mcu",), "main"),
-    "android": TemplateInfo(
-        "android", "Android library module: the .tflite as an asset and a Kotlin LiteRT Interpreter wrapper",
-        ("android", "mcu"), None),
-}
+def _manifest(name: str) -> TemplateInfo:
+    path = templates_dir() / name / MANIFEST
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise EmitError(f"template manifest {path}: {exc}; reinstall edgeq") from None
+    unknown = sorted(set(data) - set(_FIELDS))
+    missing = [k for k in _REQUIRED if k not in data]
+    wrong = [k for k, v in data.items() if k in _FIELDS and not isinstance(v, _FIELDS[k])]
+    if unknown or missing or wrong or data.get("runtime") not in RUNTIMES:
+        raise EmitError(f"template manifest {path}: unknown keys {unknown}, missing {missing}, wrong types {wrong}, "
+                        f"runtime {data.get('runtime')!r}")
+    return TemplateInfo(name=name, description=data["description"], kinds=tuple(data["kinds"]),
+                        runtime=data["runtime"], sources_dir=data.get("sources_dir"),
+                        source_ext=data.get("source_ext", ".cc"), cortex_m_only=data.get("cortex_m_only", False),
+                        project_dir=data.get("project_dir", name))
+
+
+@cache
+def registry() -> dict[str, TemplateInfo]:
+    """Every template with a manifest, by name (sorted)."""
+    names = sorted(p.parent.name for p in templates_dir().glob(f"*/{MANIFEST}"))
+    return {name: _manifest(name) for name in names}
+
+
+@cache
+def shared_sources() -> dict[str, str]:
+    """Shared source template -> output file name ({ext}: the template's C++ source extension)."""
+    path = templates_dir() / SHARED_DIR / "sources.toml"
+    with path.open("rb") as fh:
+        return dict(tomllib.load(fh)["outputs"])
+
+
+def project_templates() -> dict[str, TemplateInfo]:
+    """The templates `--template` chooses from (every one but the compiled-C engine's)."""
+    return {n: t for n, t in registry().items() if t.runtime != "c"}
+
+
+def engine_template() -> TemplateInfo:
+    """The compiled-C engine's project template (`--runtime c`)."""
+    return next(t for t in registry().values() if t.runtime == "c")
 
 
 def is_cortex_m(target: TargetProfile) -> bool:
@@ -65,12 +97,14 @@ def is_cortex_m(target: TargetProfile) -> bool:
 
 def select_template(target: TargetProfile, template: str | None) -> TemplateInfo:
     """The template to render: `template`, else the target's default; refuses combinations that cannot work."""
+    templates = project_templates()
     name = template or target.default_template or ("android" if target.kind == "android" else "tflm-cmake")
-    info = TEMPLATES.get(name)
+    info = templates.get(name)
     if info is None:
-        raise UsageError(f"unknown template {name!r}; known templates: {', '.join(TEMPLATES)} (see `edgeq templates`)")
+        raise UsageError(f"unknown template {name!r}; known templates: {', '.join(templates)} "
+                         "(see `edgeq templates`)")
     if target.kind not in info.kinds:
-        fits = [t.name for t in TEMPLATES.values() if target.kind in t.kinds]
+        fits = [t.name for t in templates.values() if target.kind in t.kinds]
         raise UsageError(f"template {name} is for {'/'.join(info.kinds)} targets, and {target.name} is a "
                          f"{target.kind} target; use --template {' or '.join(fits)}")
     if info.cortex_m_only and not is_cortex_m(target):
@@ -80,29 +114,6 @@ def select_template(target: TargetProfile, template: str | None) -> TemplateInfo
     return info
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """The jinja2 environment: any undefined variable is an error; no HTML escaping (this is C and Kotlin)."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render(template: str, context: dict[str, Any]) -> str:
-    """Render one template (a path relative to firmware_templates/); errors name the template."""
-    try:
-        return environment().get_template(template).render(context)
-    except jinja2.UndefinedError as exc:
-        raise EmitError(f"template {template}: {exc}; this is a bug in the template") from None
-    except jinja2.TemplateError as exc:
-        raise EmitError(f"template {template}: {type(exc).__name__}: {exc}") from None
-
-
 def _output_path(relative: str, placeholders: dict[str, str]) -> str:
     for token, value in placeholders.items():
         relative = relative.replace(token, value)
@@ -110,11 +121,11 @@ def _output_path(relative: str, placeholders: dict[str, str]) -> str:
 
 
 def template_files(info: TemplateInfo) -> list[str]:
-    """The template's own files (paths relative to its directory), sorted."""
+    """The template's own files (paths relative to its directory, without the manifest), sorted."""
     root = templates_dir() / info.name
     if not root.is_dir():
         raise EmitError(f"template directory {root} is missing; reinstall edgeq")
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
 def render_project(info: TemplateInfo, context: dict[str, Any], placeholders: dict[str, str],
@@ -127,15 +138,6 @@ def render_project(info: TemplateInfo, context: dict[str, Any], placeholders: di
         files[_output_path(relative, placeholders)] = render(f"{info.name}/{relative}", context)
     if include_shared and info.sources_dir is not None:
         base = _output_path(info.sources_dir, placeholders)
-        for source, output in SHARED_SOURCES.items():
+        for source, output in shared_sources().items():
             files[f"{base}/{output.format(ext=info.source_ext)}"] = render(f"{SHARED_DIR}/{source}", context)
     return dict(sorted(files.items()))
-
-
-def write_files(directory: Path, files: dict[str, str | bytes]) -> list[str]:
-    """Write `files` under `directory` (LF line ends, UTF-8); return the relative paths written, sorted."""
-    for relative, content in files.items():
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return sorted(files)

@@ -13,11 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import jinja2
-
 from edgeq.emulate.machines import Machine, data_dir
 from edgeq.emulate.tools import Toolchain, run_tool
 from edgeq.errors import VerifyError
+from edgeq.render import render
 from edgeq.version import __version__
 
 # Exit codes the guest reports through semihosting (QEMU itself exits 1 on its own errors).
@@ -99,25 +98,19 @@ class Firmware:
     functions: dict[str, int]
 
 
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir())), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                              autoescape=False)
-
-
 def render_harness(name: str, input_sizes: list[int], output_sizes: list[int]) -> str:
     """The harness main.c for model `name` with the I/O byte sizes model.tflite says it has."""
     if not input_sizes or not output_sizes:
         raise VerifyError(f"model {name} needs at least one input and one output to be verified")
-    return _templates().get_template("harness.c.j2").render(
-        version=__version__, name=name, NAME=name.upper(), inputs=list(input_sizes),
-        outputs=list(output_sizes), input_file=INPUT_FILE)
+    return render("_emulate/harness.c.j2", {
+        "version": __version__, "name": name, "NAME": name.upper(), "inputs": list(input_sizes),
+        "outputs": list(output_sizes), "input_file": INPUT_FILE})
 
 
 def render_linker_script(machine: Machine, stack_bytes: int = STACK_BYTES, heap_bytes: int = HEAP_BYTES) -> str:
     """The linker script placing code, data, heap and stack in `machine`'s memory map."""
-    return _templates().get_template("link.ld.j2").render(version=__version__, machine=machine,
-                                                          stack_bytes=stack_bytes, heap_bytes=heap_bytes)
+    return render("_emulate/link.ld.j2", {"version": __version__, "machine": machine,
+                                          "stack_bytes": stack_bytes, "heap_bytes": heap_bytes})
 
 
 def _object_name(source: Path, project: CProject) -> str:

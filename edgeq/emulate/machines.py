@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from edgeq import resources
+from edgeq.check.targets import TargetProfile
 from edgeq.errors import TargetError, VerifyError
-from edgeq.resources import package_data_dir
-from edgeq.targets import TargetProfile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,9 +42,9 @@ class Machine:
     boot: Region | None = None
 
 
-def data_dir():
-    """Directory of the emulator's data files (startup code, templates, plugin source, machine table)."""
-    return package_data_dir("emulate", "data")
+def data_dir() -> Path:
+    """Directory of the emulator's fixed sources and tables (startup code, plugin source, machine table)."""
+    return resources.data_dir("emulate")
 
 
 def _region(data: Any, where: str) -> Region:

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
 from edgeq.emulate.machines import machine_for
 from edgeq.emulate.plugin import counting_plugin
 from edgeq.emulate.qemu import COMPLETED, GuestRun, run_guest
 from edgeq.emulate.tools import Toolchain, find_toolchain, run_bounded
 from edgeq.errors import EdgeqError, UsageError, VerifyError
-from edgeq.targets import TargetProfile, get_target
 
 DEFAULT_SAMPLES = 8
 DEFAULT_TIMEOUT = 60.0
@@ -182,8 +182,8 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
     """Build OUT's compiled-C model for its target, run `samples` golden inputs on the emulated board and
     compare every output with the host TFLM interpreter. Raises ToolMissingError/VerifyError when it cannot
     run at all; a mismatch, fault or time-out is a report with `passed` False."""
-    from edgeq.golden import golden_vectors
     from edgeq.tflite import read_model
+    from edgeq.tflite.golden import golden_vectors
 
     out_dir = Path(out_dir)
     if samples < 1:

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import metadata
-from pathlib import Path
-
-import jinja2
-import numpy as np
 
 from edgeq.engine.ir import (
     ArrayArg,
@@ -27,13 +20,13 @@ from edgeq.engine.ir import (
 from edgeq.engine.lowering import lower_model
 from edgeq.engine.storage import Location, StoragePlan, plan_storage
 from edgeq.errors import EmitError
-from edgeq.resources import package_data_dir, templates_dir
+from edgeq.render import C_TYPES, c_float, c_initializer, comment_text, render, require_identifier
+from edgeq.resources import kernels_dir
 from edgeq.tflite import Operator, Tensor, TFLiteModel
+from edgeq.version import __version__
 
 TEMPLATE_DIR = "c-engine"
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
-_CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
-_PER_LINE = 16
+_IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at the model boundary
 
 
 @dataclass
@@ -73,63 +66,6 @@ class EngineBuild:
         return sorted(p for p in self.files if p.endswith(".c"))
 
 
-def edgeq_version() -> str:
-    try:
-        return metadata.version("edgeq")
-    except metadata.PackageNotFoundError:
-        return "0.1.0"
-
-
-@cache
-def environment() -> jinja2.Environment:
-    """The template environment for firmware_templates/c-engine (StrictUndefined, no autoescape)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / TEMPLATE_DIR)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
-
-
-def kernel_dir() -> Path:
-    return package_data_dir("engine", "kernels")
-
-
-def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-        raise EmitError(f"model name {name!r} is not a C identifier (letters, digits, _; at most 48 characters, "
-                        "starting with a letter): pass a sanitized --name")
-    return name
-
-
-# --------------------------------------------------------------------------------------------- C literals
-
-def c_initializer(values: np.ndarray, per_line: int = _PER_LINE) -> str:
-    """Integer values as initializer lines, formatted a row at a time (no per-element Python loop for
-    8-bit data: a lookup table of the 256 literals)."""
-    flat = np.asarray(values).reshape(-1)
-    if flat.size == 0:
-        return "    0\n"
-    if flat.dtype in (np.int8, np.uint8):
-        table = np.array([f"{v}," for v in range(-128, 128)] if flat.dtype == np.int8
-                         else [f"{v}," for v in range(256)])
-        literals = table[flat.astype(np.int64) - (-128 if flat.dtype == np.int8 else 0)]
-    elif np.issubdtype(flat.dtype, np.integer):
-        literals = np.array([f"({v + 1} - 1)," if v == -(2 ** 31) else f"{v}," for v in flat.tolist()])
-    elif flat.dtype == np.float32:
-        literals = np.array([f"{c_float(float(v))}," for v in flat.tolist()])
-    else:
-        raise EmitError(f"cannot emit constant data of type {flat.dtype}")
-    pad = (-literals.size) % per_line
-    rows = np.concatenate([literals, np.full(pad, "", dtype=literals.dtype)]).reshape(-1, per_line)
-    return "".join("    " + " ".join(r for r in row if r) + "\n" for row in rows)
-
-
-def c_float(value: float, double: bool = False) -> str:
-    """An exact hexadecimal floating literal (C99), `f`-suffixed for float."""
-    if not np.isfinite(value):
-        raise EmitError(f"non-finite constant {value} cannot be emitted")
-    text = re.sub(r"\.?0+p", "p", float(value).hex())  # 0x1.8000000000000p-1 -> 0x1.8p-1
-    return text if double else text + "f"
-
-
 def _field_text(value: FieldValue) -> str:
     if isinstance(value, CFloat):
         return c_float(value.value, value.double)
@@ -167,7 +103,7 @@ class _Renderer:
         if arg.writable:
             raise EmitError(f"tensor {arg.index} would be written into a constant")
         self.weights[location.value] = self.tensors[location.value]
-        own = _CTYPES.get(self.tensors[location.value].dtype)
+        own = C_TYPES.get(self.tensors[location.value].dtype)
         return f"c{location.value}" if own == arg.ctype else f"{cast}c{location.value}"
 
     def call(self, call: KernelCall, prefix: str, step: int) -> str:
@@ -211,13 +147,8 @@ def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
         what += " (shares its input's bytes: no code)"
     elif in_place:
         what += " (in place, over an input that dies here)"
-    return {"index": op.index, "opcode": op.opcode, "what": _comment(what), "structs": structs,
+    return {"index": op.index, "opcode": op.opcode, "what": comment_text(what, 160), "structs": structs,
             "arrays": arrays, "calls": [renderer.call(c, prefix, step) for c in low.calls]}
-
-
-def _comment(text: str) -> str:
-    """Text that is safe inside a C block comment (tensor names come from the model file)."""
-    return re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "*_/").replace("/*", "/_*")[:160]
 
 
 def _bytes_of(tensors: tuple[Tensor, ...], indices: tuple[int, ...]) -> tuple[int, ...]:
@@ -228,12 +159,12 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
     """Generate the engine sources for `model`: `<name>_model.h/.c` and the kernels they call.
 
     Raises UnsupportedOpError naming every op outside the engine's set (with a pointer to the TFLM runtime)."""
-    name = validate_name(name)
+    name = require_identifier(name)
     lowered = lower_model(model)
     subgraph = model.main
     tensors = subgraph.tensors
     for i in (*subgraph.inputs, *subgraph.outputs):
-        if tensors[i].dtype not in _CTYPES or tensors[i].dtype in ("int16", "int32"):
+        if tensors[i].dtype not in _IO_DTYPES:
             raise EmitError(f"model I/O tensor '{tensors[i].name}' is {tensors[i].dtype}; the engine takes "
                             "int8, uint8 or float32 I/O")
     storage = plan_storage(subgraph, lowered)
@@ -242,8 +173,8 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
     ops = [_op_context(op, low, step, renderer, tensors, op.index in in_place)
            for step, (op, low) in enumerate(lowered)]
     final_copies = [renderer.call(c, "final", len(lowered)) for c in storage.final_copies]
-    weights = [{"name": f"c{i}", "ctype": _CTYPES[t.dtype], "count": max(int(t.data.size), 1),
-                "what": _comment(f"{t.name} {list(t.shape)} {t.dtype}"), "body": c_initializer(t.data)}
+    weights = [{"name": f"c{i}", "ctype": C_TYPES[t.dtype], "count": max(int(t.data.size), 1),
+                "what": comment_text(f"{t.name} {list(t.shape)} {t.dtype}", 160), "body": c_initializer(t.data)}
                for i, t in sorted(renderer.weights.items())]
     headers = sorted({h for _, low in lowered for h in low.headers if low.calls})
     arena = storage.plan.peak if renderer.uses_arena else 0
@@ -254,19 +185,18 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
         "outputs": [_io_entry(tensors[i]) for i in subgraph.outputs],
     }
     context = {
-        "name": name, "NAME": name.upper(), "version": edgeq_version(), "sha256": model.sha256,
+        "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
         "arena_bytes": arena, "lower_bound": storage.plan.lower_bound, "headers": headers,
         "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
         "weights_bytes": sum(t.nbytes for t in renderer.weights.values()), "strategy": storage.plan.strategy,
         "needs_string_h": any("memcpy(" in c for op in ops for c in op["calls"]) or bool(final_copies),
         **io,
     }
-    env = environment()
     files = {
-        f"{name}_model.h": env.get_template("model.h.j2").render(context).encode(),
-        f"{name}_model.c": env.get_template("model.c.j2").render(context).encode(),
+        f"{name}_model.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
+        f"{name}_model.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
     }
-    for path in sorted(kernel_dir().iterdir()):
+    for path in sorted(kernels_dir().iterdir()):
         if path.suffix in (".c", ".h"):
             files[path.name] = path.read_bytes()
     return EngineBuild(
@@ -282,8 +212,8 @@ def _io_entry(t: Tensor) -> dict:
     q = t.quantization
     quant = (f"scale {float(q.scale[0]):.9g}, zero point {int(q.zero_point[0])}" if q is not None
              else "not quantized")
-    return {"name": _comment(t.name), "shape": list(t.shape), "dtype": t.dtype, "ctype": _CTYPES[t.dtype],
+    return {"name": comment_text(t.name, 160), "shape": list(t.shape), "dtype": t.dtype, "ctype": C_TYPES[t.dtype],
             "bytes": int(t.nbytes), "elements": int(t.num_elements), "quant": quant}
 
 
-__all__ = ["EngineBuild", "Location", "generate", "validate_name"]
+__all__ = ["EngineBuild", "Location", "generate"]

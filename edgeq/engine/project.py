@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.engine.codegen import EngineBuild, c_float, c_initializer, edgeq_version, environment, generate
+from edgeq.engine.codegen import TEMPLATE_DIR, EngineBuild, generate
 from edgeq.errors import EmitError
-from edgeq.golden import GoldenVector
+from edgeq.render import c_initializer, c_values, render, write_files
 from edgeq.tflite import TFLiteModel
+from edgeq.tflite.golden import GoldenVector
+from edgeq.version import __version__
 
 _KINDS = {"int8": ("int8_t", 0), "uint8": ("uint8_t", 1), "float32": ("float", 2)}
 
@@ -17,8 +19,7 @@ _KINDS = {"int8": ("int8_t", 0), "uint8": ("uint8_t", 1), "float32": ("float", 2
 def _golden_array(values: np.ndarray) -> str:
     flat = np.asarray(values).reshape(-1)
     if flat.dtype == np.float32:
-        lines = [" ".join(f"{c_float(float(v))}," for v in flat[i:i + 8].tolist()) for i in range(0, flat.size, 8)]
-        return "".join(f"    {line}\n" for line in lines) or "    0\n"
+        return c_values(flat, per_line=8, hex_floats=True) or "    0\n"
     return c_initializer(flat)
 
 
@@ -44,7 +45,7 @@ def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out
                                                                                                 strict=True)],
         })
     context = {
-        "name": name, "NAME": name.upper(), "version": edgeq_version(), "sha256": model.sha256,
+        "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
         "arena_bytes": build.arena_bytes, "lower_bound": build.lower_bound_bytes,
         "weights_bytes": build.weights_bytes, "sources": build.sources, "vectors": vectors,
         "inputs": [{"ctype": _KINDS[t.dtype][0], "kind": _KINDS[t.dtype][1], "elements": t.num_elements}
@@ -53,13 +54,10 @@ def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out
                     for t in outputs],
         "ops": sorted(set(build.ops)),
     }
-    env = environment()
     files = dict(build.files)
-    for template, target in (("main.c.j2", "main.c"), ("Makefile.j2", "Makefile"),
-                             ("CMakeLists.txt.j2", "CMakeLists.txt"), ("README.md.j2", "README.md")):
-        files[target] = env.get_template(template).render(context).encode()
-    for rel, data in files.items():
-        (out_dir / rel).write_bytes(data)
+    for target in ("main.c", "Makefile", "CMakeLists.txt", "README.md"):
+        files[target] = render(f"{TEMPLATE_DIR}/{target}.j2", context).encode()
+    write_files(out_dir, files)
     build.files = files
     return build
 

@@ -16,7 +16,7 @@ def memory_summary(build: EngineBuild, model: TFLiteModel, measure_tflm: bool = 
     target's by ~12% (64-bit pointers in its bookkeeping)."""
     summary = build.to_dict()
     if measure_tflm:
-        from edgeq.arena import measure_arena
+        from edgeq.check.arena import measure_arena
 
         try:
             tflm = measure_arena(model).host_bytes

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from edgeq.arena import activation_peak, measure_arena, recommended_arena
-from edgeq.targets import get_target
+from edgeq.check.arena import activation_peak, measure_arena, recommended_arena
+from edgeq.check.targets import get_target
 from edgeq.tflite import read_model
 
 # An independent bisection over [0, 4 MiB]: the smallest arena with which TFLM allocates AND invokes.

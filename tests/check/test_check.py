@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from edgeq.arena import measure_arena
-from edgeq.check import RULES, check, check_model, rules_documentation, target_report
+from edgeq.check.arena import measure_arena
+from edgeq.check.rules import RULES, check_model, rules_documentation, target_report
+from edgeq.check.targets import get_target
 from edgeq.errors import CheckFailed
-from edgeq.targets import get_target
 from edgeq.tflite import read_model
 
 KIB = 1024
@@ -34,7 +34,7 @@ def _rule(result, name):
 
 def test_weights_too_big_for_cortex_m0plus_fail_the_flash_budget(flash_heavy):
     m0 = get_target("cortex-m0plus")
-    result = check(flash_heavy, "cortex-m0plus")
+    result = check_model(flash_heavy, "cortex-m0plus")
     used = flash_heavy.size + int(m0.runtime.code_flash_kb * KIB) + int(m0.memory.reserved_flash_kb * KIB)
     capacity = int(m0.memory.flash_kb * KIB)
     assert not result.ok
@@ -49,7 +49,7 @@ def test_weights_too_big_for_cortex_m0plus_fail_the_flash_budget(flash_heavy):
 
 def test_activations_too_big_for_cortex_m0plus_fail_the_ram_budget_naming_the_tensors(ram_heavy):
     m0 = get_target("cortex-m0plus")
-    result = check(ram_heavy, m0)
+    result = check_model(ram_heavy, m0)
     assert [r.rule for r in result.failures] == ["ram_fits"]
     arena = result.arena.recommended_bytes
     assert arena >= measure_arena(ram_heavy).host_bytes >= 48 * 48 * (8 + 16)
@@ -63,15 +63,15 @@ def test_activations_too_big_for_cortex_m0plus_fail_the_ram_budget_naming_the_te
 
 
 def test_the_same_models_fit_a_bigger_board(flash_heavy, ram_heavy):
-    assert check(flash_heavy, "stm32f746-disco").ok
-    assert check(ram_heavy, "rp2040-pico").ok
+    assert check_model(flash_heavy, "stm32f746-disco").ok
+    assert check_model(ram_heavy, "rp2040-pico").ok
 
 
 def test_an_op_tflm_lacks_fails_naming_the_op(tflite_builder):
     T, Op = tflite_builder.T, tflite_builder.Op
     data = tflite_builder.build([T((1, 8), "float32"), T((1, 8), "float32"), T((1, 8), "float32")],
                                 [Op("RELU", [0], [1]), Op("MyFancyOp", [1], [2], custom=True)], [0], [2])
-    result = check(data, "cortex-m4")
+    result = check_model(data, "cortex-m4")
     assert not result.ok
     assert {r.rule for r in result.failures} == {"ops_supported", "runs_on_runtime"}
     assert "MyFancyOp (x1)" in _rule(result, "ops_supported").detail
@@ -81,7 +81,7 @@ def test_an_op_tflm_lacks_fails_naming_the_op(tflite_builder):
 
 
 def test_digits_fits_cortex_m4_with_every_number_reported(digits_int8):
-    result = check(digits_int8, "cortex-m4")
+    result = check_model(digits_int8, "cortex-m4")
     assert result.ok, result.summary()
     assert all(r.ok for r in result.rules)
     report = json.loads(json.dumps(target_report(result)))  # JSON-clean
@@ -95,13 +95,13 @@ def test_digits_fits_cortex_m4_with_every_number_reported(digits_int8):
 
 
 def test_android_target_checks_with_litert(digits_int8):
-    result = check(digits_int8, "android-arm64")
+    result = check_model(digits_int8, "android-arm64")
     assert result.ok and result.arena is None
     assert "LiteRT" in _rule(result, "runs_on_runtime").detail
 
 
 def test_float_model_on_a_microcontroller_is_a_warning_not_a_failure(shared_models):
-    result = check(shared_models / "hello_world_float.tflite", "cortex-m4")
+    result = check_model(shared_models / "hello_world_float.tflite", "cortex-m4")
     assert result.ok
     warning = _rule(result, "integer_only")
     assert not warning.ok and warning.severity == "warning" and "FULLY_CONNECTED" in warning.detail

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgeq.targets import available_targets
+from edgeq.check.targets import available_targets
 
 
 def assert_one_line_error(code: int, err: str, fragment: str, expected_code: int = 1) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeq.macs import estimate_latency, op_costs, total_macs
-from edgeq.targets import get_target
+from edgeq.check.macs import estimate_latency, op_costs, total_macs
+from edgeq.check.targets import get_target
 from edgeq.tflite import read_model
 
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from edgeq.optable import builtin_ops, cmsis_nn_ops, load_op_table, table_source
+from edgeq.check.optable import builtin_ops, cmsis_nn_ops, load_op_table, table_source
 from edgeq.tfenv import captured_output
 from edgeq.tflite.schema import builtin_op_names, schema
 

@@ -7,8 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from edgeq.emit.carray import bytes_initializer, c_float_literal, values_initializer
 from edgeq.errors import EmitError
+from edgeq.render import bytes_initializer, c_float_literal
+from edgeq.render import c_values as values_initializer
 
 
 def reference_xxd_body(data: bytes, per_line: int = 12) -> str:

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from emit_cc import PLATFORM_SHIM, TFLM_SHIM, Job, project_jobs, run_jobs
 
+from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
 from edgeq.emit.project import is_cortex_m
-from edgeq.targets import available_targets, get_target
 from edgeq.tflite import read_model
 
 MCU_TEMPLATES = ("tflm-cmake", "zephyr", "esp-idf", "arduino")

@@ -8,8 +8,9 @@ import pytest
 from emit_cc import project_jobs, run_jobs
 from emit_models import build_tiny_model
 
+from edgeq.check.targets import get_target
 from edgeq.emit import write_project
-from edgeq.emit.names import (
+from edgeq.render import (
     MAX_IDENTIFIER,
     c_identifier,
     c_string_literal,
@@ -17,7 +18,6 @@ from edgeq.emit.names import (
     kotlin_class_name,
     kotlin_package_segment,
 )
-from edgeq.targets import get_target
 from edgeq.tflite import read_model
 
 HOSTILE = [

@@ -12,12 +12,15 @@ import jinja2.meta
 import numpy as np
 import pytest
 
-from edgeq.emit import TEMPLATES, emit, project_context, select_template, write_project
-from edgeq.emit.project import SHARED_DIR, environment, render
+from edgeq.check.targets import available_targets, get_target
+from edgeq.emit import emit_project, project_context, select_template, write_project
+from edgeq.emit.project import SHARED_DIR, project_templates
 from edgeq.errors import EmitError, UsageError
+from edgeq.render import environment, render
 from edgeq.resources import templates_dir
-from edgeq.runners import TFLMRunner
-from edgeq.targets import available_targets, get_target
+from edgeq.tflite.runners import TFLMRunner
+
+TEMPLATES = project_templates()
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 GOLDEN_CASES = {  # template -> target the golden project is emitted for
@@ -107,8 +110,8 @@ def test_golden_files(tmp_path, tiny_int8, update_golden, template: str) -> None
 
 def test_re_emission_is_byte_identical(tmp_path, tiny_float_io) -> None:
     for template, target in GOLDEN_CASES.items():
-        first = emit(tiny_float_io, tmp_path / f"{template}-1", target=target, template=template, name="m")
-        second = emit(tiny_float_io, tmp_path / f"{template}-2", target=target, template=template, name="m")
+        first = emit_project(tiny_float_io, tmp_path / f"{template}-1", target=target, template=template, name="m")
+        second = emit_project(tiny_float_io, tmp_path / f"{template}-2", target=target, template=template, name="m")
         assert first.files == second.files
         assert _tree(tmp_path / f"{template}-1") == _tree(tmp_path / f"{template}-2")
         for content in _tree(tmp_path / f"{template}-1").values():
@@ -122,9 +125,9 @@ def test_emit_refuses_to_overwrite_and_replaces_with_force(tmp_path, tiny_int8) 
     from edgeq.errors import OutputExistsError
 
     with pytest.raises(OutputExistsError):
-        emit(tiny_int8, out, target="cortex-m4")
+        emit_project(tiny_int8, out, target="cortex-m4")
     assert (out / "keep.txt").read_text() == "user file"
-    emit(tiny_int8, out, target="cortex-m4", force=True)
+    emit_project(tiny_int8, out, target="cortex-m4", force=True)
     assert not (out / "keep.txt").exists() and (out / "src" / "model_data.cc").exists()
 
 

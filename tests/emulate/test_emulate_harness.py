@@ -17,10 +17,10 @@ from fakes import (
     write_fake_model,
 )
 
+from edgeq.check.targets import get_target
 from edgeq.emulate import emulate_project, find_project
 from edgeq.emulate.firmware import EXIT_FAULT, EXIT_SETUP
 from edgeq.emulate.qemu import COMPLETED, ERROR, FAULT, TIMEOUT
-from edgeq.targets import get_target
 
 pytestmark = pytest.mark.qemu
 

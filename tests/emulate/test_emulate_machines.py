@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from edgeq.check.targets import available_targets, get_target
 from edgeq.emulate import DEBIAN_PACKAGES, find_toolchain, machine_for, machines
 from edgeq.emulate.firmware import render_harness, render_linker_script
 from edgeq.emulate.tools import first_error, run_bounded
 from edgeq.errors import TargetError, ToolMissingError, VerifyError
-from edgeq.targets import available_targets, get_target
 
 EXPECTED = {"cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500",
             "cortex-m33": "mps2-an505", "cortex-m55": "mps3-an547"}
@@ -49,7 +49,7 @@ def test_android_target_is_refused():
 def test_a_profile_naming_a_board_with_another_core_is_an_error():
     from dataclasses import replace
 
-    from edgeq.targets import Emulator
+    from edgeq.check.targets import Emulator
 
     profile = replace(get_target("cortex-m4"), emulator=Emulator(qemu_machine="mps2-an385"))
     with pytest.raises(TargetError, match="cortex-m4 but QEMU machine mps2-an385 has a cortex-m3"):

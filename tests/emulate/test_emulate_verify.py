@@ -20,7 +20,7 @@ def digits_c_out(tmp_path_factory, digits_int8):
     """An OUT directory as `convert --runtime c` writes it: model.tflite, report.json and the engine's
     project (model + kernels + a host self-check main.c, which the firmware must leave out)."""
     from edgeq.engine import write_project
-    from edgeq.golden import golden_vectors
+    from edgeq.tflite.golden import golden_vectors
 
     out = tmp_path_factory.mktemp("verify") / "out"
     out.mkdir()

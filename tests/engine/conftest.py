@@ -14,9 +14,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def _convert(keras_model, tmp: Path, io_type: str = "int8", seed: int = 7):
     """A Keras model -> int8 TFLiteModel through edgeq's own loader and quantizer (synthetic calibration)."""
-    from edgeq.calibration import synthetic_samples
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import synthetic_samples
 
     path = tmp / f"{keras_model.name}.keras"
     keras_model.save(path)
@@ -84,9 +84,9 @@ def depthwise_separable(keras):
 @pytest.fixture(scope="session")
 def engine_models(tmp_path_factory) -> dict:
     """name -> int8 TFLiteModel: the example (int8, float32 and uint8 I/O) and the two models built here."""
-    from edgeq.calibration import load_samples
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import load_samples
     from edgeq.tfenv import keras
 
     k = keras()

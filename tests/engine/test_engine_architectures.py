@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from engine_harness import build_executable, run_cases
 
-from edgeq.calibration import synthetic_samples
 from edgeq.engine import generate, write_project
 from edgeq.errors import UnsupportedOpError
-from edgeq.golden import golden_inputs, golden_vectors
-from edgeq.runners import TFLMRunner, quantize_input
+from edgeq.samples import synthetic_samples
+from edgeq.tflite.golden import golden_inputs, golden_vectors
+from edgeq.tflite.runners import TFLMRunner, quantize_input
 
 
 def _mlp(k):
@@ -167,8 +167,8 @@ UNSUPPORTED = {
 
 def _convert(builder, io_type: str, tmp, seed: int = 11):
     """Through edgeq's own path: save as .keras, load it, calibrate on seeded synthetic data, quantize."""
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
     from edgeq.tfenv import keras
 
     k = keras()
@@ -267,7 +267,7 @@ def test_tflm_refusing_an_input_says_why(converted):
 
 
 def _spec(name: str, shape: tuple[int, ...]):
-    from edgeq.load import TensorSpec
+    from edgeq.tflite.signature import TensorSpec
 
     return TensorSpec(name, shape, "float32")
 

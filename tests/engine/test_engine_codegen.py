@@ -12,7 +12,6 @@ import pytest
 from build_tools import require_tools
 
 from edgeq.engine import generate, write_project
-from edgeq.engine.codegen import c_initializer, kernel_dir
 from edgeq.engine.quant import (
     INT32_MAX,
     INT32_MIN,
@@ -21,7 +20,9 @@ from edgeq.engine.quant import (
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
-from edgeq.golden import golden_vectors
+from edgeq.render import c_initializer
+from edgeq.resources import kernels_dir as kernel_dir
+from edgeq.tflite.golden import golden_vectors
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wstrict-prototypes"]
 M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]

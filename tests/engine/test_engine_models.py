@@ -16,9 +16,9 @@ from engine_harness import build_executable, run_cases
 
 from edgeq.engine import generate, write_project
 from edgeq.errors import EmitError, UnsupportedOpError
-from edgeq.golden import GoldenVector, golden_inputs, golden_vectors
-from edgeq.runners import TFLMRunner
 from edgeq.tflite import read_model
+from edgeq.tflite.golden import GoldenVector, golden_inputs, golden_vectors
+from edgeq.tflite.runners import TFLMRunner
 
 MODELS = ["digits_int8", "digits_float32", "digits_uint8", "resnet_style", "dw_separable"]
 
@@ -143,7 +143,7 @@ def test_project_builds_with_cmake(digits_project, tmp_path):
 
 
 def test_memory_summary_puts_the_plan_next_to_tflms_arena(model_runs):
-    from edgeq.arena import measure_arena
+    from edgeq.check.arena import measure_arena
     from edgeq.engine import memory_summary
 
     model, build, *_ = model_runs["digits_int8"]

@@ -15,7 +15,7 @@ from engine_harness import build_executable, run_cases
 from engine_ties import tie_cases
 
 from edgeq.engine import generate, supported_ops
-from edgeq.runners import TFLMRunner
+from edgeq.tflite.runners import TFLMRunner
 
 CASES_PER_OP = 12
 OPS = sorted(GENERATORS)

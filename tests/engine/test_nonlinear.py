@@ -227,7 +227,7 @@ def _params(model: TFLiteModel, op) -> dict[str, int]:
 
 def _tflm_cases(model: TFLiteModel, rng: np.random.Generator, runs: int, exhaustive: bool = False) -> list[dict]:
     """Run TFLM `runs` times and return one case per (run, op): params, input, TFLM's output."""
-    from edgeq.runners import TFLMRunner
+    from edgeq.tflite.runners import TFLMRunner
 
     graph = model.main
     runner = TFLMRunner(model)
@@ -352,7 +352,7 @@ def test_params_refuse_what_tflm_refuses(activations_int8):
     import flatbuffers
 
     from edgeq.errors import EdgeqError
-    from edgeq.runners import TFLMRunner
+    from edgeq.tflite.runners import TFLMRunner
     from edgeq.tflite.schema import schema
 
     graph = activations_int8.main

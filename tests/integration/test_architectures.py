@@ -17,7 +17,7 @@ import pytest
 
 from edgeq.errors import QuantizationError
 from edgeq.pipeline import ConvertOptions, convert
-from edgeq.runners import TFLMRunner
+from edgeq.tflite.runners import TFLMRunner
 
 INTEGER = {"int8", "int16", "int32", "int64", "uint8"}
 PROJECT_FILES = ("CMakeLists.txt", "src/main.cc", "src/model_data.cc", "src/model_data.h", "src/model_io.h",

@@ -9,9 +9,9 @@ import pytest
 
 from edgeq.errors import QuantizationError, UsageError
 from edgeq.pipeline import ConvertOptions, convert
-from edgeq.quantize import QuantizeOptions, float_ops, prove_integer_only, quantize
-from edgeq.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
+from edgeq.quantize.converter import QuantizeOptions, float_ops, prove_integer_only, quantize
 from edgeq.tflite import read_model
+from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 
 INTEGER = {"int8", "int16", "int32", "int64", "uint8"}
 # The bound for the int8 example on its 397 validation images (measured: max 0.073, mean 0.00056, 99.7% agree).

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeq.calibration import load_samples
-from edgeq.golden import golden_inputs
-from edgeq.load import load_model
-from edgeq.quantize import QuantizeOptions, quantize
-from edgeq.runners import quantize_input
+from edgeq.load.loader import load_model
+from edgeq.quantize.converter import QuantizeOptions, quantize
+from edgeq.samples import load_samples
+from edgeq.tflite.golden import golden_inputs
+from edgeq.tflite.runners import quantize_input
 
 
 @pytest.fixture(scope="module")

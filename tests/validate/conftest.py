@@ -21,16 +21,16 @@ def digits_int8_path(tmp_path_factory, digits_int8) -> Path:
 @pytest.fixture(scope="session")
 def digits_report(digits_int8, digits_source):
     """edgeq.validate on the example's int8 model with default thresholds, once per session."""
-    from edgeq.validate import validate
+    from edgeq.validate.session import validate_model
 
-    return validate(digits_int8, DIGITS_VAL, digits_source)
+    return validate_model(digits_int8, DIGITS_VAL, digits_source)
 
 
 @pytest.fixture(scope="session")
 def mismatched_int8_path(tmp_path_factory, digits_source, digits_calib) -> Path:
     """The example's architecture with freshly initialised weights, converted the same way: the wrong model."""
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
     from edgeq.tfenv import keras
 
     k = keras()
@@ -49,9 +49,9 @@ def mismatched_int8_path(tmp_path_factory, digits_source, digits_calib) -> Path:
 def mimo(tmp_path_factory):
     """Two inputs (declared 'zeta', 'alpha'), three outputs (regression, 3 classes, 5-vector) that the
     converter reorders in the .tflite: (LoadedModel, TFLiteModel, data .npz with labels for 'cls')."""
-    from edgeq.calibration import SampleSet
-    from edgeq.load import load_model
-    from edgeq.quantize import QuantizeOptions, quantize
+    from edgeq.load.loader import load_model
+    from edgeq.quantize.converter import QuantizeOptions, quantize
+    from edgeq.samples import SampleSet
     from edgeq.tfenv import keras
 
     k = keras()

@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from edgeq.calibration import Preprocess, load_samples, select_indices
 from edgeq.errors import CalibrationError
-from edgeq.load import TensorSpec
-from edgeq.valdata import open_samples
+from edgeq.samples import Preprocess, load_samples, select_indices
+from edgeq.tflite.signature import TensorSpec
+from edgeq.validate.data import open_samples
 
 IMAGE = [TensorSpec("image", (8, 8, 1))]
 TWO = [TensorSpec("a", (4,)), TensorSpec("b", (2, 3))]

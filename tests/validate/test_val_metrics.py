@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from edgeq.metrics import (
+from edgeq.validate.metrics import (
     AccuracyStats,
     ConfusionMatrix,
     ErrorHistogram,
@@ -20,7 +20,7 @@ from edgeq.metrics import (
     top1_accuracy,
     top1_agreement,
 )
-from edgeq.validation_report import OutputInfo, OutputStats, json_number
+from edgeq.validate.report import OutputInfo, OutputStats, json_number
 
 REF = np.array([1.0, -1.0, 1.0, -1.0])
 

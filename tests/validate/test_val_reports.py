@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-from edgeq.html_report import render_html
-from edgeq.junit import junit_xml
-from edgeq.validate import validate
+from edgeq.validate.html import render_html
+from edgeq.validate.junit import junit_xml
+from edgeq.validate.session import validate_model
 
 DIGITS_VAL = Path(__file__).resolve().parents[2] / "examples" / "digits_val.npz"
 
@@ -48,7 +48,7 @@ def test_junit_has_one_case_per_check(digits_report):
 
 
 def test_junit_failures_name_the_metric(mismatched_int8_path, digits_source):
-    report = validate(mismatched_int8_path, DIGITS_VAL, digits_source)
+    report = validate_model(mismatched_int8_path, DIGITS_VAL, digits_source)
     suite = ET.fromstring(junit_xml(report)).find("testsuite")
     failures = {(case.get("classname"), case.get("name")): case.find("failure") for case in suite.findall("testcase")
                 if case.find("failure") is not None}
@@ -63,7 +63,7 @@ def test_junit_marks_skipped_checks(shared_models, tmp_path):
     import numpy as np
 
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 10, dtype=np.float32)[:, None])
-    report = validate(shared_models / "hello_world_int8.tflite", tmp_path / "sine.npz")  # no reference
+    report = validate_model(shared_models / "hello_world_int8.tflite", tmp_path / "sine.npz")  # no reference
     suite = ET.fromstring(junit_xml(report)).find("testsuite")
     skipped = [c.find("skipped").get("message") for c in suite.findall("testcase")]
     assert skipped and all("no float reference" in m for m in skipped)

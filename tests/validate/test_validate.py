@@ -8,20 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.calibration import select_indices
 from edgeq.errors import CalibrationError, EdgeqError, ModelLoadError
-from edgeq.layers import match_layers
-from edgeq.load import producer_layer
-from edgeq.metrics import sqnr_db
-from edgeq.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
+from edgeq.load.loader import producer_layer
+from edgeq.samples import select_indices
 from edgeq.tflite import read_model
-from edgeq.validate import DEFAULT_TFLM_SAMPLES, Thresholds, ValidationOptions, validate
+from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
+from edgeq.validate.layers import match_layers
+from edgeq.validate.metrics import sqnr_db
+from edgeq.validate.session import DEFAULT_TFLM_SAMPLES, Thresholds, ValidationOptions, validate_model
 
 DIGITS_VAL = Path(__file__).resolve().parents[2] / "examples" / "digits_val.npz"
 
 
 def _tflm_subset(digits_int8, digits_val):
-    """TFLM's raw outputs on the seeded subset validate() uses, computed here without validate()."""
+    """TFLM's raw outputs on the seeded subset validate_model() uses, computed here without validate_model()."""
     rows = select_indices(digits_val.count, DEFAULT_TFLM_SAMPLES)
     x = quantize_input(digits_val.arrays[0][rows], digits_int8.main.input_tensors()[0])
     runner = TFLMRunner(digits_int8)
@@ -103,7 +103,7 @@ def test_per_layer_sqnr_equals_an_independent_computation(digits_report, digits_
 
 
 def test_model_from_different_weights_fails(mismatched_int8_path, digits_source):
-    report = validate(mismatched_int8_path, DIGITS_VAL, digits_source)
+    report = validate_model(mismatched_int8_path, DIGITS_VAL, digits_source)
     assert not report.passed
     failed = {(c.interpreter, c.metric) for c in report.failures}
     assert {("tflm", "top1_agreement"), ("litert", "top1_agreement"), ("tflm", "accuracy_drop_pp")} <= failed
@@ -121,7 +121,7 @@ def test_litert_refused_model_validates_with_tflm_alone(shared_models, tmp_path)
         pixels = np.frombuffer(data[offset:offset + 96 * 96], np.int8).reshape(96, 96, 1)[::-1]  # bottom-up BMP
         images.append((pixels.astype(np.float32) + 1) / 127.5)  # the input's own scale 1/127.5, zero point -1
     np.savez(tmp_path / "person.npz", x=np.stack(images), y=np.array([0, 1]))
-    report = validate(shared_models / "person_detect.tflite", tmp_path / "person.npz",
+    report = validate_model(shared_models / "person_detect.tflite", tmp_path / "person.npz",
                       options=ValidationOptions(thresholds=Thresholds(min_accuracy=1.0)))
     litert = report.interpreters["litert"]
     assert not litert.ran and "quantized_dimension" in litert.reason
@@ -135,7 +135,7 @@ def test_litert_refused_model_validates_with_tflm_alone(shared_models, tmp_path)
 def test_multi_input_multi_output_model(mimo):
     reference, tflite, data = mimo
     assert [t.name.split(":")[-1] for t in tflite.main.output_tensors()] != ["0", "1", "2"]  # reordered
-    report = validate(tflite, data, reference)
+    report = validate_model(tflite, data, reference)
     assert sorted(o.name for o in report.outputs) == ["cls", "emb", "reg"]
     for output in report.outputs:  # each .tflite output compared with the right reference output
         assert report.metric("tflm", "sqnr_db", output.name) > 25
@@ -149,7 +149,7 @@ def test_multi_input_multi_output_model(mimo):
 
 
 def test_int16x8_model(digits_int16x8, digits_source, digits_report):
-    report = validate(digits_int16x8, DIGITS_VAL, digits_source, ValidationOptions(tflm_samples=50))
+    report = validate_model(digits_int16x8, DIGITS_VAL, digits_source, ValidationOptions(tflm_samples=50))
     assert report.passed, report.failure_message()
     assert report.outputs[0].dtype == "int16"
     # 16-bit activations: the output is closer to float than the int8 model's
@@ -162,8 +162,8 @@ def test_batched_litert_gives_the_same_numbers(shared_models, tmp_path):
     # hello_world's FULLY_CONNECTED ops accept a batch, so LiteRT runs 16 samples per invoke
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 40, dtype=np.float32)[:, None])
     model = shared_models / "hello_world_int8.tflite"
-    batched = validate(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=16))
-    single = validate(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=1))
+    batched = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=16))
+    single = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=1))
     assert "batched, 16 samples per invoke" in batched.interpreters["litert"].detail
     assert "one sample per invoke" in single.interpreters["litert"].detail
     assert batched.litert_vs_tflm == single.litert_vs_tflm
@@ -172,7 +172,7 @@ def test_batched_litert_gives_the_same_numbers(shared_models, tmp_path):
 
 def test_float_model_compares_raw_floats(shared_models, tmp_path):
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 20, dtype=np.float32)[:, None])
-    report = validate(shared_models / "hello_world_float.tflite", tmp_path / "sine.npz")
+    report = validate_model(shared_models / "hello_world_float.tflite", tmp_path / "sine.npz")
     (entry,) = report.litert_vs_tflm["outputs"]
     assert entry["max_difference_lsb"] is None and entry["compared_values"] == 20
     assert report.outputs[0].kind == "regression" and not report.outputs[0].quantized
@@ -181,30 +181,30 @@ def test_float_model_compares_raw_floats(shared_models, tmp_path):
 def test_reference_that_does_not_match_is_one_line_error(digits_int8, mimo):
     reference, _, _ = mimo
     with pytest.raises(ModelLoadError) as info:
-        validate(digits_int8, DIGITS_VAL, reference)
+        validate_model(digits_int8, DIGITS_VAL, reference)
     assert "does not match" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_labels_outside_the_classes(tmp_path, digits_int8, digits_source):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 8, 8, 1), np.float32), y=np.array([1, 10, 2]))
     with pytest.raises(CalibrationError, match=r"label 10 is outside output 'probs''s classes 0..9"):
-        validate(digits_int8, tmp_path / "v.npz", digits_source)
+        validate_model(digits_int8, tmp_path / "v.npz", digits_source)
 
 
 def test_labels_for_a_regression_model(tmp_path, shared_models):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 1), np.float32), y=np.array([1, 0, 2]))
     with pytest.raises(CalibrationError, match="no model output is a class-score vector"):
-        validate(shared_models / "hello_world_int8.tflite", tmp_path / "v.npz")
+        validate_model(shared_models / "hello_world_int8.tflite", tmp_path / "v.npz")
 
 
 def test_no_interpreter_can_run(tmp_path, digits_int8):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 8, 8, 1), np.float32))
     with pytest.raises(EdgeqError, match="neither interpreter can run the model"):
-        validate(digits_int8, tmp_path / "v.npz", options=ValidationOptions(litert=False, tflm_samples=0))
+        validate_model(digits_int8, tmp_path / "v.npz", options=ValidationOptions(litert=False, tflm_samples=0))
 
 
 def test_report_json_is_deterministic(digits_int8, digits_source, digits_report):
-    again = validate(read_model(digits_int8.data), DIGITS_VAL, digits_source)
+    again = validate_model(read_model(digits_int8.data), DIGITS_VAL, digits_source)
     assert again.to_dict() == digits_report.to_dict()
 
 
@@ -214,7 +214,7 @@ def test_savedmodel_reference_with_a_fixed_batch_of_one(tmp_path, digits_int8, d
     tf = tensorflow()
     digits_source.keras_model.export(str(tmp_path / "sm"), format="tf_saved_model", verbose=False,
                                      input_signature=[tf.TensorSpec([1, 8, 8, 1], tf.float32)])
-    report = validate(digits_int8, DIGITS_VAL, tmp_path / "sm", ValidationOptions(samples=40, tflm_samples=20))
+    report = validate_model(digits_int8, DIGITS_VAL, tmp_path / "sm", ValidationOptions(samples=40, tflm_samples=20))
     assert report.passed, report.failure_message()
     assert report.interpreters["float"].detail == "savedmodel reference, float32, one sample per call"
     assert report.metric("litert", "top1_agreement") >= 0.95
@@ -222,7 +222,7 @@ def test_savedmodel_reference_with_a_fixed_batch_of_one(tmp_path, digits_int8, d
 
 
 def test_per_layer_falls_back_to_litert_without_tflm(digits_int8, digits_source, digits_report):
-    report = validate(digits_int8, DIGITS_VAL, digits_source, ValidationOptions(tflm_samples=0))
+    report = validate_model(digits_int8, DIGITS_VAL, digits_source, ValidationOptions(tflm_samples=0))
     assert not report.interpreters["tflm"].ran and "--tflm-samples 0" in report.interpreters["tflm"].reason
     layers = report.layers
     assert layers["interpreter"] == "litert (TFLM did not run)" and layers["samples"] == DEFAULT_TFLM_SAMPLES

@@ -148,7 +148,7 @@ def test_convert_thresholds_without_val_are_a_usage_error(tmp_path, run_cli):
 def test_cli_defaults_are_the_api_defaults():
     from edgeq.cli.convert_cmd import convert
     from edgeq.cli.validate_cmd import validate_command
-    from edgeq.validate import DEFAULT_TFLM_SAMPLES, Thresholds
+    from edgeq.validate.session import DEFAULT_TFLM_SAMPLES, Thresholds
 
     expected = {**Thresholds().__dict__, "tflm_samples": DEFAULT_TFLM_SAMPLES}
     for command in (validate_command, convert):

@@ -1,0 +1,459 @@
+"""The ValidationReport: metrics per interpreter and output, the checks against thresholds, and its JSON form."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgeq.errors import UsageError
+from edgeq.tflite import Tensor, TFLiteModel
+from edgeq.tflite.reader import INTEGER_DTYPES
+from edgeq.validate.metrics import (
+    HISTOGRAM_LABELS,
+    AccuracyStats,
+    ConfusionMatrix,
+    ErrorHistogram,
+    ErrorStats,
+    Top1Stats,
+)
+
+MAX_CONFUSION_CLASSES = 64  # beyond this a confusion matrix is neither readable nor small
+FLOAT_UNIT = 1.0 / 256  # error histogram unit for outputs without a quantization step
+INTERPRETERS = ("litert", "tflm")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The CI gates. None disables a gate. Defaults are the CLI's defaults."""
+
+    max_drop: float | None = 1.0  # top-1 accuracy drop vs float, percentage points (labelled output)
+    min_agreement: float | None = 0.97  # top-1 agreement with float (classification outputs)
+    max_error: float | None = None  # max abs error of dequantized outputs (every output)
+    min_sqnr: float | None = 20.0  # SQNR in dB (regression outputs: one value per position)
+    min_accuracy: float | None = None  # absolute top-1 accuracy (labelled output; needs no reference)
+
+    def __post_init__(self) -> None:
+        for name in ("min_agreement", "min_accuracy"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise UsageError(f"--{name.replace('_', '-')} is a fraction between 0 and 1, not {value}")
+        for name in ("max_drop", "max_error"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must not be negative, not {value}")
+
+
+@dataclass
+class OutputInfo:
+    """One model output as validation sees it."""
+
+    position: int  # in the .tflite
+    name: str
+    reference: int | None  # index in the reference model's outputs
+    shape: tuple[int, ...]
+    dtype: str
+    quantized: bool
+    scale: float | None
+    zero_point: int | None
+    classes: int
+    unit: float  # the error histogram's unit: the output's quantization step
+    unit_name: str
+    labelled: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "classification" if self.classes >= 2 else "regression"
+
+    @classmethod
+    def describe(cls, position: int, name: str, reference: int | None, tensor: Tensor,
+                 tflite: TFLiteModel) -> OutputInfo:
+        shape = tuple(tensor.shape[1:])
+        quant = tensor.quantization
+        quantized = quant is not None and tensor.dtype in INTEGER_DTYPES
+        if quantized and quant is not None:
+            unit, unit_name = float(quant.scale[0]), "LSB"
+        else:
+            unit, unit_name = _float_unit(tensor, tflite)
+        return cls(position=position, name=name, reference=reference, shape=shape, dtype=tensor.dtype,
+                   quantized=quantized, scale=float(quant.scale[0]) if quantized and quant is not None else None,
+                   zero_point=int(quant.zero_point[0]) if quantized and quant is not None else None,
+                   classes=shape[-1] if shape else 1, unit=unit, unit_name=unit_name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.position, "name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+                "scale": self.scale, "zero_point": self.zero_point, "kind": self.kind, "classes": self.classes,
+                "labelled": self.labelled}
+
+
+def _float_unit(tensor: Tensor, tflite: TFLiteModel) -> tuple[float, str]:
+    """A float output of an integer model comes out of a DEQUANTIZE: its input's step is the output's LSB."""
+    for op in tflite.main.operators:
+        if tensor.index in op.outputs and op.opcode == "DEQUANTIZE":
+            source = tflite.main.tensors[op.inputs[0]]
+            if source.quantization is not None:
+                return float(source.quantization.scale[0]), "LSB"
+    return FLOAT_UNIT, "1/256"
+
+
+@dataclass
+class OutputStats:
+    """Streaming metrics of one interpreter on one output."""
+
+    samples: int = 0
+    error: ErrorStats | None = None
+    agreement: Top1Stats | None = None
+    histogram: ErrorHistogram | None = None
+    accuracy: AccuracyStats | None = None
+    float_accuracy: AccuracyStats | None = None
+    confusion: ConfusionMatrix | None = None
+
+    @classmethod
+    def create(cls, output: OutputInfo, against_float: bool) -> OutputStats:
+        confusion = output.labelled and output.classes <= MAX_CONFUSION_CLASSES
+        return cls(error=ErrorStats() if against_float else None,
+                   agreement=Top1Stats() if against_float and output.kind == "classification" else None,
+                   histogram=ErrorHistogram(output.unit) if against_float else None,
+                   accuracy=AccuracyStats() if output.labelled else None,
+                   float_accuracy=AccuracyStats() if output.labelled and against_float else None,
+                   confusion=ConfusionMatrix(output.classes) if confusion else None)
+
+    def update(self, expected: np.ndarray | None, actual: np.ndarray, labels: np.ndarray | None) -> None:
+        """`expected`: the float reference's values for the same samples (None without a reference)."""
+        self.samples += len(actual)
+        if expected is not None:
+            for stats in (self.error, self.agreement, self.histogram):
+                if stats is not None:
+                    stats.update(expected, actual)
+        if labels is not None:
+            if self.accuracy is not None:
+                self.accuracy.update(actual, labels)
+            if self.confusion is not None:
+                self.confusion.update(actual, labels)
+            if self.float_accuracy is not None and expected is not None:
+                self.float_accuracy.update(expected, labels)
+
+    def metrics(self) -> dict[str, float]:
+        """The metrics this output has (which depends on labels and a reference), by report key."""
+        values: dict[str, float] = {"samples": self.samples}
+        if self.accuracy is not None:
+            values["top1_accuracy"] = self.accuracy.accuracy
+        if self.float_accuracy is not None and self.accuracy is not None:
+            values["float_top1_accuracy"] = self.float_accuracy.accuracy
+            values["accuracy_drop_pp"] = 100.0 * (self.float_accuracy.correct - self.accuracy.correct) / max(
+                self.accuracy.samples, 1)
+        if self.agreement is not None:
+            values["top1_agreement"] = self.agreement.agreement
+        if self.error is not None:
+            values.update(max_abs_error=self.error.max_abs_error, mean_abs_error=self.error.mean_abs_error,
+                          sqnr_db=self.error.sqnr_db)
+        return values
+
+
+@dataclass(frozen=True)
+class InterpreterInfo:
+    """Whether an interpreter ran, why not, on how many samples, with which kernels."""
+
+    name: str
+    ran: bool
+    reason: str
+    samples: int
+    detail: str
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"ran": self.ran, "samples": self.samples}
+        info.update({"detail": self.detail} if self.ran else {"skipped": self.reason})
+        return info
+
+
+METRIC_TITLES = {
+    "accuracy_drop_pp": "top-1 accuracy drop vs float (pp)",
+    "top1_agreement": "top-1 agreement with float",
+    "max_abs_error": "max abs error vs float",
+    "sqnr_db": "SQNR vs float (dB)",
+    "top1_accuracy": "top-1 accuracy",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One metric against one threshold for one interpreter and output: passed, failed or skipped."""
+
+    interpreter: str
+    output: str
+    metric: str
+    option: str
+    operator: str
+    threshold: float
+    value: float | None
+    status: str
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.interpreter}.{self.output}.{self.metric}"
+
+    def describe(self) -> str:
+        title = METRIC_TITLES[self.metric]
+        where = f"{self.interpreter} output {self.output!r}"
+        if self.status == "skipped":
+            return f"{where}: {title}: skipped ({self.reason})"
+        relation = {"passed": self.operator, "failed": {"<=": ">", ">=": "<"}[self.operator]}[self.status]
+        return f"{where}: {title} {fmt(self.value)} {relation} {fmt(self.threshold)} ({self.option})"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["name"] = self.name
+        data["value"] = json_number(self.value)
+        return data
+
+
+def evaluate_checks(report: ValidationReport) -> list[Check]:
+    """Every applicable threshold, for every interpreter and output."""
+    t = report.thresholds
+    has_reference = report.reference is not None
+    checks = []
+    for interpreter in INTERPRETERS:
+        info = report.interpreters[interpreter]
+        for index, output in enumerate(report.outputs):
+            gates = [("accuracy_drop_pp", "--max-drop", "<=", t.max_drop, output.labelled, True),
+                     ("top1_agreement", "--min-agreement", ">=", t.min_agreement, output.kind == "classification",
+                      True),
+                     ("max_abs_error", "--max-error", "<=", t.max_error, True, True),
+                     ("sqnr_db", "--min-sqnr", ">=", t.min_sqnr, output.kind == "regression", True),
+                     ("top1_accuracy", "--min-accuracy", ">=", t.min_accuracy, output.labelled, False)]
+            for metric, option, operator, threshold, applies, needs_float in gates:
+                if threshold is None or not applies:
+                    continue
+                reason, value = "", None
+                if not info.ran:
+                    reason = f"{interpreter} did not run"
+                elif needs_float and not has_reference:
+                    reason = "no float reference model (--reference)"
+                else:
+                    value = report.stats[interpreter][index].metrics().get(metric)
+                    if value is None or math.isnan(value):
+                        reason, value = "no samples", None
+                if value is None:
+                    checks.append(Check(interpreter, output.name, metric, option, operator, threshold, None,
+                                        "skipped", reason))
+                    continue
+                ok = value <= threshold + 1e-9 if operator == "<=" else value >= threshold - 1e-9
+                checks.append(Check(interpreter, output.name, metric, option, operator, threshold, value,
+                                    "passed" if ok else "failed"))
+    return checks
+
+
+@dataclass
+class ValidationReport:
+    """What `edgeq validate` found. `passed` is True when no check failed; `to_dict()` is report.json's form."""
+
+    model: dict[str, Any]
+    reference: dict[str, Any] | None
+    data: dict[str, Any]
+    thresholds: Thresholds
+    interpreters: dict[str, InterpreterInfo]
+    outputs: list[OutputInfo]
+    stats: dict[str, list[OutputStats]]
+    float_stats: list[OutputStats] | None
+    litert_vs_tflm: dict[str, Any]
+    layers: dict[str, Any]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "failed"]
+
+    @property
+    def evaluated(self) -> list[Check]:
+        """Checks that compared a number with a threshold (not skipped)."""
+        return [c for c in self.checks if c.status != "skipped"]
+
+    def verdict(self) -> str:
+        """PASSED / FAILED, saying so when nothing could be checked."""
+        if not self.passed:
+            return f"FAILED ({len(self.failures)} of {len(self.evaluated)} checks failed)"
+        if not self.evaluated:
+            return "PASSED, but no threshold could be evaluated (give --reference and/or labels y)"
+        return f"PASSED ({len(self.evaluated)} checks)"
+
+    def output_index(self, output: int | str) -> int:
+        """An output's position in the .tflite, given the position or the output's name."""
+        if isinstance(output, int):
+            return output
+        for o in self.outputs:
+            if o.name == output:
+                return o.position
+        raise KeyError(f"no output named {output!r}; outputs: {', '.join(o.name for o in self.outputs)}")
+
+    def metric(self, interpreter: str, name: str, output: int | str = 0) -> float:
+        """One metric, e.g. report.metric("tflm", "top1_agreement"); interpreter "float" for the reference."""
+        index = self.output_index(output)
+        stats = self.float_stats if interpreter == "float" else self.stats.get(interpreter)
+        if stats is None:
+            raise KeyError(f"{interpreter} did not run: {self.interpreters[interpreter].reason}")
+        values = stats[index].metrics()
+        if interpreter == "float":
+            values = {"top1_accuracy": values["top1_accuracy"]} if "top1_accuracy" in values else {}
+        if name not in values:
+            raise KeyError(f"no metric {name!r} for {interpreter} output {self.outputs[index].name!r}; "
+                           f"available: {', '.join(sorted(values))}")
+        return float(values[name])
+
+    def metric_rows(self) -> list[tuple[str, OutputInfo, dict[str, float]]]:
+        """(interpreter, output, metrics) per output: the float model's accuracy (with labels), then each
+        interpreter that ran; what the terminal and HTML tables show."""
+        rows = []
+        for output in self.outputs:
+            if self.float_stats is not None and self.float_stats[output.position].accuracy is not None:
+                rows.append(("float", output, self.float_stats[output.position].metrics()))
+            rows.extend((name, output, stats[output.position].metrics()) for name, stats in self.stats.items())
+        return rows
+
+    def failure_message(self) -> str:
+        """One line naming the failing metrics."""
+        failed = self.failures
+        listed = "; ".join(c.describe() for c in failed[:3])
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        return f"validation failed: {listed}{more}"
+
+    def throughput(self) -> dict[str, float]:
+        """Samples per second of each interpreter that ran (wall time of its own calls)."""
+        return {name: info.samples / info.seconds for name, info in self.interpreters.items()
+                if info.ran and info.seconds > 0}
+
+    def worst_layers(self, count: int = 5) -> list[dict[str, Any]]:
+        """The `count` layers with the lowest SQNR vs float (empty without a per-layer comparison)."""
+        return list(self.layers.get("rows", []))[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Deterministic, JSON-ready (no timings: they differ between runs). inf/-inf become strings."""
+        outputs = []
+        for o in self.outputs:
+            entry = o.to_dict()
+            entry["metrics"] = {}
+            if self.float_stats is not None and self.float_stats[o.position].accuracy is not None:
+                entry["metrics"]["float"] = {"samples": self.float_stats[o.position].samples,
+                                             "top1_accuracy": self.float_stats[o.position].accuracy.accuracy}
+            for name, per_output in self.stats.items():
+                s = per_output[o.position]
+                entry["metrics"][name] = s.metrics()
+                if s.histogram is not None:
+                    entry["metrics"][name]["error_histogram"] = {
+                        "unit": o.unit, "unit_name": o.unit_name, "buckets": list(HISTOGRAM_LABELS),
+                        "counts": [int(c) for c in s.histogram.counts]}
+                if s.confusion is not None:
+                    entry["metrics"][name]["confusion"] = s.confusion.counts.tolist()
+            if self.float_stats is not None and self.float_stats[o.position].confusion is not None:
+                entry["metrics"]["float"]["confusion"] = self.float_stats[o.position].confusion.counts.tolist()
+            outputs.append(entry)
+        return json_ready({
+            "passed": self.passed,
+            "model": self.model,
+            "reference": self.reference,
+            "data": self.data,
+            "thresholds": asdict(self.thresholds),
+            "interpreters": {name: info.to_dict() for name, info in self.interpreters.items()},
+            "outputs": outputs,
+            "litert_vs_tflm": self.litert_vs_tflm,
+            "layers": self.layers,
+            "checks": [c.to_dict() for c in self.checks],
+            "failures": [c.describe() for c in self.failures],
+            "verdict": self.verdict(),
+        })
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A metric for JSON: 6 significant digits, +/-inf as "inf"/"-inf", NaN as null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | int | np.integer):
+        return int(value)
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(f"{value:.6g}")
+
+
+def json_ready(data: Any) -> Any:
+    """Recursively make floats JSON-safe (see json_number)."""
+    if isinstance(data, dict):
+        return {k: json_ready(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_ready(v) for v in data]
+    if isinstance(data, float | np.floating):
+        return json_number(float(data))
+    if isinstance(data, np.integer):
+        return int(data)
+    return data
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A metric for people: `digits` significant digits, ∞ for infinite SQNR."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def terminal_tables(report: ValidationReport, layers: int = 5) -> list[Any]:
+    """rich renderables for the terminal: metrics per interpreter/output, worst layers, checks."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    samples = f"{report.data['samples']} samples" + (" with labels" if report.data["labels"] else "")
+    reference = f" vs {report.reference['file']}" if report.reference else " (no float reference)"
+    title = f"edgeq validate {report.model['file']}{reference} on {report.data['source']}, {samples}"
+    metrics = Table(title=Text(title),  # Text: file and tensor names are never read as rich markup
+                    title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("run", "output", "n", "acc", "drop pp", "agree", "max err", "mean err", "SQNR dB"):
+        metrics.add_column(column, justify="left" if column in ("run", "output") else "right")
+    keys = ("top1_accuracy", "accuracy_drop_pp", "top1_agreement", "max_abs_error", "mean_abs_error", "sqnr_db")
+    for name, output, values in report.metric_rows():
+        blank = "" if name == "float" else "n/a"  # the float model has only its accuracy
+        metrics.add_row(name, Text(output.name), str(values["samples"]),
+                        *[fmt(values[k], 3) if k in values else blank for k in keys])
+    notes = Table.grid(padding=(0, 1))
+    for name, info in report.interpreters.items():
+        notes.add_row(Text(name, style="bold"), Text(info.detail) if info.ran else Text(f"skipped: {info.reason}",
+                                                                                         style="yellow"))
+    cross = report.litert_vs_tflm
+    if cross.get("compared"):
+        for o in cross["outputs"]:
+            lsb = f", max {o['max_difference_lsb']} LSB" if o["max_difference_lsb"] is not None else ""
+            notes.add_row(Text("litert vs tflm", style="bold"),
+                          Text(f"{o['output']}: {o['differing_values']} of {o['compared_values']} values differ{lsb}"))
+    rates = report.throughput()
+    if rates:
+        notes.add_row(Text("throughput", style="bold"),
+                      ", ".join(f"{name} {rate:,.0f} samples/s" for name, rate in rates.items()))
+    renderables: list[Any] = [metrics, notes]
+    rows = report.worst_layers(layers)
+    if rows:
+        worst = Table(title=f"Worst layers ({report.layers['interpreter']}, {report.layers['samples']} samples)",
+                      title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("layer", "op", "SQNR dB", "max err", "max err LSB"):
+            worst.add_column(column, justify="left" if column in ("layer", "op") else "right")
+        for r in rows:
+            worst.add_row(Text(r["layer"]), r["op"], fmt(r["sqnr_db"], 3), fmt(r["max_abs_error"], 3),
+                          fmt(r["max_error_lsb"], 3))
+        renderables.append(worst)
+    checks = Table(title="Checks", title_justify="left", show_header=False, box=None)
+    styles = {"passed": "[green]✓ pass[/]", "failed": "[bold red]✗ FAIL[/]", "skipped": "[dim]– skip[/]"}
+    for check in report.checks:
+        checks.add_row(styles[check.status], Text(check.describe()))
+    if not report.checks:
+        checks.add_row("[dim]–[/]", "no threshold applies (no reference, no labels, or all gates disabled)")
+    renderables.append(checks)
+    renderables.append(Text(f"validation {report.verdict()}", style="bold green" if report.passed else "bold red"))
+    return renderables

@@ -1,0 +1,397 @@
+"""Host validation: the float reference, LiteRT and the TFLM interpreter on the same samples, in one pass.
+
+    stream samples -> float reference (batched) -> LiteRT (reference kernels, batched if the model allows)
+                   -> TFLM (a seeded subset; all tensors preserved for the per-layer comparison)
+                   -> metrics per interpreter and output -> checks against thresholds -> ValidationReport
+
+Nothing is kept per sample: every metric is a streaming sum (edgeq.metrics), so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeq.errors import CalibrationError, EdgeqError, UsageError
+from edgeq.load.loader import LoadedModel, load_model, producer_layer
+from edgeq.samples import Preprocess, SampleSet, select_indices
+from edgeq.tflite import TFLiteModel, read_model
+from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
+from edgeq.tflite.signature import output_names, tflite_input_specs
+from edgeq.validate.data import SampleStream, open_samples
+from edgeq.validate.layers import IOMap, LayerComparison, match_io
+from edgeq.validate.metrics import lsb_difference
+from edgeq.validate.report import (
+    InterpreterInfo,
+    OutputInfo,
+    OutputStats,
+    Thresholds,
+    ValidationReport,
+    evaluate_checks,
+)
+
+DEFAULT_TFLM_SAMPLES = 200
+DEFAULT_BATCH = 256
+LITERT_KERNELS = "reference kernels (BUILTIN_REF, no XNNPACK delegate)"
+LITERT_DEFAULT_KERNELS = "default kernels (XNNPACK delegate)"
+
+ProgressCallback = Callable[[int, int], None]
+
+__all__ = ["DEFAULT_TFLM_SAMPLES", "Thresholds", "ValidationOptions", "ValidationReport", "validate_model"]
+
+
+@dataclass
+class ValidationOptions:
+    """How to validate: thresholds, how many samples each interpreter sees, what to run."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    tflm_samples: int = DEFAULT_TFLM_SAMPLES
+    samples: int | None = None  # use at most N samples of the data (seeded selection)
+    batch_size: int = DEFAULT_BATCH
+    litert: bool = True
+    litert_reference_kernels: bool = True
+    per_layer: bool = True
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    unsafe_load: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tflm_samples < 0:
+            raise UsageError(f"--tflm-samples must be 0 or more, not {self.tflm_samples}")
+        if self.batch_size < 1:
+            raise UsageError(f"the batch size must be positive, not {self.batch_size}")
+
+
+# --------------------------------------------------------------------------------------------- interpreters
+
+@dataclass
+class _BatchedLiteRT(LiteRTRunner):
+    """LiteRT resized to `batch` rows per invoke (only valid when the model's ops accept a batch)."""
+
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for detail in self._inputs:
+            self._interpreter.resize_tensor_input(detail["index"], [self.batch, *detail["shape"][1:]])
+        self._interpreter.allocate_tensors()
+        self._inputs = self._interpreter.get_input_details()
+        self._outputs = self._interpreter.get_output_details()
+
+
+class _LiteRT:
+    """LiteRT over batches: one invoke per batch when the model allows it, else one per sample."""
+
+    def __init__(self, tflite: TFLiteModel, batch: int, reference_kernels: bool) -> None:
+        self.single = LiteRTRunner(tflite, reference=reference_kernels)
+        self.batch = batch
+        self.batched: _BatchedLiteRT | None = None
+        self.batch_note = "one sample per invoke"
+        if batch > 1:
+            try:
+                self.batched = _BatchedLiteRT(tflite, reference=reference_kernels, batch=batch)
+            except (EdgeqError, RuntimeError, ValueError) as exc:
+                # Typical: a RESHAPE with a constant [1, N] shape, as a batch-1 conversion emits.
+                node = re.search(r"Node number \d+ \((\w+)\)", str(exc))
+                refused = f"op {node.group(1)}" if node else "the model"
+                self.batch_note = f"one sample per invoke ({refused} cannot take a batch of {batch})"
+        self._checked = False
+        self.seconds = 0.0
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        count = len(inputs[0])
+        started = time.perf_counter()
+        if self.batched is not None:
+            padded = [np.concatenate([x, np.zeros((self.batch - count, *x.shape[1:]), x.dtype)]) if count < self.batch
+                      else x for x in inputs]
+            outputs = [o[:count] for o in self.batched.run(padded)]
+            if not self._checked:
+                self._checked = True
+                single = self._single(inputs, min(count, 2))
+                if not all(np.array_equal(o[:len(s)], s) for o, s in zip(outputs, single, strict=True)):
+                    self.batched = None
+                    self.batch_note = "one sample per invoke (batched results differed from batch-1 results)"
+                    outputs = self._single(inputs, count)
+        else:
+            outputs = self._single(inputs, count)
+        self.seconds += time.perf_counter() - started
+        return outputs
+
+    def _single(self, inputs: list[np.ndarray], count: int) -> list[np.ndarray]:
+        results = [self.single.run([x[i:i + 1] for x in inputs]) for i in range(count)]
+        return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
+
+    @property
+    def batched_note(self) -> str:
+        return f"batched, {self.batch} samples per invoke" if self.batched is not None else self.batch_note
+
+
+def _short(message: str, limit: int = 160) -> str:
+    """LiteRT repeats its complaint once per tensor ('...Was 3.Tensor 33 has...Tensor 36...'): keep the first."""
+    first = re.split(r"(?<=\.)(?=[A-Z])", " ".join(message.split()))[0]
+    return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def _open_litert(tflite: TFLiteModel, options: ValidationOptions) -> tuple[_LiteRT | None, str]:
+    if not options.litert:
+        return None, "disabled by the caller"
+    try:
+        return _LiteRT(tflite, options.batch_size, options.litert_reference_kernels), ""
+    except EdgeqError as exc:
+        return None, _short(str(exc))
+
+
+def _open_tflm(tflite: TFLiteModel, options: ValidationOptions, preserve: bool) -> tuple[TFLMRunner | None, str]:
+    if options.tflm_samples == 0:
+        return None, "disabled (--tflm-samples 0)"
+    try:
+        return TFLMRunner(tflite, preserve_all_tensors=preserve), ""
+    except EdgeqError as exc:
+        return None, _short(str(exc))
+
+
+# ------------------------------------------------------------------------------------------------ the driver
+
+def _outputs(tflite: TFLiteModel, reference: LoadedModel | None, iomap: IOMap | None,
+             stream: SampleStream) -> list[OutputInfo]:
+    names = output_names(tflite)
+    infos = []
+    for position, tensor in enumerate(tflite.main.output_tensors()):
+        ref_index = iomap.outputs[position] if iomap is not None else None
+        name = reference.outputs[ref_index].name if reference is not None and ref_index is not None else names[position]
+        infos.append(OutputInfo.describe(position, name, ref_index, tensor, tflite))
+    if stream.labels is not None:
+        order = sorted(infos, key=lambda o: o.reference if o.reference is not None else o.position)
+        labelled = next((o for o in order if o.kind == "classification" and len(o.shape) == 1), None)
+        if labelled is None:
+            raise CalibrationError(f"validation data {stream.source} has labels 'y', but no model output is a "
+                                   "class-score vector [C] (C >= 2) to compare them with")
+        top = int(stream.labels.max())
+        if top >= labelled.classes:
+            raise CalibrationError(f"validation data {stream.source}: label {top} is outside output "
+                                   f"{labelled.name!r}'s classes 0..{labelled.classes - 1}")
+        labelled.labelled = True
+    return infos
+
+
+def _load_reference(reference: str | Path | LoadedModel | None, unsafe: bool) -> LoadedModel | None:
+    if reference is None or isinstance(reference, LoadedModel):
+        return reference
+    return load_model(reference, unsafe=unsafe)
+
+
+def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet,
+             reference: str | Path | LoadedModel | None = None, options: ValidationOptions | None = None,
+             progress: ProgressCallback | None = None) -> ValidationReport:
+    """Run the float reference, LiteRT and TFLM on the same samples and check the thresholds.
+
+    `model`: a .tflite path or TFLiteModel; `data`: .npz (x, optional y), .npy, an image folder or a
+    SampleSet; `reference`: the float model (.keras/.h5/SavedModel or LoadedModel), optional but needed
+    for every float-vs-integer metric. Returns a ValidationReport; `.passed` tells whether all checks held.
+    """
+    options = options or ValidationOptions()
+    model_name = Path(model).name if isinstance(model, str | Path) else "model.tflite"
+    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
+    ref = _load_reference(reference, options.unsafe_load)
+    iomap = match_io(tflite, ref, model_name) if ref is not None else None
+    specs = ref.inputs if ref is not None else tflite_input_specs(tflite)
+    stream = open_samples(data, specs, limit=options.samples, preprocess=options.preprocess)
+    session = _Session(tflite, model_name, ref, iomap, stream, options)
+    for start, arrays in stream.batches(options.batch_size):
+        session.batch(start, arrays)
+        if progress is not None:
+            progress(start + len(arrays[0]), stream.count)
+    return session.report()
+
+
+class _Session:
+    """One validation run: the interpreters, their streaming metrics, and the batch loop's body."""
+
+    def __init__(self, tflite: TFLiteModel, model_name: str, ref: LoadedModel | None, iomap: IOMap | None,
+                 stream: SampleStream, options: ValidationOptions) -> None:
+        self.tflite, self.model_name, self.ref, self.iomap = tflite, model_name, ref, iomap
+        self.stream, self.options = stream, options
+        self.outputs = _outputs(tflite, ref, iomap, stream)
+        self.layers = _layer_comparison(tflite, ref, iomap, options)
+        self.litert, self.litert_reason = _open_litert(tflite, options)
+        self.tflm, self.tflm_reason = _open_tflm(tflite, options, preserve=self.layers is not None)
+        if self.litert is None and self.tflm is None:
+            raise EdgeqError(f"{model_name}: neither interpreter can run the model: LiteRT: {self.litert_reason}; "
+                             f"TFLM: {self.tflm_reason}")
+        # Intermediate tensors come from TFLM (the MCU's truth); LiteRT stands in only when TFLM cannot run.
+        self.layer_runner: TFLMRunner | LiteRTRunner | None = self.tflm
+        self.layer_note = "tflm"
+        if self.layers is not None and self.tflm is None:
+            self.layer_runner, self.layer_note = _preserving_litert(tflite, options), "litert (TFLM did not run)"
+            if self.layer_runner is None:
+                self.layers = None
+                self.layer_note = "no interpreter that preserves intermediate tensors could run the model"
+        against_float = ref is not None
+        self.stats = {name: [OutputStats.create(o, against_float) for o in self.outputs]
+                      for name, engine in (("litert", self.litert), ("tflm", self.tflm)) if engine is not None}
+        self.float_stats = [OutputStats.create(o, False) for o in self.outputs] if against_float else None
+        # TFLM and the per-layer comparison see a seeded spread of samples: the first N samples of a
+        # class-sorted file would all be one class.
+        sampled = self.tflm is not None or self.layers is not None
+        size = options.tflm_samples or DEFAULT_TFLM_SAMPLES
+        self.subset = set(select_indices(stream.count, size).tolist()) if sampled else set()
+        self.cross = [[0, 0, 0] for _ in self.outputs]  # per output: differing values, compared values, max LSB
+        self.seconds = {"float": 0.0, "tflm": 0.0}
+        self.float_single = False  # set when the reference refuses batches
+        self.in_tensors = tflite.main.input_tensors()
+        self.out_tensors = tflite.main.output_tensors()
+
+    def batch(self, start: int, arrays: list[np.ndarray]) -> None:
+        """Run every interpreter on one batch of samples (TFLM on the batch's share of the subset)."""
+        count = len(arrays[0])
+        labels = self.stream.labels[start:start + count] if self.stream.labels is not None else None
+        expected = self._float(arrays, labels)
+        iomap = self.iomap
+        feed = [arrays[iomap.inputs[i]] if iomap else arrays[i] for i in range(len(self.in_tensors))]
+        quantized = [quantize_input(x, t) for x, t in zip(feed, self.in_tensors, strict=True)]
+        litert_raw = self.litert.run(quantized) if self.litert is not None else None
+        if litert_raw is not None:
+            self._update("litert", expected, litert_raw, labels)
+        rows = [p - start for p in range(start, start + count) if p in self.subset]
+        if not rows:
+            return
+        layer_values = self.layers.float_values([a[rows] for a in arrays]) if self.layers is not None else None
+        samples = [[x[row:row + 1] for x in quantized] for row in rows]
+        if self.tflm is None:
+            if self.layers is not None and self.layer_runner is not None:
+                for k, sample in enumerate(samples):
+                    self.layer_runner.run(sample)
+                    self.layers.update(layer_values, k, self.layer_runner)
+            return
+        began = time.perf_counter()
+        results = []
+        for k, sample in enumerate(samples):
+            results.append(self.tflm.run(sample))
+            if self.layers is not None:
+                self.layers.update(layer_values, k, self.tflm)
+        self.seconds["tflm"] += time.perf_counter() - began
+        tflm_raw = [np.concatenate([r[i] for r in results]) for i in range(len(self.outputs))]
+        self._update("tflm", [e[rows] for e in expected] if expected else None, tflm_raw,
+                     labels[rows] if labels is not None else None)
+        if litert_raw is not None:
+            for i, raw in enumerate(tflm_raw):
+                _compare_raw(self.cross[i], litert_raw[i][rows], raw)
+
+    def _float(self, arrays: list[np.ndarray], labels: np.ndarray | None) -> list[np.ndarray] | None:
+        if self.ref is None or self.iomap is None:
+            return None
+        began = time.perf_counter()
+        predicted = self._predict(arrays)
+        self.seconds["float"] += time.perf_counter() - began
+        expected = [predicted[k] for k in self.iomap.outputs]
+        if self.float_stats is not None:
+            for stats, values in zip(self.float_stats, expected, strict=True):
+                stats.update(None, values, labels)
+        return expected
+
+    def _predict(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The reference on a batch; one sample at a time for references exported with a fixed batch of 1."""
+        assert self.ref is not None
+        if not self.float_single:
+            try:
+                return self.ref.predict(arrays)
+            except Exception:  # TF raises InvalidArgumentError/ValueError/TypeError for a batch it cannot take
+                self.float_single = True
+        try:
+            results = [self.ref.predict([a[i:i + 1] for a in arrays]) for i in range(len(arrays[0]))]
+        except Exception as exc:
+            raise EdgeqError(f"the float reference {self.ref.path.name} failed on the validation data: "
+                             f"{_short(str(exc))}") from None
+        return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
+
+    def _update(self, name: str, expected: list[np.ndarray] | None, raw: list[np.ndarray],
+                labels: np.ndarray | None) -> None:
+        for i, (stats, values, tensor) in enumerate(zip(self.stats[name], raw, self.out_tensors, strict=True)):
+            stats.update(expected[i] if expected else None, dequantize_output(values, tensor), labels)
+
+    def report(self) -> ValidationReport:
+        """The ValidationReport of everything seen so far, with its checks evaluated."""
+        ref, options, count = self.ref, self.options, self.stream.count
+        litert, tflm = self.litert, self.tflm
+        kernels = LITERT_KERNELS if options.litert_reference_kernels else LITERT_DEFAULT_KERNELS
+        interpreters = {
+            "float": InterpreterInfo("float", ref is not None, "" if ref is not None else "no --reference model",
+                                     count if ref is not None else 0,
+                                     f"{ref.format} reference, float32, "
+                                     f"{'one sample per call' if self.float_single else 'batched'}" if ref else "",
+                                     self.seconds["float"]),
+            "litert": InterpreterInfo("litert", litert is not None, self.litert_reason,
+                                      count if litert is not None else 0,
+                                      f"{kernels}; {litert.batched_note}" if litert is not None else "",
+                                      litert.seconds if litert is not None else 0.0),
+            "tflm": InterpreterInfo("tflm", tflm is not None, self.tflm_reason, len(self.subset) if tflm else 0,
+                                    f"TFLM host interpreter (tflite-micro); {len(self.subset)} of {count} samples, "
+                                    "seeded selection" if tflm is not None else "", self.seconds["tflm"]),
+        }
+        report = ValidationReport(
+            model={"file": self.model_name, "sha256": self.tflite.sha256},
+            reference={"file": ref.path.name, "format": ref.format, "sha256": ref.sha256} if ref else None,
+            data=self.stream.to_dict(), thresholds=options.thresholds, interpreters=interpreters,
+            outputs=self.outputs, stats=self.stats, float_stats=self.float_stats,
+            litert_vs_tflm=_cross_summary(self.outputs, self.cross, litert is not None and tflm is not None, kernels),
+            layers=_layer_summary(self.layers, self.layer_note, ref, options),
+        )
+        report.checks = evaluate_checks(report)
+        return report
+
+
+def _compare_raw(acc: list[int], a: np.ndarray, b: np.ndarray) -> None:
+    if np.issubdtype(a.dtype, np.integer):
+        differ, worst = lsb_difference(a, b)
+    else:
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        differ, worst = int(np.count_nonzero(diff)), 0
+    acc[0] += differ
+    acc[1] += a.size
+    acc[2] = max(acc[2], worst)
+
+
+def _cross_summary(outputs: list[OutputInfo], cross: list[list[int]], both: bool, kernels: str) -> dict:
+    if not both:
+        return {"compared": False, "reason": "needs both LiteRT and TFLM to run"}
+    return {"compared": True, "litert_kernels": kernels, "outputs": [
+        {"output": o.name, "differing_values": c[0], "compared_values": c[1],
+         "max_difference_lsb": c[2] if o.quantized else None} for o, c in zip(outputs, cross, strict=True)]}
+
+
+def _layer_comparison(tflite: TFLiteModel, ref: LoadedModel | None, iomap: IOMap | None,
+                      options: ValidationOptions) -> LayerComparison | None:
+    if not options.per_layer or ref is None or ref.keras_model is None or iomap is None:
+        return None
+    output_tensors = tflite.main.outputs
+    keras_outputs = ref.keras_model.outputs
+    output_layers = {output_tensors[p]: producer_layer(keras_outputs[k]) for p, k in enumerate(iomap.outputs)}
+    comparison = LayerComparison(tflite, ref.keras_model, output_layers)
+    return comparison if comparison.matches else None
+
+
+def _preserving_litert(tflite: TFLiteModel, options: ValidationOptions) -> LiteRTRunner | None:
+    try:
+        return LiteRTRunner(tflite, reference=options.litert_reference_kernels, preserve_all_tensors=True)
+    except EdgeqError:
+        return None
+
+
+def _layer_summary(layers: LayerComparison | None, source: str, ref: LoadedModel | None,
+                   options: ValidationOptions) -> dict:
+    if layers is None:
+        if not options.per_layer:
+            reason = "disabled by the caller"
+        elif ref is None:
+            reason = "needs a float --reference model"
+        elif ref.keras_model is None:
+            reason = "needs a Keras reference (.keras/.h5); a SavedModel has no layer outputs to compare"
+        else:
+            reason = source if source.startswith("no ") else "no .tflite tensor matched a Keras layer output"
+        return {"compared": False, "reason": reason}
+    return {"compared": True, "interpreter": source, "samples": layers.samples, "rows": layers.rows(),
+            "unmatched_layers": layers.unmatched}
