@@ -222,21 +222,24 @@ def test_emitted_project_golden_output_is_tflm_output(converted):
 
 # -------------------------------------------------------------------------------------------- refusals
 
-def test_rolled_lstm_converts_or_is_refused_in_one_line(tmp_path):
+def test_rolled_lstm_is_unrolled_and_converts_integer_only(tmp_path):
     """Keras 3 exports a rolled LSTM as a WHILE loop and TFLite's int8 calibrator segfaulted on it (the whole
-    process died). quantize now unrolls it; the unrolled cell converts integer-only or, when the converter
-    leaves a float SPLIT in the cell (seen with some weights), is refused naming the layer."""
+    process died). quantize unrolls it: with these weights the cell converts integer-only (other weights can
+    leave a float SPLIT, which is refused naming the layer: test_layer_normalization_... shows that path)."""
     k = _keras()
     k.utils.set_random_seed(7)
     path = _write_model(lstm(k), tmp_path, "keras")
-    calib, _ = _write_data(tmp_path, {"x": (10, 4)}, seed=4)
-    try:
-        result = convert(path, tmp_path / "out", ConvertOptions(target="cortex-m4", calib=calib))
-    except QuantizationError as exc:
-        assert "from layer 'lstm'" in str(exc) and "\n" not in str(exc)
-        return
-    assert "WHILE" not in result.tflite.op_counts() and {"FULLY_CONNECTED", "TANH"} <= set(result.tflite.op_counts())
-    assert any("unrolled" in fix for fix in result.report["source"]["compat_fixes"])
+    calib, val = _write_data(tmp_path, {"x": (10, 4)}, seed=4)
+    result = convert(path, tmp_path / "out", ConvertOptions(target="cortex-m4", calib=calib, val=val))
+    # 10 time steps unrolled: per step a SPLIT of the gates, 2 FULLY_CONNECTED, 3 LOGISTIC + 2 TANH, ...
+    assert result.tflite.op_counts() == {"ADD": 27, "FULLY_CONNECTED": 20, "LOGISTIC": 29, "MUL": 29,
+                                         "RESHAPE": 10, "SOFTMAX": 1, "SPLIT": 10, "TANH": 20, "UNPACK": 1}
+    assert result.report["quantization"]["integer_only"] is True
+    assert [fix.split(" ", 1)[1] for fix in result.report["source"]["compat_fixes"]] == \
+        ["(LSTM): unrolled over the fixed time steps for export (a rolled layer becomes a WHILE loop)"]
+    checks = {(c.interpreter, c.metric): c.value for c in result.validation.checks}
+    assert checks == {("litert", "top1_agreement"): 1.0, ("tflm", "top1_agreement"): 1.0}
+    assert result.validation.metric("tflm", "sqnr_db") > 20
 
 
 def test_layer_normalization_is_refused_naming_the_layer(tmp_path):
