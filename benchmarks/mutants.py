@@ -72,8 +72,14 @@ def run_tests(copy: Path, tests: tuple[str, ...], log: Path) -> tuple[int, str, 
 
 
 def existing(copy: Path, tests: tuple[str, ...]) -> tuple[str, ...]:
-    """The selections whose test file exists in the copy (another revision's tests may lack some)."""
-    return tuple(t for t in tests if (copy / t.split("::")[0]).is_file())
+    """The selections (files or node ids) that exist in the copy: another revision's tests may lack some."""
+    files = sorted({t.split("::")[0] for t in tests if (copy / t.split("::")[0]).is_file()})
+    if not files:
+        return ()
+    listed = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
+                             *files], cwd=copy, capture_output=True, text=True).stdout.splitlines()
+    collected = {line.split("[")[0] for line in listed if "::" in line}
+    return tuple(t for t in tests if t in files or t.split("[")[0] in collected)
 
 
 def apply(copy: Path, mutant: Mutant) -> str:
