@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from engine_opmodels import Graph, options
 
-from edgeq.engine.quant import quantize_multiplier
+from edgeq.engine.quant import f32, quantize_multiplier
 from edgeq.tflite import TFLiteModel
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -116,18 +116,14 @@ def half_step_targets(rng: np.random.Generator, zp: int) -> list[int]:
 
 # ------------------------------------------------------------------------------ accumulator ops (per channel)
 
-def _f32(x: float) -> np.float32:
-    return np.float32(x)
-
-
 def multiplier_reals(rng: np.random.Generator) -> list[float]:
     """Real multipliers (filter scale over a power of two, so exactly float32) covering the extremes."""
     return [0.5,                                  # shift 0, multiplier 2^30
-            float(_f32(1 - 2.0 ** -24)) / 16,     # multiplier 2^31 - 2^7: near 2^31
+            f32(1 - 2.0 ** -24) / 16,     # multiplier 2^31 - 2^7: near 2^31
             2.0 ** -32, 1.5 * 2.0 ** -32,         # shift -31: tiny
             2.0 ** -34,                           # below 2^-32: flushed to zero
             1.5,                                  # shift 1: a left shift before the multiply
-            *[float(_f32(np.exp(rng.uniform(np.log(2.0 ** -14), np.log(0.4))))) for _ in range(3)]]
+            *[log_scale(rng, 2.0 ** -14, 0.4) for _ in range(3)]]
 
 
 @dataclass
@@ -144,9 +140,9 @@ def _channel_plan(rng: np.random.Generator, in_scale: float, out_scale: float, z
     plan = _Channels()
     reals = multiplier_reals(rng) if per_channel else [float(rng.choice(multiplier_reals(rng)))]
     for real in reals:
-        f_scale = float(_f32(real * out_scale / in_scale))
+        f_scale = f32(real * out_scale / in_scale)
         if random_ratio:  # an arbitrary 31-bit multiplier, not a float32 mantissa
-            f_scale = float(_f32(f_scale * rng.uniform(0.7, 1.3)))
+            f_scale = f32(f_scale * rng.uniform(0.7, 1.3))
         pair = quantize_multiplier(in_scale * f_scale / out_scale)
         for target in half_step_targets(rng, zp_out) + list(EXTREMES):
             plan.scales.append(f_scale)
@@ -198,8 +194,8 @@ def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
     for k, (zp_in, zp_out) in enumerate(_zero_points(rng)):
         per_channel = k != 4  # one per-tensor model per op
         variant = k % 2  # 0: whole window (offset folded), 1: clipped window or depth multiplier 2
-        in_scale = float(_f32(np.exp(rng.uniform(np.log(1e-3), np.log(0.5)))))
-        out_scale = float(_f32(in_scale * 2.0 ** int(rng.integers(4, 11))))
+        in_scale = log_scale(rng)
+        out_scale = f32(in_scale * 2.0 ** int(rng.integers(4, 11)))
         plan = _channel_plan(rng, in_scale, out_scale, zp_out, per_channel, random_ratio=k >= 3)
         channels = len(plan.targets)
         x, w, dots_of, shapes = _accumulator_geometry(op, variant, channels, zp_in, rng)
@@ -291,7 +287,7 @@ def mean_cases(rng: np.random.Generator) -> list[HalfCase]:
         if ratio == "near":
             out_scale = near_2_31(in_scale * 4, lambda v, s=in_scale: s / v)
         else:
-            out_scale = float(_f32(in_scale / (ratio if ratio is not None else rng.uniform(0.2, 3))))
+            out_scale = f32(in_scale / (ratio if ratio is not None else rng.uniform(0.2, 3)))
         m, shift = mean_multiplier(in_scale, out_scale, count)
         lo, hi = -128 - zp_in, 127 - zp_in  # per value, as offsets from the zero point
         sums = np.arange(lo * count, hi * count + 1)
@@ -339,7 +335,7 @@ def average_pool_cases(rng: np.random.Generator) -> list[HalfCase]:
         rounded = np.where(s > 0, (s + count // 2) // count, -((-s + count // 2) // count))
         tie = np.where(half[picks], np.sign(s), 0)
         g = Graph()
-        scale = float(_f32(np.exp(rng.uniform(np.log(1e-3), np.log(0.5)))))
+        scale = log_scale(rng)
         zp = [-128, 127, 0][k]
         xi = g.tensor((1, kh, out_w * kw, channels), scale=scale, zero_point=zp)
         yi = g.tensor((1, 1, out_w, channels), scale=scale, zero_point=zp)
@@ -366,4 +362,4 @@ def near_2_31(start: float, real_of: Callable[[float], float]) -> float:
 
 
 def log_scale(rng: np.random.Generator, lo: float = 1e-3, hi: float = 0.5) -> float:
-    return float(_f32(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+    return f32(math.exp(rng.uniform(math.log(lo), math.log(hi))))
