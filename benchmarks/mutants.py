@@ -4,6 +4,7 @@ run only the tests that cover it, and report which the suite catches.
     .venv/bin/python benchmarks/mutants.py                   # every mutant, the current tests
     .venv/bin/python benchmarks/mutants.py -k halves -k gate  # mutants whose name contains a pattern
     .venv/bin/python benchmarks/mutants.py --tests-from main  # the same mutants against main's tests
+    .venv/bin/python benchmarks/mutants.py -k halves --tests tests/engine/test_engine_halves.py  # one file only
     .venv/bin/python benchmarks/mutants.py --list
 
 A mutant is caught when its tests fail (pytest exit status 1). The unmutated copy runs the same tests
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", action="append", default=[], help="only mutants whose name contains this")
     parser.add_argument("--tests-from", metavar="REV", help="use tests/ from this git revision (e.g. main)")
+    parser.add_argument("--tests", action="append", default=[], metavar="ARG",
+                        help="run these pytest files/node ids for every chosen mutant instead of its own")
     parser.add_argument("--list", action="store_true", help="list the mutants and their tests, run nothing")
     parser.add_argument("--keep", action="store_true", help="keep the copy and the pytest logs")
     args = parser.parse_args(argv)
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline: dict[tuple[str, ...], int] = {}
     rows = []
     for mutant in chosen:
-        tests = existing(copy, mutant.tests)
+        tests = existing(copy, tuple(args.tests) or mutant.tests)
         if not tests:
             rows.append((mutant, "missed", "no test file", 0.0))
             print(f"  {mutant.name:40} missed   (none of its test files exist)", flush=True)
