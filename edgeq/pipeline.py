@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
@@ -14,12 +14,11 @@ from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFa
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.converter import QuantizeOptions, quantize
-from edgeq.report import conversion_report
+from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
-from edgeq.tflite import TFLiteModel
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
-from edgeq.validate.session import ValidationOptions, ValidationReport, validate_model
+from edgeq.validate.session import ValidationOptions, validate_model
 
 SYNTHETIC_SAMPLES = 100
 
@@ -74,19 +73,6 @@ class ConvertOptions:
     verify_samples: int = 8
 
 
-@dataclass
-class ConvertResult:
-    """What convert produced: the parsed .tflite, the report (as written) and where it went."""
-
-    out_dir: Path
-    tflite: TFLiteModel
-    report: dict[str, Any]
-    source: LoadedModel
-    samples: SampleSet | None
-    warnings: list[str] = field(default_factory=list)
-    validation: ValidationReport | None = None
-
-
 def _target_for(options: ConvertOptions) -> TargetProfile:
     target = get_target(options.target)
     if options.mode not in target.modes:
@@ -113,18 +99,6 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
     return None
 
 
-def _emit_project(tflite: TFLiteModel, staging: Path, project: str, target: TargetProfile, options: ConvertOptions,
-                  samples: SampleSet | None) -> dict[str, Any]:
-    """Write the firmware project into staging/<project>/ and return report.json's `project` entry."""
-    emitted = write_project(tflite, staging / project, target=target, template=options.template, name=options.name,
-                            runtime=options.runtime, samples=samples)
-    entry: dict[str, Any] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
-                             "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
-    if emitted.memory is not None:  # the compiled-C engine's arena plan next to TFLM's arena
-        entry["engine_memory"] = emitted.memory
-    return entry
-
-
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
             progress: Progress | None = None) -> ConvertResult:
     """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/."""
@@ -148,46 +122,40 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
+    result = ConvertResult(out_dir=out_dir, source=source, target=target, quantization=quantize_options,
+                           samples=samples, tflite=tflite, warnings=warnings)
 
-    report = conversion_report(source, target, quantize_options, samples, tflite)
-    report["warnings"] = warnings
-
-    validation = None
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
-        validation = validate_model(tflite, options.val, source,
-                                    replace(options.validation, preprocess=options.preprocess),
-                                    progress=progress.validation)
-        report["validation"] = validation.to_dict()
+        result.validation = validate_model(tflite, options.val, source,
+                                           replace(options.validation, preprocess=options.preprocess),
+                                           progress=progress.validation)
 
     progress.step(f"Checking the model against {target.name}")
-    verdict = check_model(tflite, target)
-    report["target"].update(verdict.to_dict())
-    for finding in verdict.rules:
+    result.check = check_model(tflite, target)
+    for finding in result.check.rules:
         if finding.severity == "warning" and not finding.ok:
             warnings.append(f"{finding.rule}: {finding.detail}")
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
-    emulation = None
     with staged_output(out_dir, options.force) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
-        if verdict.ok:  # a model that does not fit gets no firmware project, only the report saying why
+        if result.check.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")
-            report["project"] = _emit_project(tflite, staging, project, target, options, samples)
+            result.project = write_project(tflite, staging / project, target=target, template=options.template,
+                                           name=options.name, runtime=options.runtime, samples=samples)
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
-                emulation = verify(staging, samples=options.verify_samples, target=target.name)
-                report["emulation"] = emulation.to_dict()
-        (staging / "report.json").write_text(json_text(report), encoding="utf-8")
-        if validation is not None:
-            (staging / "validation.html").write_text(render_html(validation), encoding="utf-8")
-            (staging / "validation.junit.xml").write_text(junit_xml(validation), encoding="utf-8")
-    if validation is not None and not validation.passed:  # OUT is written for inspection; the gate still fails
-        raise ValidationFailed(f"{validation.failure_message()} ({out_dir}/validation.html has the details)")
-    if emulation is not None and not emulation.passed:
-        raise VerifyError(f"{emulation.summary()} ({out_dir}/report.json has the details)")
-    if not verdict.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
-        raise CheckFailed(f"{verdict.summary()} ({out_dir}/report.json has the details)")
-    return ConvertResult(out_dir=out_dir, tflite=tflite, report=report, source=source, samples=samples,
-                         warnings=warnings, validation=validation)
+                result.emulation = verify(staging, samples=options.verify_samples, target=target.name)
+        (staging / "report.json").write_text(json_text(result.to_dict()), encoding="utf-8")
+        if result.validation is not None:
+            (staging / "validation.html").write_text(render_html(result.validation), encoding="utf-8")
+            (staging / "validation.junit.xml").write_text(junit_xml(result.validation), encoding="utf-8")
+    if result.validation is not None and not result.validation.passed:  # OUT is written; the gate still fails
+        raise ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details)")
+    if result.emulation is not None and not result.emulation.passed:
+        raise VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
+    if not result.check.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
+        raise CheckFailed(f"{result.check.summary()} ({out_dir}/report.json has the details)")
+    return result

@@ -343,8 +343,12 @@ def rules_documentation() -> list[tuple[str, str, str]]:
 
 
 
+def target_identity(target: TargetProfile) -> dict[str, Any]:
+    """Who the target is, as report.json's `target` block starts."""
+    return {"name": target.name, "kind": target.kind, "runtime": target.runtime.name,
+            "kernels": target.runtime.kernels}
+
+
 def target_report(result: CheckResult) -> dict[str, Any]:
     """report.json's `target` block: the profile's identity, then the verdict and its numbers."""
-    t = result.target
-    return {"name": t.name, "kind": t.kind, "runtime": t.runtime.name, "kernels": t.runtime.kernels,
-            **result.to_dict()}
+    return {**target_identity(result.target), **result.to_dict()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -21,9 +21,12 @@ from edgeq.cli.app import (
 )
 from edgeq.cli.gates import gate_options, validation_options
 
+if TYPE_CHECKING:
+    from edgeq.report import ConvertResult
 
-def _summary_table(result: Any) -> Table:
-    report = result.report
+
+def _summary_table(result: ConvertResult) -> Table:
+    """The terminal summary of a conversion, from its typed results."""
     table = Table(title=Text(f"edgeq convert → {result.out_dir}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -31,39 +34,40 @@ def _summary_table(result: Any) -> Table:
     def row(label: str, value: str) -> None:
         table.add_row(label, Text(value))  # Text: names from the model are never read as rich markup
 
-    row("target", report["target"]["name"])
-    row("mode", f"{report['quantization']['mode']} (I/O {report['quantization']['io_type']})")
-    row("model.tflite", f"{report['model']['size_bytes']:,} bytes")
-    row("ops", ", ".join(f"{name}×{count}" for name, count in report["model"]["ops"].items()))
-    for kind in ("inputs", "outputs"):
-        for t in report["model"][kind]:
-            quant = f" scale={t['scale']:.6g} zp={t['zero_point']}" if isinstance(t.get("scale"), float) else ""
-            row(kind[:-1], f"{t['name']} {t['shape']} {t['dtype']}{quant}")
-    calibration = report.get("calibration")
-    if calibration:
-        row("calibration", f"{calibration['source']} ({calibration['samples']} samples)")
-    fit = report["target"]
-    if "flash" in fit:  # the target check (edgeq check)
-        arena = f", arena {fit['arena']['recommended_bytes']:,} B" if fit.get("arena") else ""
-        row("fits", f"flash {fit['flash']['used_bytes'] / 1024:,.1f} of {fit['flash']['capacity_bytes'] / 1024:,.0f} "
-                    f"KiB, RAM {fit['ram']['used_bytes'] / 1024:,.1f} of {fit['ram']['capacity_bytes'] / 1024:,.0f} "
-                    f"KiB{arena}; ~{fit['latency']['ms']:,.2f} ms (estimate)")
-    project = report.get("project")
-    if project:
-        row("project", f"{project['dir']}/ ({project['template']}, {len(project['files'])} files, "
-                       f"symbol prefix {project['name']})")
-    validation = report.get("validation")
-    if validation:
-        checks = validation["checks"]
-        passed = sum(c["status"] == "passed" for c in checks)
-        row("validation", f"{'passed' if validation['passed'] else 'FAILED'}: {passed} of {len(checks)} "
+    tflite = result.tflite
+    row("target", result.target.name)
+    row("mode", f"{result.quantization.mode} (I/O {result.quantization.effective_io_type})")
+    row("model.tflite", f"{tflite.size:,} bytes")
+    row("ops", ", ".join(f"{name}×{count}" for name, count in tflite.op_counts().items()))
+    for kind, tensors in (("input", tflite.main.input_tensors()), ("output", tflite.main.output_tensors())):
+        for t in tensors:
+            q = t.quantization
+            quant = f" scale={float(q.scale[0]):.6g} zp={int(q.zero_point[0])}" if q is not None and \
+                len(q.scale) == 1 else ""
+            row(kind, f"{t.name} {list(t.shape)} {t.dtype}{quant}")
+    if result.samples is not None:
+        row("calibration", f"{result.samples.source} ({result.samples.count} samples)")
+    check = result.check
+    if check is not None:
+        arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
+        row("fits", f"flash {check.flash.used / 1024:,.1f} of {check.flash.capacity / 1024:,.0f} KiB, "
+                    f"RAM {check.ram.used / 1024:,.1f} of {check.ram.capacity / 1024:,.0f} KiB{arena}; "
+                    f"~{check.latency.ms:,.2f} ms (estimate)")
+    project = result.project
+    if project is not None:
+        row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "
+                       f"symbol prefix {project.name})")
+    validation = result.validation
+    if validation is not None:
+        held = sum(c.status == "passed" for c in validation.checks)
+        row("validation", f"{'passed' if validation.passed else 'FAILED'}: {held} of {len(validation.checks)} "
                           "checks held (validation.html, validation.junit.xml)")
-    emulation = report.get("emulation")
-    if emulation:
-        instructions = emulation.get("instructions_per_inference")
+    emulation = result.emulation
+    if emulation is not None:
+        instructions = emulation.instructions_per_inference
         counted = f", {instructions:,} instructions/inference" if instructions else ""
-        row("emulation", f"{emulation['status']} on {emulation['qemu_machine']}: max diff "
-                         f"{emulation['max_abs_diff']} over {emulation['samples']} samples{counted}")
+        row("emulation", f"{emulation.status} on {emulation.machine}: max diff {emulation.max_abs_diff} over "
+                         f"{emulation.samples} samples{counted}")
     return table
 
 

@@ -4,7 +4,6 @@ inputs and compared with the host TFLM interpreter (the microcontroller's truth)
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,8 +227,8 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
 
 
 def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
-    """Set report.json["emulation"] in OUT, atomically (a temporary file renamed over the old one)."""
-    from edgeq.output import json_text
+    """Set report.json["emulation"] in OUT, atomically (a reader never sees half a file)."""
+    from edgeq.output import json_text, write_text_atomic
 
     path = Path(out_dir) / "report.json"
     data: dict[str, Any] = {}
@@ -239,14 +238,5 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
         except ValueError:
             raise VerifyError(f"{path} is not valid JSON; not overwriting it") from None
     data["emulation"] = report.to_dict()
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, partial = tempfile.mkstemp(prefix=".report.json.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as fh:
-            fh.write(json_text(data))
-        os.chmod(partial, mode)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    write_text_atomic(path, json_text(data))
     return path

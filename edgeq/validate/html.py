@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from edgeq.render import render
+from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
 from edgeq.validate.report import ValidationReport, fmt
 from edgeq.version import __version__
@@ -21,9 +22,7 @@ from edgeq.version import __version__
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
 GOOD, FAIR, POOR = "#2e7d32", "#ef6c00", "#c62828"
-COLUMNS = {"top1_accuracy": "top-1 accuracy", "accuracy_drop_pp": "accuracy drop vs float (pp)",
-           "top1_agreement": "top-1 agreement with float", "max_abs_error": "max abs error",
-           "mean_abs_error": "mean abs error", "sqnr_db": "SQNR (dB)"}
+COLUMNS = {metric.key: metric.heading for metric in METRICS}
 
 
 def _svg(width: int, height: int, plot_id: str, title: str) -> ET.Element:

@@ -125,7 +125,7 @@ def test_help_is_fast_and_lists_commands():
 
 def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     """A tensor or file name like '[/bold]' must print verbatim, not crash rich's markup parser."""
-    import copy
+    import dataclasses
     import io
     from types import SimpleNamespace
 
@@ -135,12 +135,16 @@ def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     from edgeq.cli.convert_cmd import _summary_table
 
     _, result = digits_convert_dir
-    report = copy.deepcopy(result.report)
-    report["model"]["inputs"][0]["name"] = "in[/bold]put"
-    report["calibration"]["source"] = "[red]calib.npz"
+    real = result.tflite
+    hostile = dataclasses.replace(real.main.input_tensors()[0], name="in[/bold]put")
+    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts,
+                             main=SimpleNamespace(input_tensors=lambda: [hostile],
+                                                  output_tensors=real.main.output_tensors))
+    fake = dataclasses.replace(result, out_dir="out[/]", tflite=tflite,
+                               samples=dataclasses.replace(result.samples, source="[red]calib.npz"))
     buffer = io.StringIO()
     console = Console(file=buffer, width=200)
-    console.print(_summary_table(SimpleNamespace(report=report, out_dir="out[/]")))
+    console.print(_summary_table(fake))
     RichProgress(console).step("Loading [/italic]model.keras")
     text = buffer.getvalue()
     assert "in[/bold]put" in text and "[red]calib.npz" in text and "Loading [/italic]model.keras" in text
