@@ -98,6 +98,10 @@ def kotlin_helpers(tmp_path_factory):
         module = _module(tmp, build_single_op_model("RESHAPE", in_dtype, out_dtype, 4, in_q, out_q), f"case{i}")
         sources += sorted(module.rglob("*.kt"))
         classes.append(f"edgeq.generated.case{i}.Case{i}Model")
+    # also compiled (for -Werror): unquantized integer and float I/O, which take other branches of the template
+    for i, dtype in enumerate(("int16", "int32", "float32")):
+        module = _module(tmp, build_single_op_model("RESHAPE", dtype, dtype, 4), f"plain{i}")
+        sources += sorted(module.rglob("*.kt"))
     (tmp / "Harness.kt").write_text(_harness(classes))
     jar = tmp / "helpers.jar"
     compiled = subprocess.run([tools["kotlinc"], "-Werror", *map(str, sources), *map(str, KOTLIN_SHIM.glob("*.kt")),
