@@ -2,12 +2,12 @@
 # Set up edgeq in .venv/ at the repository root.
 #   scripts/setup.sh        edgeq and its runtime dependencies
 #   scripts/setup.sh test   also the test dependencies and the Debian packages the tests use
-#                           (host and Cortex-M compilers, make, cmake, QEMU, xxd); apt-get needs root or sudo
+#                           (host and Cortex-M compilers, make, cmake, QEMU, xxd, kotlinc); apt-get needs root or sudo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "test" ]; then
-  packages="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm xxd"
+  packages="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm xxd kotlin"
   missing=""
   for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -4,7 +4,8 @@
 model (in a child process, because a TFLM kernel can crash when an allocation fails). The host is 64-bit,
 so its arena overstates a 32-bit target's (pointers in TFLM's bookkeeping): the number is a safe floor.
 `recommended_arena` adds what the target's optimized kernels request and the host's reference kernels do
-not (CMSIS-NN / ESP-NN scratch buffers, estimated from shapes), plus the profile's margin.
+not (CMSIS-NN scratch buffers from CMSIS-NN's size formulas, ESP-NN's from ESP-NN's own: edgeq.check.esp_nn),
+plus the profile's margin.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.check import esp_nn
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EdgeqError, UnsupportedOpError
 from edgeq.tflite import Operator, Subgraph, Tensor, TFLiteModel
@@ -143,6 +145,10 @@ def _kernel_buffer(sg: Subgraph, op: Operator, mve: bool) -> tuple[int, int]:
     return 0, 0
 
 
+_FORMULAS = {"cmsis-nn": "CMSIS-NN's *_get_buffer_size formulas (upper bounds)",
+             "esp-nn": f"ESP-NN's scratch size functions, the larger of {esp_nn.ESP_NN_VERSIONS}"}
+
+
 @dataclass(frozen=True)
 class KernelBuffers:
     """Bytes the target's optimized kernels add to the arena (an estimate from shapes)."""
@@ -167,8 +173,8 @@ def kernel_buffers(model: TFLiteModel, target: TargetProfile) -> KernelBuffers:
             if _first_dtype(sg, op) != "int8":
                 continue
             try:
-                s, p = _kernel_buffer(sg, op, target.cpu.mve)
-            except (IndexError, ValueError, TypeError):  # shapes that do not fit the op: nothing to add
+                s, p = esp_nn.op_buffers(sg, op) if kernels == "esp-nn" else _kernel_buffer(sg, op, target.cpu.mve)
+            except (IndexError, ValueError, TypeError, AttributeError):  # shapes/options that do not fit the op
                 continue
             scratch = max(scratch, _align(s) if s else 0)
             persistent += _align(p) if p else 0
@@ -189,7 +195,7 @@ class ArenaPlan:
                 "recorded_host_bytes": self.measured.recorded_bytes,
                 "kernel_buffers_bytes": self.kernel_buffers.total,
                 "kernel_buffers_estimate": f"{self.kernel_buffers.kernels} scratch/persistent buffers, "
-                                           "estimated from shapes",
+                                           f"from {_FORMULAS.get(self.kernel_buffers.kernels, 'shapes')}",
                 "margin_bytes": self.margin_bytes,
                 "recommended_bytes": self.recommended_bytes,
                 "note": "measured on the 64-bit host, which overstates a 32-bit target's arena; the "

@@ -28,7 +28,11 @@ from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors
 
 RUNTIMES = ("tflm", "c")  # --runtime: a template project (TFLM; LiteRT on Android), or the compiled-C engine
-LITERT_DEPENDENCY = "com.google.ai.edge.litert:litert:1.4.1"
+# LiteRT for Android, chosen with firmware_templates/android/README.md.j2 (why this version, what minSdk it needs).
+LITERT_VERSION = "2.1.5"
+LITERT_DEPENDENCY = f"com.google.ai.edge.litert:litert:{LITERT_VERSION}"
+ANDROID_MIN_SDK = 23   # the minSdkVersion LiteRT 2.x's AAR manifest declares
+ANDROID_COMPILE_SDK = 35
 KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
 
@@ -81,7 +85,9 @@ def project_context(model: TFLiteModel, target: TargetProfile, info: TemplateInf
     context["data_ext"] = info.source_ext
     context["kotlin"] = {"class_name": kotlin_class_name(name),
                          "package": f"{KOTLIN_PACKAGE_ROOT}.{kotlin_package_segment(name)}",
-                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY}
+                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY,
+                         "litert_version": LITERT_VERSION, "min_sdk": ANDROID_MIN_SDK,
+                         "compile_sdk": ANDROID_COMPILE_SDK}
     if info.sources_dir is not None:
         ops = op_entries(model)
         vector, source = _golden(model, golden, samples)

@@ -203,7 +203,8 @@ def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[
         "target": {"name": target.name, "kind": target.kind, "core": target.cpu.core,
                    "core_label": comment_text(target.cpu.core or target.name, 40),
                    "cflags": list(target.cpu.cflags), "cycle_counter": target.cpu.cycle_counter,
-                   "kernels": target.runtime.kernels},
+                   "kernels": target.runtime.kernels, "zephyr_board": target.sdk.zephyr_board,
+                   "arduino_fqbn": target.sdk.arduino_fqbn, "idf_target": target.sdk.idf_target},
     }
 
 

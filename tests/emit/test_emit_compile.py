@@ -3,6 +3,7 @@ with each Cortex-M profile's flags. TFLM and the platform SDKs are stood in for 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -112,3 +113,43 @@ def test_shims_are_marked() -> None:
     assert len(headers) > 20
     for header in headers:
         assert "DECLARATION-ONLY SHIM" in header.read_text(), header
+
+
+ARDUINO_BOARDS = {  # board -> (the core's defines, the library header the sketch must include)
+    "nano33ble": (("-DARDUINO=10819", "-DARDUINO_ARDUINO_NANO33BLE", "-DARDUINO_ARCH_MBED"), "TensorFlowLite.h"),
+    "nano33ble, TINY_USE_CHIRALE": (("-DARDUINO=10819", "-DARDUINO_ARDUINO_NANO33BLE", "-DARDUINO_ARCH_MBED",
+                                     "-DTINY_USE_CHIRALE=1"), "Chirale_TensorFlowLite.h"),
+    "portenta_h7_m7": (("-DARDUINO=10819", "-DARDUINO_PORTENTA_H7_M7", "-DARDUINO_ARCH_MBED"),
+                       "Chirale_TensorFlowLite.h"),
+    "nano_esp32": (("-DARDUINO=10819", "-DARDUINO_NANO_ESP32", "-DARDUINO_ARCH_ESP32"), "Chirale_TensorFlowLite.h"),
+}
+
+
+def test_arduino_sketch_takes_the_library_that_builds_for_the_board(tmp_path, tiny_int8, tools) -> None:
+    """Arduino_TensorFlowLite only on the Nano 33 BLE (its header stops other boards, see the shim); Chirale's
+    library on the other mbed and ESP32 boards; the sketch compiles warning-free for each."""
+    write_project(tiny_int8, tmp_path, target=get_target("cortex-m4"), template="arduino", name="tiny")
+    sketch = tmp_path / "tiny" / "tiny.ino"
+    headers = {"TensorFlowLite.h", "Chirale_TensorFlowLite.h"}
+    jobs = []
+    for board, (defines, header) in ARDUINO_BOARDS.items():
+        job = Job(tools["g++"], sketch, "c++", (*defines, "-include", "Arduino.h"),
+                  (sketch.parent, TFLM_SHIM, PLATFORM_SHIM))
+        deps = subprocess.run([*job.command()[:-3], "-M", str(sketch)], capture_output=True, text=True, check=False)
+        assert deps.returncode == 0, f"{board}: {deps.stderr}"
+        included = {h for h in headers if re.search(rf"(^|[\s/]){re.escape(h)}\b", deps.stdout)}
+        assert included == {header}, f"{board} includes {included}"
+        jobs.append(job)
+    run_jobs(jobs)
+
+
+def test_arduino_sketch_refuses_a_board_no_library_serves(tmp_path, tiny_int8, tools) -> None:
+    write_project(tiny_int8, tmp_path, target=get_target("cortex-m4"), template="arduino", name="tiny")
+    sketch = tmp_path / "tiny" / "tiny.ino"
+    for defines in (("-DARDUINO_AVR_UNO", "-DARDUINO_ARCH_AVR"), ("-DARDUINO_SAMD_ZERO", "-DARDUINO_ARCH_SAMD")):
+        job = Job(tools["g++"], sketch, "c++", ("-DARDUINO=10819", *defines, "-include", "Arduino.h"),
+                  (sketch.parent, TFLM_SHIM, PLATFORM_SHIM))
+        proc = subprocess.run(job.command(), capture_output=True, text=True, check=False)
+        assert proc.returncode != 0
+        assert "edgeq: no Arduino TensorFlow Lite library builds for this board" in proc.stderr
+        assert "unsupported board" not in proc.stderr  # stopped by the sketch, not deep inside a library

@@ -78,6 +78,7 @@ def test_hostile_names_compile(tmp_path, tools) -> None:
         for path in project.rglob("*"):
             text = path.read_text() if path.is_file() else ""
             assert name not in text and tensor_name not in text, path
-            assert re.search(r"^\s*#\s*error", text, re.MULTILINE) is None, path
+            # the only #error is the sketch's own refusal of boards no library serves
+            assert re.search(r'^\s*#\s*error(?! "edgeq: no Arduino)', text, re.MULTILINE) is None, path
         jobs += project_jobs(project, template, result.name, tools["g++"], tools["gcc"])
     run_jobs(jobs)
