@@ -333,3 +333,28 @@ def lstm_int8(seed: int = 3) -> bytes:
            Op("FULLY_CONNECTED", [flat, dense_w, dense_b], [logits], fb.FullyConnectedOptionsT()),
            Op("SOFTMAX", [logits], [probs], softmax)]
     return build_tflite(tensors, ops, [0], [probs])
+
+
+# -- running them without edgeq -------------------------------------------------------------------------------
+
+
+def tflm_quantize(path: Path, images: np.ndarray) -> list[np.ndarray]:
+    """Each image quantized to int8 (batch 1) with the input parameters tflite-micro reads from the file."""
+    from tflite_micro import runtime
+
+    params = runtime.Interpreter.from_file(str(path)).get_input_details(0)["quantization_parameters"]
+    q = np.clip(np.round(images / params["scales"][0]) + params["zero_points"][0], -128, 127).astype(np.int8)
+    return [x[None] for x in q]
+
+
+def tflm_outputs(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Output 0 for each single-input sample, from tflite-micro's own Python API (not edgeq's runner)."""
+    from tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(path))
+    outputs = []
+    for x in inputs:
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        outputs.append(np.array(interpreter.get_output(0)))
+    return outputs

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from build_tools import require_tools
 from engine_harness import build_executable, run_cases
+from models import tflm_outputs, tflm_quantize
 
 from edgeq.engine import generate, write_project
 from edgeq.errors import EmitError, UnsupportedOpError
@@ -23,22 +24,6 @@ from edgeq.tflite.runners import TFLMRunner
 MODELS = ["digits_int8", "digits_float32", "digits_uint8", "resnet_style", "dw_separable"]
 
 
-def _tflm(path, images: np.ndarray) -> list[np.ndarray]:
-    """The images quantized with the input parameters TFLM reads from the file, and TFLM's raw outputs for
-    them: tflite-micro's own Python API, not edgeq's runner."""
-    from tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_file(str(path))
-    params = interpreter.get_input_details(0)["quantization_parameters"]
-    quantized = np.clip(np.round(images / params["scales"][0]) + params["zero_points"][0], -128, 127).astype(np.int8)
-    outputs = []
-    for image in quantized:
-        interpreter.set_input(image[None], 0)
-        interpreter.invoke()
-        outputs.append(np.array(interpreter.get_output(0)))
-    return [image[None] for image in quantized], outputs
-
-
 @pytest.fixture(scope="session")
 def model_runs(engine_models, sine_int8_path, person_path, person_pair, tmp_path_factory, gcc):
     """name -> (model, build, inputs, TFLM outputs, engine outputs), every model in one sanitized build."""
@@ -47,7 +32,7 @@ def model_runs(engine_models, sine_int8_path, person_path, person_pair, tmp_path
     models["person"] = read_model(person_path)
     inputs = {name: golden_inputs(model, 4) for name, model in models.items()}
     images, _ = person_pair
-    pictures, _ = _tflm(person_path, images[::-1])  # person first, then nobody
+    pictures = tflm_quantize(person_path, images[::-1])  # person first, then nobody
     inputs["person"] = [[x] for x in pictures] + inputs["person"][:1]
     builds = [generate(model, name) for name, model in models.items()]
     expected = {}
@@ -74,7 +59,7 @@ def test_person_model_recognises_the_person(model_runs, person_path, person_pair
     got = model_runs["person"][4]
     (person,), (nobody,) = got[0], got[1]
     images, labels = person_pair
-    _, (tflm_nobody, tflm_person) = _tflm(person_path, images)
+    tflm_nobody, tflm_person = tflm_outputs(person_path, tflm_quantize(person_path, images))
     assert labels.tolist() == [0, 1]  # (no person, person), class 1 = person
     # the scores tflite-micro's interpreter gives for the two images, unsaturated and on the right side
     assert person.tolist() == tflm_person.tolist() and nobody.tolist() == tflm_nobody.tolist()

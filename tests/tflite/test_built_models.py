@@ -5,27 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from models import LSTM_CLASSES, LSTM_INPUTS, LSTM_STEPS
-
-
-def _tflm(path, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    from tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_file(str(path))
-    outputs = []
-    for x in inputs:
-        interpreter.set_input(x, 0)
-        interpreter.invoke()
-        outputs.append(np.array(interpreter.get_output(0)))
-    return outputs
-
-
-def _quantized(path, images: np.ndarray) -> list[np.ndarray]:
-    from tflite_micro import runtime
-
-    params = runtime.Interpreter.from_file(str(path)).get_input_details(0)["quantization_parameters"]
-    q = np.clip(np.round(images / params["scales"][0]) + params["zero_points"][0], -128, 127).astype(np.int8)
-    return [x[None] for x in q]
+from models import LSTM_CLASSES, LSTM_INPUTS, LSTM_STEPS, person_images, tflm_outputs, tflm_quantize
 
 
 def test_litert_refuses_the_person_quirk_and_tflm_ignores_it(person_path, person_clean_path, person_pair):
@@ -35,30 +15,27 @@ def test_litert_refuses_the_person_quirk_and_tflm_ignores_it(person_path, person
     with pytest.raises((RuntimeError, ValueError), match=r"quantized_dimension must be in range \[0, 1\)"):
         Interpreter(model_path=str(person_path)).allocate_tensors()
     images, labels = person_pair
-    inputs = _quantized(person_path, images)
-    quirky, clean = _tflm(person_path, inputs), _tflm(person_clean_path, inputs)
+    inputs = tflm_quantize(person_path, images)
+    quirky, clean = tflm_outputs(person_path, inputs), tflm_outputs(person_clean_path, inputs)
     assert [q.tolist() for q in quirky] == [c.tolist() for c in clean]
     assert [int(np.argmax(q)) for q in quirky] == labels.tolist()
 
 
 def test_person_model_tells_the_classes_apart(person_path):
     """On 40 fresh images TFLM's int8 scores pick the right class for all but at most 2."""
-    from models import person_images
-
     images, labels = person_images(40, seed=21)
-    outputs = _tflm(person_path, _quantized(person_path, images))
+    outputs = tflm_outputs(person_path, tflm_quantize(person_path, images))
     assert sum(int(np.argmax(o)) == label for o, label in zip(outputs, labels, strict=True)) >= 38
 
 
 def test_lstm_runs_in_tflm_and_gives_a_distribution(lstm_path):
     from tflite_micro import runtime
 
-    details = runtime.Interpreter.from_file(str(lstm_path)).get_output_details(0)
-    scale, zero_point = details["quantization_parameters"]["scales"][0], details["quantization_parameters"][
-        "zero_points"][0]
+    params = runtime.Interpreter.from_file(str(lstm_path)).get_output_details(0)["quantization_parameters"]
+    scale, zero_point = params["scales"][0], params["zero_points"][0]
     rng = np.random.default_rng(4)
     inputs = [rng.integers(-128, 128, (1, LSTM_STEPS, LSTM_INPUTS), dtype=np.int8) for _ in range(3)]
-    outputs = _tflm(lstm_path, inputs)
+    outputs = tflm_outputs(lstm_path, inputs)
     for out in outputs:
         assert out.shape == (1, LSTM_CLASSES) and out.dtype == np.int8
         assert (out.astype(np.float64) - zero_point).sum() * scale == pytest.approx(1.0, abs=0.05)
@@ -80,9 +57,7 @@ def test_sine_models_follow_the_keras_model(sine_keras, sine_int8_path, sine_flo
         litert.invoke()
         floats.append(float(litert.get_tensor(out["index"])[0, 0]))
     assert np.allclose(floats, expected, atol=1e-5)
-    in_scale, in_zero = Interpreter(model_path=str(sine_int8_path)).get_input_details()[0]["quantization"]
     out_scale, out_zero = Interpreter(model_path=str(sine_int8_path)).get_output_details()[0]["quantization"]
-    raw = _tflm(sine_int8_path, [np.clip(np.round(v / in_scale) + in_zero, -128, 127).astype(np.int8)[None]
-                                 for v in x])
+    raw = tflm_outputs(sine_int8_path, tflm_quantize(sine_int8_path, x))
     int8 = np.array([(float(r[0, 0]) - out_zero) * out_scale for r in raw])
     assert np.abs(int8 - expected).max() < 0.1  # upstream's hello_world test allows 0.05 against sin(x)
