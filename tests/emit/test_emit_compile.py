@@ -59,11 +59,11 @@ def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_floa
 
 
 @pytest.mark.arm
-def test_real_models_compile(tmp_path, digits_int8, shared_models, tools) -> None:
-    """A model converted by edgeq and TFLM's own person-detection model (300 KB: AVERAGE_POOL_2D, ...)."""
+def test_real_models_compile(tmp_path, digits_int8, person_path, tools) -> None:
+    """The example and a model with person_detect's layers and quirk (300 KB: AVERAGE_POOL_2D, ...)."""
     m7 = get_target("cortex-m7")
     jobs = []
-    for label, model in (("digits", digits_int8), ("person", read_model(shared_models / "person_detect.tflite"))):
+    for label, model in (("digits", digits_int8), ("person", read_model(person_path))):
         project = tmp_path / label
         write_project(model, project, target=m7, template="tflm-cmake", name=label)
         jobs += project_jobs(project, "tflm-cmake", label, tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],

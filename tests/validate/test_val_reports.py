@@ -59,11 +59,11 @@ def test_junit_failures_name_the_metric(mismatched_int8_path, digits_source):
     assert f"{value:.4g} < 0.97" in " ".join(f.get("message") for f in failures.values())
 
 
-def test_junit_marks_skipped_checks(shared_models, tmp_path):
+def test_junit_marks_skipped_checks(sine_int8_path, tmp_path):
     import numpy as np
 
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 10, dtype=np.float32)[:, None])
-    report = validate_model(shared_models / "hello_world_int8.tflite", tmp_path / "sine.npz")  # no reference
+    report = validate_model(sine_int8_path, tmp_path / "sine.npz")  # no reference
     suite = ET.fromstring(junit_xml(report)).find("testsuite")
     skipped = [c.find("skipped").get("message") for c in suite.findall("testcase")]
     assert skipped and all("no float reference" in m for m in skipped)
