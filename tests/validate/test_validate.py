@@ -187,7 +187,7 @@ def test_reference_that_does_not_match_is_one_line_error(digits_int8, mimo):
 
 def test_labels_outside_the_classes(tmp_path, digits_int8, digits_source):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 8, 8, 1), np.float32), y=np.array([1, 10, 2]))
-    with pytest.raises(CalibrationError, match=r"label 10 is outside output 'probs''s classes 0..9"):
+    with pytest.raises(CalibrationError, match=r"label 10 is outside the classes 0..9 of output 'probs'"):
         validate_model(digits_int8, tmp_path / "v.npz", digits_source)
 
 
