@@ -255,11 +255,22 @@ def _replace(staging: Path, out_dir: Path) -> None:
         backup.rename(out_dir)
         trash.rmdir()
         raise
-    try:
-        shutil.rmtree(trash)
-    except OSError as exc:
-        raise OutputError(f"{out_dir} is written, but its previous content, moved to {trash}, could not be "
-                          f"removed ({exc.strerror}); delete that folder") from None
+    _remove_backup(trash, out_dir)
+
+
+def _remove_backup(trash: Path, out_dir: Path) -> None:
+    """Delete the previous OUT; one retry (a file briefly held open elsewhere), then a one-line error naming it."""
+    error: OSError | None = None
+    for _ in range(2):
+        try:
+            shutil.rmtree(trash)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            error = exc
+    raise OutputError(f"{out_dir} is written, but its previous content, moved to {trash}, could not be removed "
+                      f"({error.strerror if error else 'unknown error'}); delete that folder")
 
 
 def update_output_file(out_dir: Path | str, relative: str, text: str) -> None:

@@ -114,3 +114,28 @@ def test_shims_are_marked() -> None:
     assert len(headers) > 20
     for header in headers:
         assert "DECLARATION-ONLY SHIM" in header.read_text(), header
+
+
+@pytest.mark.arm
+def test_named_io_macros_compile_and_equal_the_index_macros(tmp_path, digits_int8, tools) -> None:
+    """model_io.h names inputs and outputs after the Keras model (MODEL_INPUT_IMAGE_*, MODEL_OUTPUT_PROBS_*)
+    next to the index macros; a program using both compiles with -Werror as C11 and C++17."""
+    project = tmp_path / "p"
+    write_project(digits_int8, project, target=get_target("cortex-m4"), template="tflm-cmake")
+    header = (project / "src" / "model_io.h").read_text()
+    assert '// Input 0: "image", int8 [1, 8, 8, 1]' in header and '// Output 0: "probs", int8 [1, 10]' in header
+    assert "#define MODEL_OUTPUT_PROBS_ZERO_POINT MODEL_OUTPUT0_ZERO_POINT" in header
+    use = tmp_path / "use_names.c"
+    use.write_text(
+        '#include "model_io.h"\n'
+        "_Static_assert(MODEL_INPUT_IMAGE_INDEX == 0 && MODEL_OUTPUT_PROBS_INDEX == 0, \"indices\");\n"
+        "_Static_assert(MODEL_INPUT_IMAGE_ELEMENTS == MODEL_INPUT0_ELEMENTS, \"elements\");\n"
+        "_Static_assert(MODEL_OUTPUT_PROBS_ZERO_POINT == MODEL_OUTPUT0_ZERO_POINT, \"zero point\");\n"
+        "float scale_ratio(void) { return MODEL_INPUT_IMAGE_SCALE / MODEL_OUTPUT_PROBS_SCALE; }\n"
+        "int probs_elements(void) { return (int)MODEL_OUTPUT_PROBS_ELEMENTS; }\n")
+    use_cc = tmp_path / "use_names.cc"
+    use_cc.write_text(use.read_text().replace("_Static_assert", "static_assert"))
+    run_jobs([Job(tools["gcc"], use, "c", (), (project / "src",)),
+              Job(tools["g++"], use_cc, "c++", (), (project / "src",)),
+              Job(tools["arm-none-eabi-gcc"], use, "c", tuple(get_target("cortex-m4").cpu.cflags),
+                  (project / "src",))])
