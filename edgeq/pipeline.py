@@ -97,11 +97,6 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
     warnings). A refusal here costs milliseconds instead of a conversion."""
     target = _target_for(options)
     project = project_name(target, options.template, options.runtime)  # a bad --template fails here
-    if options.calib is not None and options.synthetic_calib:
-        raise UsageError("give either --calib or --synthetic-calib, not both")
-    if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
-        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
-                               "image folder), or --synthetic-calib to use random data (not recommended)")
     if options.runtime == "c" and options.mode != "int8":
         raise UsageError(f"--runtime c (the compiled-C engine) runs int8 models; --mode {options.mode} needs "
                          "--runtime tflm")
@@ -110,6 +105,11 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
             raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
         machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
         find_toolchain()
+    if options.calib is not None and options.synthetic_calib:
+        raise UsageError("give either --calib or --synthetic-calib, not both")
+    if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
+        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
+                               "image folder), or --synthetic-calib to use random data (not recommended)")
     if not model_path.exists():
         raise ModelLoadError(f"{model_path}: no such file or directory")
     for path, what in ((options.calib, "calibration data"), (options.val, "validation data")):

@@ -122,7 +122,8 @@ def common_options(command: Any) -> Any:
 class OutputPath(click.ParamType):
     """A path to write to: an empty value is a usage error (click would read '' as the current folder)."""
 
-    name = "PATH"
+    def __init__(self, metavar: str = "PATH") -> None:
+        self.name = metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
         if isinstance(value, Path):

@@ -20,7 +20,7 @@ from edgeq.cli.app import CONTEXT_SETTINGS, AliasOption, OutputPath, State, cli,
               help="C symbol prefix of the generated sources (sanitized to a C identifier).")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
-@click.option("-o", "--output", "out_dir", type=OutputPath(), required=True,
+@click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), required=True,
               help="Output folder for the project: absent, empty, or an earlier edgeq output with --force.")
 @click.option("--force", is_flag=True,
               help="Replace an earlier edgeq output in OUT (never a folder holding other files or an input).")

@@ -64,7 +64,8 @@ def _summary_table(result: ConvertResult) -> Table:
     if check is not None:
         arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
         row("fits", f"flash {_used_of(check.flash.used, check.flash.capacity)}, "
-                    f"RAM {_used_of(check.ram.used, check.ram.capacity)}{arena}; ~{check.latency.ms:,.2f} ms (estimate)")
+                    f"RAM {_used_of(check.ram.used, check.ram.capacity)}{arena}; "
+                    f"~{check.latency.ms:,.2f} ms (estimate)")
     project = result.project
     if project is not None:
         row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "
@@ -86,7 +87,7 @@ def _summary_table(result: ConvertResult) -> Table:
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
-@click.option("-o", "--output", "out_dir", type=OutputPath(), default="edgeq-out", show_default=True,
+@click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), default="edgeq-out", show_default=True,
               help="Output folder: absent, empty, or an earlier edgeq output with --force.")
 @click.option("--calib", type=click.Path(path_type=Path),
               help="Calibration data: .npy [N,*shape], .npz (key x, or one key per input) or an image folder.")

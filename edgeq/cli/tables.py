@@ -17,6 +17,7 @@ from edgeq.check.optable import load_op_table
 from edgeq.check.rules import CheckResult, kib_text
 from edgeq.check.targets import TargetProfile
 
+
 def targets_table(targets: dict[str, TargetProfile]) -> Table:
     """One row per profile: core, clock, flash, RAM, runtime."""
     table = Table(title="edgeq targets (details: edgeq targets show NAME)", title_justify="left",

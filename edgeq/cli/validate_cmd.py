@@ -33,9 +33,9 @@ from edgeq.cli.gates import gate_options, validation_options
                    "metric and the per-layer table need it.")
 @gate_options
 @preprocess_options
-@click.option("--junit", type=OutputPath(),
+@click.option("--junit", type=OutputPath("FILE"),
               help="Write JUnit XML: one test case per metric and threshold.")
-@click.option("--report", "html", type=OutputPath(),
+@click.option("--report", "html", type=OutputPath("FILE"),
               help="Write a self-contained HTML report with plots (opens offline).")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON instead of the tables.")
 @click.option("--unsafe-load", is_flag=True,

@@ -136,7 +136,7 @@ def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     _, result = digits_convert_dir
     real = result.tflite
     hostile = dataclasses.replace(real.main.input_tensors()[0], name="in[/bold]put")
-    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts,
+    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts, data=real.data,
                              main=SimpleNamespace(input_tensors=lambda: [hostile],
                                                   output_tensors=real.main.output_tensors))
     fake = dataclasses.replace(result, out_dir="out[/]", tflite=tflite,
