@@ -8,9 +8,19 @@ from typing import Protocol
 
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
-from edgeq.emit import project_name, write_project
+from edgeq.emit import project_name, template_warnings, write_project
 from edgeq.emulate import verify
-from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
+from edgeq.emulate.machines import machine_for
+from edgeq.emulate.tools import find_toolchain
+from edgeq.errors import (
+    CalibrationError,
+    CheckFailed,
+    EdgeqError,
+    ModelLoadError,
+    UsageError,
+    ValidationFailed,
+    VerifyError,
+)
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.converter import QuantizeOptions, quantize
@@ -81,10 +91,40 @@ def _target_for(options: ConvertOptions) -> TargetProfile:
     return target
 
 
-def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_options: QuantizeOptions,
-                     progress: Progress, warnings: list[str]) -> SampleSet | None:
+def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
+                   quantize_options: QuantizeOptions) -> tuple[TargetProfile, str, list[str]]:
+    """Every option combination and cheap fact, checked before TensorFlow loads: (target, project folder,
+    warnings). A refusal here costs milliseconds instead of a conversion."""
+    target = _target_for(options)
+    project = project_name(target, options.template, options.runtime)  # a bad --template fails here
+    if options.runtime == "c" and options.mode != "int8":
+        raise UsageError(f"--runtime c (the compiled-C engine) runs int8 models; --mode {options.mode} needs "
+                         "--runtime tflm")
+    if options.verify:
+        if options.runtime != "c":
+            raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
+        machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
+        find_toolchain()
     if options.calib is not None and options.synthetic_calib:
         raise UsageError("give either --calib or --synthetic-calib, not both")
+    if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
+        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
+                               "image folder), or --synthetic-calib to use random data (not recommended)")
+    if not model_path.exists():
+        raise ModelLoadError(f"{model_path}: no such file or directory")
+    for path, what in ((options.calib, "calibration data"), (options.val, "validation data")):
+        if path is not None and not Path(path).exists():
+            raise CalibrationError(f"{what} {path}: no such file or directory")
+    check_output_dir(out_dir, options.force, inputs=_inputs(model_path, options))
+    return target, project, template_warnings(target, options.template, options.runtime)
+
+
+def _inputs(model_path: Path, options: ConvertOptions) -> list[Path | None]:
+    return [Path(model_path), options.calib, options.val]
+
+
+def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_options: QuantizeOptions,
+                     progress: Progress, warnings: list[str]) -> SampleSet | None:
     if options.calib is not None:
         return load_samples(options.calib, model.inputs, limit=options.calib_samples, preprocess=options.preprocess)
     if options.synthetic_calib:
@@ -100,19 +140,21 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
 
 
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
-            progress: Progress | None = None) -> ConvertResult:
-    """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/."""
+            progress: Progress | None = None, raise_failures: bool = True) -> ConvertResult:
+    """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/.
+
+    A model that converts but misses a validation gate, does not fit or differs on the emulated board still
+    gets OUT, then raises (ValidationFailed, VerifyError, CheckFailed); with `raise_failures` False the result
+    is returned and `convert_failure(result)` gives that error, so a caller can show the result first.
+    """
     options = options or ConvertOptions()
     progress = progress or SilentProgress()
-    out_dir = Path(out_dir)
-    warnings: list[str] = []
+    model_path, out_dir = Path(model_path), Path(out_dir)
 
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
-    target = _target_for(options)
-    project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
-    if options.verify and options.runtime != "c":
-        raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
-    check_output_dir(out_dir, options.force)
+    target, project, warnings = check_up_front(model_path, out_dir, options, quantize_options)
+    for message in warnings:
+        progress.warn(message)
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
@@ -139,7 +181,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
-    with staged_output(out_dir, options.force) as staging:
+    with staged_output(out_dir, options.force, inputs=_inputs(model_path, options)) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
         if result.check.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")
@@ -152,10 +194,20 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
         if result.validation is not None:
             (staging / "validation.html").write_text(render_html(result.validation), encoding="utf-8")
             (staging / "validation.junit.xml").write_text(junit_xml(result.validation), encoding="utf-8")
-    if result.validation is not None and not result.validation.passed:  # OUT is written; the gate still fails
-        raise ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details)")
-    if result.emulation is not None and not result.emulation.passed:
-        raise VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
-    if not result.check.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
-        raise CheckFailed(f"{result.check.summary()} ({out_dir}/report.json has the details)")
+    failure = convert_failure(result)
+    if failure is not None and raise_failures:
+        raise failure
     return result
+
+
+def convert_failure(result: ConvertResult) -> EdgeqError | None:
+    """The error a written-but-failed conversion ends with (None when it passed): a missed validation gate,
+    outputs that differ on the emulated board, or a model that does not fit the target."""
+    out_dir = result.out_dir
+    if result.validation is not None and not result.validation.passed:
+        return ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details)")
+    if result.emulation is not None and not result.emulation.passed:
+        return VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
+    if result.check is not None and not result.check.ok:  # OUT holds model.tflite and report.json to inspect
+        return CheckFailed(f"{result.check.summary()} ({out_dir}/report.json has the details)")
+    return None

@@ -43,8 +43,9 @@ class Preprocess:
         for option, values in (("--mean", self.mean), ("--std", self.std)):
             # numpy would broadcast 3 means over a 1-channel input into 3 channels: wrong data, late error
             if len(values) not in (1, channels):
-                raise CalibrationError(f"preprocessing {option} has {len(values)} values but the samples have "
-                                       f"{channels} channel(s) (last axis); give 1 or {channels}")
+                expected = "1 value" if channels == 1 else f"1 value or {channels} (one per channel)"
+                raise UsageError(f"{option} has {len(values)} values but the samples have {channels} "
+                                 f"channel{'s' if channels != 1 else ''} (last axis): give {expected}")
         if self.channel_order == "bgr" and channels == 3:
             x = x[..., ::-1]
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
+from edgeq.cli.app import CONTEXT_SETTINGS, AliasOption, OutputPath, State, cli, common_options, print_json
 
 
 @cli.command("emit", context_settings=CONTEXT_SETTINGS)
@@ -20,9 +20,11 @@ from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
               help="C symbol prefix of the generated sources (sanitized to a C identifier).")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Output directory for the project (must be empty or absent unless --force).")
-@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), required=True,
+              help="Output folder for the project: absent, empty, or an earlier edgeq output with --force.")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier edgeq output in OUT (never a folder holding other files or an input).")
+@common_options
 @click.pass_obj
 def emit_command(state: State, model: Path, target: str, template: str | None, name: str, runtime: str,
                  out_dir: Path, force: bool) -> None:
@@ -32,11 +34,18 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
     interpreter.
     """
 
-    from edgeq.emit import emit_project
+    from edgeq.check.targets import get_target
+    from edgeq.emit import emit_project, project_name, template_warnings
+    from edgeq.output import check_output_dir
 
+    profile = get_target(target)
+    project_name(profile, template, runtime)  # every cheap check before reading the model
+    check_output_dir(out_dir, force, [model])
+    for warning in template_warnings(profile, template, runtime):
+        state.err.print(f"[bold yellow]warning:[/] {escape(warning)}")
     # paths and names are the user's text, not rich markup (`[/x]` in a file name would crash the print)
     state.err.print(f"[bold cyan]•[/] Emitting {escape(model.name)} for {escape(target)} into {escape(str(out_dir))}")
-    result = emit_project(model, out_dir, target=target, template=template, name=name, runtime=runtime, force=force)
+    result = emit_project(model, out_dir, target=profile, template=template, name=name, runtime=runtime, force=force)
     arena = f", arena {result.arena_size:,} bytes" if result.arena_size else ""
     state.out.print(f"{result.template} project in {escape(str(out_dir))}: {len(result.files)} files, symbol prefix "
                     f"{result.name}{arena}")
@@ -44,6 +53,7 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
 
 @cli.command("templates", context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print the templates as JSON.")
+@common_options
 @click.pass_obj
 def templates_command(state: State, as_json: bool) -> None:
     """List the firmware project templates `edgeq emit --template` and `edgeq convert --template` take."""
@@ -69,12 +79,13 @@ def templates_command(state: State, as_json: bool) -> None:
 
 @cli.command("verify", context_settings=CONTEXT_SETTINGS)
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Golden inputs to run on the emulated board.")
+@click.option("--verify-samples", "--samples", "samples", cls=AliasOption, type=click.IntRange(min=1), default=8,
+              show_default=True, help="Golden inputs to run on the emulated board (as convert --verify-samples).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds the emulated run may take before it counts as hung.")
 @click.option("-t", "--target", help="Target profile (default: the one in OUT/report.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print the emulation report as JSON.")
+@common_options
 @click.pass_obj
 def verify_command(state: State, out_dir: Path, samples: int, timeout: float, target: str | None,
                    as_json: bool) -> None:

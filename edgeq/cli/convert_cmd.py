@@ -12,17 +12,25 @@ from rich.text import Text
 from edgeq.cli.app import (
     CONTEXT_SETTINGS,
     PREPROCESS_KEYS,
+    OutputPath,
     RichProgress,
     State,
     build_preprocess,
     cli,
+    common_options,
     preprocess_options,
     print_json,
 )
-from edgeq.cli.gates import gate_options, validation_options
+from edgeq.cli.gates import gate_names, gate_options, validation_options
 
 if TYPE_CHECKING:
     from edgeq.report import ConvertResult
+
+
+def _used_of(used: int, capacity: int) -> str:
+    """'22.0 of 256 KiB', '4.0 of 4,096 MiB': both numbers in the unit that suits the capacity."""
+    unit, scale = ("MiB", 1024 * 1024) if capacity >= 16 * 1024 * 1024 else ("KiB", 1024)
+    return f"{used / scale:,.1f} of {capacity / scale:,.0f} {unit}"
 
 
 def _summary_table(result: ConvertResult) -> Table:
@@ -39,19 +47,24 @@ def _summary_table(result: ConvertResult) -> Table:
     row("mode", f"{result.quantization.mode} (I/O {result.quantization.effective_io_type})")
     row("model.tflite", f"{tflite.size:,} bytes")
     row("ops", ", ".join(f"{name}×{count}" for name, count in tflite.op_counts().items()))
-    for kind, tensors in (("input", tflite.main.input_tensors()), ("output", tflite.main.output_tensors())):
-        for t in tensors:
+    from edgeq.tflite.signature import io_names
+
+    names = io_names(tflite)
+    for kind, tensors, labels in (("input", tflite.main.input_tensors(), names[0]),
+                                  ("output", tflite.main.output_tensors(), names[1])):
+        for t, label in zip(tensors, labels, strict=True):
             q = t.quantization
             quant = f" scale={float(q.scale[0]):.6g} zp={int(q.zero_point[0])}" if q is not None and \
                 len(q.scale) == 1 else ""
-            row(kind, f"{t.name} {list(t.shape)} {t.dtype}{quant}")
+            tensor = f" (tensor {t.name})" if t.name != label else ""
+            row(kind, f"{label}: {list(t.shape)} {t.dtype}{quant}{tensor}")
     if result.samples is not None:
         row("calibration", f"{result.samples.source} ({result.samples.count} samples)")
     check = result.check
     if check is not None:
         arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
-        row("fits", f"flash {check.flash.used / 1024:,.1f} of {check.flash.capacity / 1024:,.0f} KiB, "
-                    f"RAM {check.ram.used / 1024:,.1f} of {check.ram.capacity / 1024:,.0f} KiB{arena}; "
+        row("fits", f"flash {_used_of(check.flash.used, check.flash.capacity)}, "
+                    f"RAM {_used_of(check.ram.used, check.ram.capacity)}{arena}; "
                     f"~{check.latency.ms:,.2f} ms (estimate)")
     project = result.project
     if project is not None:
@@ -74,8 +87,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("edgeq-out"),
-              show_default=True, help="Output directory (must be empty or absent unless --force).")
+@click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), default="edgeq-out", show_default=True,
+              help="Output folder: absent, empty, or an earlier edgeq output with --force.")
 @click.option("--calib", type=click.Path(path_type=Path),
               help="Calibration data: .npy [N,*shape], .npz (key x, or one key per input) or an image folder.")
 @click.option("--calib-samples", type=click.IntRange(min=1), help="Use at most N samples (seeded selection).")
@@ -87,7 +100,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @preprocess_options
 @click.option("--unsafe-load", is_flag=True,
               help="Allow Keras unsafe deserialization (Lambda layers). Trusted files only.")
-@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier edgeq output in OUT (never a folder holding other files or an input).")
 @click.option("--template", help="Firmware project template (see `edgeq templates`; default: the target's).")
 @click.option("--name", default="model", show_default=True,
               help="C symbol prefix of the generated sources (sanitized to a C identifier).")
@@ -103,6 +117,7 @@ def _summary_table(result: ConvertResult) -> Table:
 @click.option("--verify-samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Golden inputs to run on the emulated board with --verify.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary table.")
+@common_options
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
@@ -114,16 +129,16 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
     --runtime c). Nothing is written when a step fails; a model that converts but misses a validation gate,
     does not fit the target or differs on the emulated board still gets OUT (to inspect), and exit code 1.
     """
-    from edgeq.pipeline import ConvertOptions
+    from edgeq.pipeline import ConvertOptions, convert_failure
     from edgeq.pipeline import convert as run_convert
 
     preprocessing = {key: options.pop(key) for key in PREPROCESS_KEYS}
-    gates = options
+    gates = {key: options.pop(key) for key in gate_names()}
     ctx = click.get_current_context()
-    given = [f"--{n.replace('_', '-')}" for n in gates
-             if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name in gates and ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE]
     if given and val is None:
-        raise click.UsageError(f"{', '.join(given)}: validation thresholds apply only with --val (validation data)")
+        raise click.UsageError(f"{', '.join(given)}: validation options apply only with --val (validation data)")
 
     preprocess = build_preprocess(**preprocessing)
     options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
@@ -133,10 +148,13 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
                              validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:
-        result = run_convert(model, out_dir, options, progress)
+        result = run_convert(model, out_dir, options, progress, raise_failures=False)
     finally:
         progress.close()
     if as_json:
         print_json(result.report)
     else:
         state.out.print(_summary_table(result))
+    failure = convert_failure(result)  # a missed gate still shows the summary first, then the one-line error
+    if failure is not None:
+        raise failure

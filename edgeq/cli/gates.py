@@ -24,8 +24,9 @@ class _Gate(click.ParamType):
 
 
 def gate_options(command: Any) -> Any:
-    """The validation thresholds (one option per gate of edgeq.validate.gates.GATES) and the TFLM sample count,
-    shared by `validate` and `convert --val`."""
+    """The validation thresholds (one option per gate of edgeq.validate.gates.GATES), the sample counts and
+    --no-layers, shared by `validate` and `convert --val` (same names, same meaning)."""
+    from edgeq.cli.app import AliasOption
     from edgeq.validate.gates import GATES  # a table without numpy or TensorFlow: --help stays fast
 
     gate = _Gate()
@@ -36,15 +37,30 @@ def gate_options(command: Any) -> Any:
         "--tflm-samples", type=click.IntRange(min=0), default=200, show_default=True, metavar="N",
         help="TFLM runs one sample per invoke: run it (and the per-layer comparison) on a seeded subset of N "
              "samples; 0 skips TFLM."))
+    options.append(click.option(
+        "--val-samples", "--samples", "samples", cls=AliasOption, type=click.IntRange(min=1), metavar="N",
+        help="Use at most N samples of the validation data (seeded selection)."))
+    options.append(click.option("--no-layers", is_flag=True, help="Skip the per-layer comparison."))
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def validation_options(tflm_samples: int, **values: Any) -> Any:
+VALIDATION_KEYS = ("tflm_samples", "samples", "no_layers")
+
+
+def validation_options(tflm_samples: int, samples: int | None, no_layers: bool, **values: Any) -> Any:
     """The ValidationOptions the gate options describe; other keywords pass further ValidationOptions fields."""
     from edgeq.validate.gates import GATES
     from edgeq.validate.session import Thresholds, ValidationOptions
 
     thresholds = Thresholds(**{g.option: values.pop(g.option) for g in GATES})
-    return ValidationOptions(thresholds=thresholds, tflm_samples=tflm_samples, **values)
+    return ValidationOptions(thresholds=thresholds, tflm_samples=tflm_samples, samples=samples,
+                             per_layer=not no_layers, **values)
+
+
+def gate_names() -> tuple[str, ...]:
+    """The parameter names gate_options adds (to tell them apart from a command's other options)."""
+    from edgeq.validate.gates import GATES
+
+    return (*(g.option for g in GATES), *VALIDATION_KEYS)

@@ -21,7 +21,7 @@ from edgeq.emit.project import (
 )
 from edgeq.emit.sources import arena_for, golden_context, model_bytes, model_context, op_entries, tflm_build_context
 from edgeq.errors import UsageError
-from edgeq.output import staged_output
+from edgeq.output import check_output_dir, staged_output
 from edgeq.render import DEFAULT_NAME, c_identifier, kotlin_class_name, kotlin_package_segment, write_files
 from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel, read_model
@@ -37,7 +37,7 @@ KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
 
 __all__ = ["RUNTIMES", "EmitResult", "TemplateInfo", "emit_project", "project_context", "project_name",
-           "project_templates", "select_template", "write_project"]
+           "project_templates", "select_template", "template_warnings", "write_project"]
 
 
 @dataclass
@@ -65,6 +65,31 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
             raise UsageError(f"--runtime c generates MCU firmware; {target.name} is a {target.kind} target")
         return engine_template().project_dir
     return select_template(target, template).project_dir
+
+
+def template_warnings(target: TargetProfile, template: str | None, runtime: str) -> list[str]:
+    """Combinations that work but may not be what the user meant (the Android module for an MCU profile)."""
+    if runtime != "tflm":
+        return []
+    info = select_template(target, template)
+    if info.runtime == "litert" and target.is_mcu:
+        return [f"template {info.name} runs the model with LiteRT in an Android app; {target.name} is a "
+                "microcontroller profile, so its flash/RAM check does not describe that app"]
+    return []
+
+
+def check_integer_model(model: TFLiteModel, target: TargetProfile) -> None:
+    """A microcontroller project needs an integer model: float ops are refused (edgeq converts to int8)."""
+    from edgeq.quantize.converter import float_ops  # only the integer proof; TensorFlow stays unloaded
+
+    if not target.is_mcu:
+        return
+    found = float_ops(model)
+    if found:
+        ops = sorted({op.opcode for op in found})
+        raise UsageError(f"the model computes in floating point ({len(found)} ops: {', '.join(ops[:5])}"
+                         f"{' and more' if len(ops) > 5 else ''}); {target.name} is a microcontroller target: convert "
+                         "it to int8 first (`edgeq convert`), or emit for an Android target")
 
 
 def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet | None) -> tuple[GoldenVector, str]:
@@ -146,11 +171,14 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
                  runtime: str = "tflm", golden: GoldenVector | None = None, samples: SampleSet | None = None,
                  force: bool = False) -> EmitResult:
     """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace)."""
-    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
     profile = target if isinstance(target, TargetProfile) else get_target(target)
     project_name(profile, template, runtime)  # fail on a bad combination before any work
+    inputs = [Path(model)] if isinstance(model, (str, Path)) else []
     out_dir = Path(out_dir)
-    with staged_output(out_dir, force) as staging:
+    check_output_dir(out_dir, force, inputs)
+    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
+    check_integer_model(tflite, profile)
+    with staged_output(out_dir, force, inputs) as staging:
         result = write_project(tflite, staging, target=profile, template=template, name=name, runtime=runtime,
                                golden=golden, samples=samples)
     result.out_dir = out_dir

@@ -7,6 +7,8 @@ firmware_templates/_sources/, one per file.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from edgeq.errors import EmitError, UnsupportedOpError
 from edgeq.render import C_TYPES, banner, bytes_initializer, c_float_literal, c_values, comment_text, macro_prefix
 from edgeq.tflite import Subgraph, Tensor, TFLiteModel
 from edgeq.tflite.golden import GoldenVector
+from edgeq.tflite.signature import io_names
 from edgeq.version import __version__
 
 _QUANTIZED_DTYPES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
@@ -31,7 +34,7 @@ class IoTensor:
     role: str          # "input" | "output"
     index: int         # position among the model's inputs/outputs
     macro: str         # macro prefix, e.g. MODEL_INPUT0
-    label: str         # the tensor's name, safe for comments
+    label: str         # the input's/output's name (the Keras name where the signature has it), safe for comments
     shape: tuple[int, ...]
     dtype: str
     ctype: str
@@ -42,10 +45,18 @@ class IoTensor:
     zero_point: int
     qmin: int
     qmax: int
+    named: str = ""  # role and name for named constants, e.g. INPUT_IMAGE (Kotlin's INPUT_IMAGE_INDEX)
+    named_macro: str = ""  # the index macros again by name, e.g. MODEL_INPUT_IMAGE (MODEL_INPUT_IMAGE_SCALE)
 
     @property
     def shape_text(self) -> str:
         return "[" + ", ".join(str(d) for d in self.shape) + "]"
+
+    @property
+    def macro_suffixes(self) -> tuple[str, ...]:
+        """The index macros' suffixes that named macros repeat."""
+        quantized = ("SCALE", "ZERO_POINT", "MIN", "MAX") if self.quantized else ()
+        return ("DIMS", "SHAPE", "ELEMENTS", "BYTES", "QUANTIZED", *quantized)
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,8 @@ class Arena:
     description: str
 
 
-def io_tensor(tensor: Tensor, role: str, index: int, prefix: str) -> IoTensor:
+def io_tensor(tensor: Tensor, role: str, index: int, prefix: str, name: str | None = None,
+              named: str = "") -> IoTensor:
     """Describe one I/O tensor; dtypes the generated C cannot hold are an EmitError."""
     if tensor.dtype not in C_TYPES:
         raise EmitError(f"{role} {index} ({tensor.name!r}) has dtype {tensor.dtype}, which edgeq's generated code "
@@ -79,19 +91,34 @@ def io_tensor(tensor: Tensor, role: str, index: int, prefix: str) -> IoTensor:
         raise EmitError(f"{role} {index} ({tensor.name!r}) is quantized per channel; model I/O must be per-tensor")
     qmin, qmax = _QUANTIZED_DTYPES.get(tensor.dtype, (0, 0))
     return IoTensor(
-        role=role, index=index, macro=f"{prefix}_{role.upper()}{index}", label=comment_text(tensor.name, 80),
+        role=role, index=index, macro=f"{prefix}_{role.upper()}{index}", label=comment_text(name or tensor.name, 80),
         shape=shape, dtype=tensor.dtype, ctype=C_TYPES[tensor.dtype], elements=elements,
         nbytes=elements * tensor.itemsize, quantized=quantized,
         scale=c_float_literal(float(quant.scale[0])) if quantized else "",
         zero_point=int(quant.zero_point[0]) if quantized else 0, qmin=qmin if quantized else 0,
-        qmax=qmax if quantized else 0)
+        qmax=qmax if quantized else 0, named=named, named_macro=f"{prefix}_{named}" if named else "")
+
+
+def named_constants(role: str, names: list[str]) -> list[str]:
+    """INPUT_IMAGE-style constant names (MODEL_INPUT_IMAGE_* macros); a name that is empty or repeated after
+    sanitizing gets its position appended, so every input/output stays identifiable."""
+    parts = [re.sub(r"[^A-Z0-9]+", "_", unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode("ascii")
+                    .upper()).strip("_") for n in names]
+    unique = [p if p and parts.count(p) == 1 else f"{p}_{i}".lstrip("_") for i, p in enumerate(parts)]
+    if len(set(unique)) != len(unique):  # 'a', 'a', 'a_1': position suffixes on all are unique by construction
+        unique = [f"{p}_{i}".lstrip("_") for i, p in enumerate(parts)]
+    parts = unique
+    return [f"{role.upper()}_{p}" for p in parts]
 
 
 def io_tensors(model: TFLiteModel, prefix: str) -> tuple[list[IoTensor], list[IoTensor]]:
-    """The model's inputs and outputs (main subgraph)."""
+    """The model's inputs and outputs (main subgraph), named as its signature names them."""
     sg = model.main
-    inputs = [io_tensor(t, "input", i, prefix) for i, t in enumerate(sg.input_tensors())]
-    outputs = [io_tensor(t, "output", i, prefix) for i, t in enumerate(sg.output_tensors())]
+    in_names, out_names = io_names(model)
+    in_macros, out_macros = named_constants("input", in_names), named_constants("output", out_names)
+    inputs = [io_tensor(t, "input", i, prefix, in_names[i], in_macros[i]) for i, t in enumerate(sg.input_tensors())]
+    outputs = [io_tensor(t, "output", i, prefix, out_names[i], out_macros[i])
+               for i, t in enumerate(sg.output_tensors())]
     if not inputs or not outputs:
         raise EmitError("the model has no inputs or no outputs; there is nothing to run on a device")
     return inputs, outputs

@@ -185,8 +185,10 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
     from edgeq.tflite.golden import golden_vectors
 
     out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise VerifyError(f"{out_dir}: no such folder; give the OUT folder of `edgeq convert --runtime c`")
     if samples < 1:
-        raise UsageError("--samples must be at least 1")
+        raise UsageError("--verify-samples must be at least 1")
     profile = get_target(target or report_target(out_dir))
     machine = machine_for(profile)
     toolchain = find_toolchain()
@@ -228,7 +230,7 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
 
 def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
     """Set report.json["emulation"] in OUT, atomically (a reader never sees half a file)."""
-    from edgeq.output import json_text, write_text_atomic
+    from edgeq.output import json_text, update_output_file
 
     path = Path(out_dir) / "report.json"
     data: dict[str, Any] = {}
@@ -237,6 +239,8 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             raise VerifyError(f"{path} is not valid JSON; not overwriting it") from None
+        if not isinstance(data, dict) or "edgeq_version" not in data:  # never rewrite a report edgeq did not write
+            raise VerifyError(f"{path} is not an edgeq report; not overwriting it")
     data["emulation"] = report.to_dict()
-    write_text_atomic(path, json_text(data))
+    update_output_file(out_dir, "report.json", json_text(data))
     return path

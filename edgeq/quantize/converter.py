@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,14 +80,36 @@ def _export_fixed_batch(model: LoadedModel, directory: Path) -> None:
     tf = tensorflow()
     specs = batch_one_specs(model)
     if model.keras_model is not None:
-        signature = specs if len(specs) == 1 else [specs]
-        keras_model = _unrolled_recurrent(model)
-        keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
+        _export_named_outputs(model, _unrolled_recurrent(model), specs, directory)
         return
     module = tf.Module()
     module.trackable = model.trackable
     function = fixed_batch_function(model)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": function.get_concrete_function()})
+
+
+def signature_output_names(model: LoadedModel) -> list[str]:
+    """The Keras output names, unique (a repeated name gets its position appended)."""
+    names = [spec.name for spec in model.outputs]
+    return [name if names.count(name) == 1 else f"{name}_{i}" for i, name in enumerate(names)]
+
+
+def _export_named_outputs(model: LoadedModel, keras_model: Any, specs: list[Any], directory: Path) -> None:
+    """Export like `keras_model.export(format="tf_saved_model")`, with the signature's outputs keyed by the Keras
+    output names: the .tflite's signature then says `probs`, not `output_0`, for firmware and validation."""
+    names = signature_output_names(model)
+
+    def serve(*args: Any) -> dict[str, Any]:
+        outputs = keras_model(list(args) if len(args) > 1 else args[0], training=False)
+        if isinstance(outputs, dict):
+            return outputs
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(names, outputs, strict=True))
+
+    archive = keras().export.ExportArchive()
+    archive.track(keras_model)
+    archive.add_endpoint("serving_default", serve, input_signature=specs)
+    archive.write_out(str(directory), verbose=False)
 
 
 def _rolled_recurrent_layers(keras_model) -> list:

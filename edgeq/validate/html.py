@@ -21,6 +21,8 @@ from edgeq.version import __version__
 
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
+SQNR_TICK_DB = 10.0
+FOLD_ROWS = 20  # longer per-layer tables (and their chart) are folded into <details>
 GOOD, FAIR, POOR = "#2e7d32", "#ef6c00", "#c62828"
 COLUMNS = {metric.key: metric.heading for metric in METRICS}
 
@@ -48,8 +50,16 @@ def layer_plot(rows: list[dict[str, Any]]) -> Markup:
     """Horizontal bars: SQNR (dB) of each matched layer, in execution order."""
     rows = sorted(rows, key=lambda r: r["order"])
     label_w, bar_w, row_h = 180, 360, 20
-    svg = _svg(label_w + bar_w + 70, 30 + row_h * len(rows), "plot-layers", "Per-layer SQNR, float vs integer")
+    bottom = 22 + row_h * len(rows)
+    svg = _svg(label_w + bar_w + 70, bottom + 20, "plot-layers", "Per-layer SQNR, float vs integer")
     _text(svg, label_w, 14, "SQNR (dB), higher is better", **{"class": "axis"})
+    for step in range(int(SQNR_AXIS_DB / SQNR_TICK_DB) + 1):
+        db = step * SQNR_TICK_DB
+        x = label_w + db / SQNR_AXIS_DB * bar_w
+        ET.SubElement(svg, "line", {"class": "tick", "x1": f"{x:.1f}", "x2": f"{x:.1f}", "y1": "20",
+                                    "y2": str(bottom), "stroke": "#ddd", "data-db": f"{db:g}"})
+        label = f"≥{db:g}" if db == SQNR_AXIS_DB else f"{db:g}"
+        _text(svg, x, bottom + 14, label, **{"text-anchor": "middle", "class": "axis"})
     for i, row in enumerate(rows):
         y = 22 + i * row_h
         sqnr = float(row["sqnr_db"])
@@ -152,6 +162,7 @@ def render_html(report: ValidationReport) -> str:
                         "mean": fmt(r["mean_abs_error"]), "lsb": fmt(r["max_error_lsb"])}
                        for r in layers.get("rows", [])],
         "layer_plot": layer_plot(layers["rows"]) if layers.get("rows") else None,
+        "fold_rows": FOLD_ROWS,
         **_plots(report),
     }
     return render(TEMPLATE, view)

@@ -66,9 +66,9 @@ def test_check_json_of_a_fitting_model_exits_0(run_cli, tmp_path, digits_int8):
     assert report["target"]["latency"]["estimate"] is True
 
 
-def test_check_needs_a_target(run_cli, flash_heavy_path):
-    code, _, err = run_cli(["check", str(flash_heavy_path)])
-    assert_one_line_error(code, err, "--target", expected_code=2)
+def test_check_defaults_to_the_target_convert_and_emit_use(run_cli, flash_heavy_path):
+    code, out, err = run_cli(["check", str(flash_heavy_path), "--json"])
+    assert json.loads(out)["target"]["name"] == "cortex-m4", err
 
 
 def test_inspect_json_lists_ops_tensors_macs_arena(run_cli, person_path, sine_int8_path):

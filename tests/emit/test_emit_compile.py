@@ -51,7 +51,9 @@ def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_floa
     jobs = []
     for label, model in (("int8", tiny_int8), ("float_io", tiny_float_io)):
         project = tmp_path / label
-        write_project(model, project, target=m4, template=template, name="tiny")
+        # esp-idf builds only for ESP chips; its portable sources still compile with the Cortex-M flags
+        target = get_target("esp32-s3") if template == "esp-idf" else m4
+        write_project(model, project, target=target, template=template, name="tiny")
         jobs += project_jobs(project, template, "tiny", tools["g++"], tools["gcc"])
         jobs += project_jobs(project, template, "tiny", tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
                              m4.cpu.cflags)
@@ -153,3 +155,28 @@ def test_arduino_sketch_refuses_a_board_no_library_serves(tmp_path, tiny_int8, t
         assert proc.returncode != 0
         assert "edgeq: no Arduino TensorFlow Lite library builds for this board" in proc.stderr
         assert "unsupported board" not in proc.stderr  # stopped by the sketch, not deep inside a library
+
+
+@pytest.mark.arm
+def test_named_io_macros_compile_and_equal_the_index_macros(tmp_path, digits_int8, tools) -> None:
+    """model_io.h names inputs and outputs after the Keras model (MODEL_INPUT_IMAGE_*, MODEL_OUTPUT_PROBS_*)
+    next to the index macros; a program using both compiles with -Werror as C11 and C++17."""
+    project = tmp_path / "p"
+    write_project(digits_int8, project, target=get_target("cortex-m4"), template="tflm-cmake")
+    header = (project / "src" / "model_io.h").read_text()
+    assert '// Input 0: "image", int8 [1, 8, 8, 1]' in header and '// Output 0: "probs", int8 [1, 10]' in header
+    assert "#define MODEL_OUTPUT_PROBS_ZERO_POINT MODEL_OUTPUT0_ZERO_POINT" in header
+    use = tmp_path / "use_names.c"
+    use.write_text(
+        '#include "model_io.h"\n'
+        "_Static_assert(MODEL_INPUT_IMAGE_INDEX == 0 && MODEL_OUTPUT_PROBS_INDEX == 0, \"indices\");\n"
+        "_Static_assert(MODEL_INPUT_IMAGE_ELEMENTS == MODEL_INPUT0_ELEMENTS, \"elements\");\n"
+        "_Static_assert(MODEL_OUTPUT_PROBS_ZERO_POINT == MODEL_OUTPUT0_ZERO_POINT, \"zero point\");\n"
+        "float scale_ratio(void) { return MODEL_INPUT_IMAGE_SCALE / MODEL_OUTPUT_PROBS_SCALE; }\n"
+        "int probs_elements(void) { return (int)MODEL_OUTPUT_PROBS_ELEMENTS; }\n")
+    use_cc = tmp_path / "use_names.cc"
+    use_cc.write_text(use.read_text().replace("_Static_assert", "static_assert"))
+    run_jobs([Job(tools["gcc"], use, "c", (), (project / "src",)),
+              Job(tools["g++"], use_cc, "c++", (), (project / "src",)),
+              Job(tools["arm-none-eabi-gcc"], use, "c", tuple(get_target("cortex-m4").cpu.cflags),
+                  (project / "src",))])

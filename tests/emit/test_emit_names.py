@@ -82,3 +82,12 @@ def test_hostile_names_compile(tmp_path, tools) -> None:
             assert re.search(r'^\s*#\s*error(?! "edgeq: no Arduino)', text, re.MULTILINE) is None, path
         jobs += project_jobs(project, template, result.name, tools["g++"], tools["gcc"])
     run_jobs(jobs)
+
+
+def test_several_outputs_are_each_identifiable_by_name() -> None:
+    from edgeq.emit.sources import named_constants
+
+    assert named_constants("output", ["probs", "box-coords", "probs"]) == \
+        ["OUTPUT_PROBS_0", "OUTPUT_BOX_COORDS", "OUTPUT_PROBS_2"]
+    assert named_constants("input", ["a", "a", "a_1"]) == ["INPUT_A_0", "INPUT_A_1", "INPUT_A_1_2"]
+    assert named_constants("input", ["", "é"]) == ["INPUT_0", "INPUT_E"]

@@ -55,8 +55,8 @@ CASES = [
     ("bad mode", lambda d: ["convert", MODEL, "--mode", "int4"], 2, "'int4' is not one of"),
     ("bad sample count", lambda d: ["convert", MODEL, "--calib-samples", "0"], 2, "--calib-samples"),
     ("bad mean", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "a,b"], 2, "comma-separated numbers"),
-    ("mean per channel", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "0.5,0.4,0.3"], 1,
-     "--mean has 3 values but the samples have 1 channel(s)"),
+    ("mean per channel", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "0.5,0.4,0.3"], 2,
+     "--mean has 3 values but the samples have 1 channel (last axis): give 1 value"),
     ("zero std", lambda d: ["convert", MODEL, "--calib", CALIB, "--std", "0"], 2, "--std must not be 0"),
     ("no calibration", lambda d: ["convert", MODEL], 1, "needs calibration data: pass --calib"),
     ("both calibrations", lambda d: ["convert", MODEL, "--calib", CALIB, "--synthetic-calib"], 2, "not both"),
@@ -88,15 +88,14 @@ def test_existing_output_is_not_overwritten_without_force(bad_data, run_cli):
     assert sorted(p.name for p in occupied.iterdir()) == ["keep.txt"]
 
 
-def test_force_replaces_output_and_json_goes_to_stdout(tmp_path, run_cli):
+def test_force_replaces_an_empty_folder_and_json_goes_to_stdout(tmp_path, run_cli):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "stale.txt").write_text("old")
     code, stdout, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(out), "--force", "--json"])
     assert code == 0, err
     report = json.loads(stdout)
     assert report["target"]["name"] == "cortex-m4"
-    assert not (out / "stale.txt").exists() and (out / "model.tflite").exists()
+    assert (out / "model.tflite").exists()
     assert "Quantizing to int8 for cortex-m4" in err  # progress goes to stderr, never into the JSON
 
 
@@ -137,7 +136,7 @@ def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     _, result = digits_convert_dir
     real = result.tflite
     hostile = dataclasses.replace(real.main.input_tensors()[0], name="in[/bold]put")
-    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts,
+    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts, data=real.data,
                              main=SimpleNamespace(input_tensors=lambda: [hostile],
                                                   output_tensors=real.main.output_tensors))
     fake = dataclasses.replace(result, out_dir="out[/]", tflite=tflite,

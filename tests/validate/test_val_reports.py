@@ -103,3 +103,20 @@ def test_html_is_deterministic_and_escapes_names(digits_report):
     finally:
         digits_report.outputs[0].name = "probs"
     assert "<probs&>" not in html and "&lt;probs&amp;&gt;" in html
+
+
+def test_html_layer_table_wraps_folds_and_has_axis_ticks(digits_report):
+    import copy
+    import re
+
+    html = render_html(digits_report)
+    assert re.search(r"\(keras\)\s+· data", html) and re.search(r"samples[^·<]*\s+· edgeq", html)  # spaced meta line
+    ticks = re.findall(r'<line class="tick"[^>]*data-db="(\d+)"', html)
+    assert ticks == ["0", "10", "20", "30", "40", "50", "60"]
+    assert "<details>" not in html  # a short table stays open
+    many = copy.copy(digits_report)
+    row = dict(digits_report.layers["rows"][0], tensor=";".join(f"model/block_{i}/conv2d/BiasAdd" for i in range(6)))
+    many.layers = {**digits_report.layers, "rows": [dict(row, layer=f"layer_{i}", order=i) for i in range(66)]}
+    html = render_html(many)
+    assert html.count("<details>") == 2 and "Table of all 66 layers, worst first" in html
+    assert '<div class="tensor">model/block_0/conv2d/BiasAdd; model/block_1/conv2d/BiasAdd;' in html

@@ -78,6 +78,7 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         /** Input 0: "input", int8 [1, 2, 2, 2]. */
         val INPUT0_SHAPE = intArrayOf(1, 2, 2, 2)
         const val INPUT0_ELEMENTS = 8
+        const val INPUT_INPUT_INDEX = 0
         const val INPUT0_SCALE = 0.0500000007f
         const val INPUT0_ZERO_POINT = -3
 
@@ -94,6 +95,7 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         /** Output 0: "probabilities", int8 [1, 4]. */
         val OUTPUT0_SHAPE = intArrayOf(1, 4)
         const val OUTPUT0_ELEMENTS = 4
+        const val OUTPUT_PROBABILITIES_INDEX = 0
         const val OUTPUT0_SCALE = 0.00390625f
         const val OUTPUT0_ZERO_POINT = -128
 
@@ -103,6 +105,7 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         /** Output 1: "logits", int8 [1, 4]. */
         val OUTPUT1_SHAPE = intArrayOf(1, 4)
         const val OUTPUT1_ELEMENTS = 4
+        const val OUTPUT_LOGITS_INDEX = 1
         const val OUTPUT1_SCALE = 0.25f
         const val OUTPUT1_ZERO_POINT = 10
 
