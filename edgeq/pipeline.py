@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from edgeq.check.arena import TargetArena
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, write_project
 from edgeq.emulate import verify
+from edgeq.emulate.tflm import find_tree
+from edgeq.emulate.verify import measured_arena
 from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
@@ -70,7 +74,8 @@ class ConvertOptions:
     template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
     name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
     runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
-    verify: bool = False  # --verify: run the compiled-C model on an emulated board (needs runtime 'c')
+    verify: bool = False  # --verify: run the firmware on an emulated board (runtime 'tflm' needs a TFLM tree)
+    tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
 
 
@@ -114,10 +119,10 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
 
 
 def _emit_project(tflite: TFLiteModel, staging: Path, project: str, target: TargetProfile, options: ConvertOptions,
-                  samples: SampleSet | None) -> dict[str, Any]:
+                  samples: SampleSet | None, target_arena: TargetArena | None = None) -> dict[str, Any]:
     """Write the firmware project into staging/<project>/ and return report.json's `project` entry."""
     emitted = write_project(tflite, staging / project, target=target, template=options.template, name=options.name,
-                            runtime=options.runtime, samples=samples)
+                            runtime=options.runtime, samples=samples, target_arena=target_arena)
     entry: dict[str, Any] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
                              "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
     if emitted.memory is not None:  # the compiled-C engine's arena plan next to TFLM's arena
@@ -136,8 +141,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
     target = _target_for(options)
     project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
-    if options.verify and options.runtime != "c":
-        raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
+    if options.verify and options.runtime == "tflm":  # without TFLM sources, say how to get them before any work
+        find_tree(options.tflm_tree, cmsis_nn=target.runtime.kernels == "cmsis-nn")
     check_output_dir(out_dir, options.force)
 
     progress.step(f"Loading {Path(model_path).name}")
@@ -177,8 +182,17 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
             report["project"] = _emit_project(tflite, staging, project, target, options, samples)
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
-                emulation = verify(staging, samples=options.verify_samples, target=target.name)
+                emulation = verify(staging, samples=options.verify_samples, target=target.name,
+                                   tflm_tree=options.tflm_tree,
+                                   on_build=lambda files, where: progress.step(
+                                       f"Compiling TensorFlow Lite Micro for {target.name} once ({files} files; "
+                                       f"cached in {where})"))
                 report["emulation"] = emulation.to_dict()
+                measured = measured_arena(emulation)
+                if measured is not None:  # the arena TFLM used on the core replaces the host's in the project
+                    shutil.rmtree(staging / project)
+                    report["project"] = _emit_project(tflite, staging, project, target, options, samples, measured)
+                    report["target"]["arena"] = measured.to_dict(report["target"].get("arena"))
         (staging / "report.json").write_text(json_text(report), encoding="utf-8")
         if validation is not None:
             (staging / "validation.html").write_text(render_html(validation), encoding="utf-8")
