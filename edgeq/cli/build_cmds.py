@@ -102,9 +102,9 @@ def verify_command(state: State, out_dir: Path, samples: int, timeout: float, ta
     store_emulation(out_dir, report)
     arena = measured_arena(report)
     if arena is not None:
-        state.err.print(f"[bold cyan]•[/] Arena: TFLM used {arena.used_bytes:,} bytes on the {report.core}; "
-                        f"recommended {arena.recommended_bytes:,} (report.json target.arena; edgeq convert --verify "
-                        f"--tflm-tree writes it into the project)")
+        state.err.print(f"[bold cyan]•[/] Arena: the model runs in {arena.needed_bytes:,} bytes on the {report.core} "
+                        f"(arena_used_bytes() {arena.used_bytes:,}); recommended {arena.recommended_bytes:,} "
+                        "(report.json target.arena; edgeq convert --verify --tflm-tree writes it into the project)")
     if as_json:
         print_json(report.to_dict())
     else:

@@ -42,8 +42,8 @@ class GuestRun:
     marker_overhead: int | None
     stack_used_bytes: int | None
     detail: str = ""
-    arena_used_bytes: int | None = None  # TFLM's arena_used_bytes() (TFLM firmware only)
-    arena_exact_rc: int | None = None    # the last sample re-run in exactly that arena: 0 = same outputs
+    arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() (TFLM firmware only)
+    arena_needed_bytes: int | None = None  # the smallest arena the model ran alike in (0: none)
 
 
 def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, counts: Path) -> list[str]:
@@ -96,11 +96,11 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     return GuestRun(status=status, exit_code=None if done.timed_out else done.returncode,
                     samples=[samples[i] for i in sorted(samples)], instructions=instructions[: len(samples)],
                     marker_overhead=overhead, stack_used_bytes=stack, detail=detail,
-                    arena_used_bytes=numbers.get("ARENA"), arena_exact_rc=numbers.get("ARENA_EXACT"))
+                    arena_used_bytes=numbers.get("ARENA"), arena_needed_bytes=numbers.get("ARENA_NEEDED"))
 
 
 def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], list[str]]:
-    """The guest's EDGEQ lines -> (samples by index, numbers by tag (STACK, END, ARENA, ARENA_EXACT), ERROR
+    """The guest's EDGEQ lines -> (samples by index, numbers by tag (STACK, END, ARENA, ARENA_NEEDED), ERROR
     messages)."""
     samples: dict[int, SampleOutput] = {}
     numbers: dict[str, int] = {}
@@ -115,7 +115,7 @@ def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], l
                 samples[int(parts[2])] = SampleOutput(rc=int(parts[4]))
             elif tag == "OUT":
                 samples[int(parts[2])].outputs[int(parts[3])] = bytes.fromhex(parts[4] if len(parts) == 5 else "")
-            elif tag in ("STACK", "END", "ARENA", "ARENA_EXACT"):
+            elif tag in ("STACK", "END", "ARENA", "ARENA_NEEDED"):
                 numbers[tag] = int(parts[2])
             elif tag == "ERROR":
                 errors.append(line.strip()[len("EDGEQ ERROR "):])

@@ -60,9 +60,9 @@ class EmulationReport:
     timeout_seconds: float = DEFAULT_TIMEOUT
     runtime: str = "c"                  # what ran the model: "c" (edgeq's compiled-C engine) or "tflm"
     kernels: str = "compiled-c"         # TFLM's kernels ("cmsis-nn", "reference") or "compiled-c"
-    arena_used_bytes: int | None = None  # TFLM's arena_used_bytes() on the emulated core
+    arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() on the emulated core
+    arena_needed_bytes: int | None = None  # the smallest arena (multiple of 16) the model ran alike in
     arena_given_bytes: int | None = None
-    arena_exact_ok: bool | None = None  # the last sample ran alike in an arena of exactly arena_used_bytes
     tflm: dict[str, Any] | None = None  # the tree and the cached library the firmware was linked with
 
     @property
@@ -92,11 +92,12 @@ class EmulationReport:
             "exit_code": self.exit_code, "timeout_seconds": self.timeout_seconds,
             "runtime": self.runtime, "kernels": self.kernels,
             "arena": None if self.arena_used_bytes is None else {
-                "used_bytes": self.arena_used_bytes, "given_bytes": self.arena_given_bytes,
-                "exact_arena_ok": self.arena_exact_ok,
-                "method": "TFLM's MicroInterpreter::arena_used_bytes() on the emulated core after the samples "
-                          "ran; exact_arena_ok: the last sample ran again in an arena of exactly that size and "
-                          "gave the same outputs"},
+                "used_bytes": self.arena_used_bytes, "needed_bytes": self.arena_needed_bytes,
+                "given_bytes": self.arena_given_bytes,
+                "method": "used: TFLM's MicroInterpreter::arena_used_bytes() on the emulated core after the "
+                          "samples ran; needed: the smallest arena (a multiple of 16 bytes, found by bisection on "
+                          "the core) in which the last sample allocated, ran and gave the same outputs again "
+                          "(AllocateTensors briefly needs more than it keeps)"},
             "tflm": self.tflm,
         }
 
@@ -128,9 +129,8 @@ class EmulationReport:
             rows.append(("RAM", f"{s.ram_bytes:,} bytes (model {s.model_ram_bytes:,}; stack+heap reserved "
                                 f"{s.stack_reserved_bytes + s.heap_reserved_bytes:,})"))
         if self.arena_used_bytes is not None:
-            exact = {True: "; enough as the exact arena size", False: "; NOT enough as the exact arena size",
-                     None: ""}[self.arena_exact_ok]
-            rows.append(("arena used", f"{self.arena_used_bytes:,} bytes on the {self.core}{exact}"))
+            needed = f"; the model runs in {self.arena_needed_bytes:,}" if self.arena_needed_bytes else ""
+            rows.append(("arena", f"TFLM used {self.arena_used_bytes:,} bytes on the {self.core}{needed}"))
         if self.stack_used_bytes is not None:
             rows.append(("stack used", f"{self.stack_used_bytes:,} bytes by the inference"))
         if self.instructions:
@@ -289,13 +289,13 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
     if not equal:
         report.detail = f"{mismatched} of {compared} output values differ (max difference {max_diff})"
     elif runtime == "tflm":
-        report.arena_used_bytes, report.arena_exact_ok = run.arena_used_bytes, run.arena_exact_rc == 0
-        if run.arena_used_bytes is None or run.arena_exact_rc is None:
+        report.arena_used_bytes, report.arena_needed_bytes = run.arena_used_bytes, run.arena_needed_bytes
+        if not run.arena_used_bytes or run.arena_needed_bytes is None:
             report.status, report.detail = ARENA_ERROR, "the guest did not report the arena TFLM used"
-        elif run.arena_exact_rc != 0:
+        elif run.arena_needed_bytes == 0:
             report.status = ARENA_ERROR
-            report.detail = (f"TFLM reported {run.arena_used_bytes} arena bytes used, but an arena of exactly that "
-                             f"size did not run the model alike (code {run.arena_exact_rc})")
+            report.detail = (f"the last sample did not run alike again in the {report.arena_given_bytes} bytes of "
+                             "arena it first ran in")
     return report
 
 
@@ -329,10 +329,10 @@ def measured_arena(report: EmulationReport) -> TargetArena | None:
     """The recommendation from the arena TFLM used on the emulated core (None unless a TFLM run passed)."""
     from edgeq.check.arena import target_arena
 
-    if not report.passed or report.arena_used_bytes is None:
+    if not report.passed or not report.arena_used_bytes or not report.arena_needed_bytes:
         return None
     where = f"QEMU {report.machine} ({report.core}), TFLM with {report.kernels} kernels"
-    return target_arena(report.arena_used_bytes, get_target(report.target), where)
+    return target_arena(report.arena_needed_bytes, report.arena_used_bytes, get_target(report.target), where)
 
 
 def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:

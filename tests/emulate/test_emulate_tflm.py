@@ -104,39 +104,41 @@ def test_sources_without_a_resolver_are_refused(tmp_path) -> None:
         find_tflm_sources(tmp_path)
 
 
-def _tflm_report(used: int | None, status: str = "passed") -> EmulationReport:
+def _tflm_report(used: int | None, needed: int | None = None, status: str = "passed") -> EmulationReport:
     return EmulationReport(target="cortex-m4", core="cortex-m4", machine="mps2-an386", qemu_version="7.2.0",
                            cpu_flags=[], samples=2, status=status, runtime="tflm", kernels="cmsis-nn",
-                           arena_used_bytes=used, arena_exact_ok=used is not None)
+                           arena_used_bytes=used, arena_needed_bytes=needed)
 
 
 def test_the_target_measurement_replaces_the_host_arena_in_report_json(digits_tflm_out, tmp_path) -> None:
     out = tmp_path / "out"
     shutil.copytree(digits_tflm_out, out)
     host = json.loads((out / "report.json").read_text())["target"]["arena"]
-    store_emulation(out, _tflm_report(4756))
+    store_emulation(out, _tflm_report(4756, 4768))
     data = json.loads((out / "report.json").read_text())
     arena = data["target"]["arena"]
-    assert arena["source"] == "target" and arena["measured_target_bytes"] == 4756
-    assert arena["recommended_bytes"] == 4784  # 4756 + the profile's 16-byte margin, rounded up to 16
-    assert 4756 <= arena["recommended_bytes"] <= 1.10 * 4756 + 16
+    assert arena["source"] == "target" and arena["measured_target_bytes"] == 4768
+    assert arena["target_arena_used_bytes"] == 4756
+    assert arena["recommended_bytes"] == 4784  # 4768 + the profile's 16-byte margin, rounded up to 16
+    assert 4768 <= arena["recommended_bytes"] <= 1.10 * 4768 + 16
     assert arena["measured_host_bytes"] == host["measured_host_bytes"]
     assert arena["host_recommended_bytes"] == host["recommended_bytes"]
     assert data["emulation"]["runtime"] == "tflm" and data["emulation"]["kernels"] == "cmsis-nn"
-    assert data["emulation"]["arena"]["used_bytes"] == 4756
-    store_emulation(out, _tflm_report(4800))  # a second run keeps the host's figures
+    assert data["emulation"]["arena"]["used_bytes"] == 4756 and data["emulation"]["arena"]["needed_bytes"] == 4768
+    store_emulation(out, _tflm_report(4790, 4800))  # a second run keeps the host's figures
     again = json.loads((out / "report.json").read_text())["target"]["arena"]
     assert again["host_recommended_bytes"] == host["recommended_bytes"] and again["recommended_bytes"] == 4816
-    assert measured_arena(_tflm_report(4756, status="mismatch")) is None
+    assert measured_arena(_tflm_report(4756, 4768, status="mismatch")) is None
+    assert measured_arena(_tflm_report(4756, 0)) is None  # the model ran in no smaller arena: no figure
 
 
 def test_a_target_measured_arena_sets_the_projects_macro(tmp_path, digits_int8) -> None:
-    arena = measured_arena(_tflm_report(4756))
+    arena = measured_arena(_tflm_report(4756, 4768))
     assert arena is not None
     write_project(digits_int8, tmp_path, target=get_target("cortex-m4"), name="digits", target_arena=arena)
     io = (tmp_path / "src" / "model_io.h").read_text()
     assert "#define DIGITS_ARENA_SIZE 4784u" in io
-    assert "TFLM used 4756 bytes on QEMU mps2-an386 (cortex-m4), TFLM with cmsis-nn kernels" in io
+    assert "TFLM ran the model in 4768 bytes on QEMU mps2-an386 (cortex-m4), TFLM with cmsis-nn kernels" in io
     assert "edgeq: arena used 4756 of 4784 bytes" in (tmp_path / "README.md").read_text()
 
 

@@ -68,7 +68,8 @@ def test_tflm_on_the_emulated_core_equals_the_host(tmp_path, tflm_models, tflm_t
     outputs = sum(int(np.prod(t.shape)) for t in model.main.output_tensors())
     assert report.outputs_equal and report.max_abs_diff == 0 and report.values_compared == 4 * outputs
     assert (report.runtime, report.kernels) == ("tflm", "cmsis-nn")
-    assert report.instructions_per_inference > 1000 and report.arena_exact_ok is True
+    assert report.instructions_per_inference > 1000
+    assert report.arena_used_bytes <= report.arena_needed_bytes <= report.arena_used_bytes + 64
     again = verify(out, samples=1, timeout=300, tflm_tree=tflm_tree)
     assert again.tflm["library_built_now"] is False and again.instructions[0] == report.instructions[0]
 
@@ -77,12 +78,13 @@ def test_tflm_on_the_emulated_core_equals_the_host(tmp_path, tflm_models, tflm_t
     store_emulation(out, report)
     stored = json.loads((out / "report.json").read_text())
     arena = stored["target"]["arena"]
-    used = report.arena_used_bytes
+    used, needed = report.arena_used_bytes, report.arena_needed_bytes
     margin = get_target(target).runtime.arena_margin_bytes
-    assert used <= arena["recommended_bytes"] <= 1.10 * used + margin + 15
+    assert needed <= arena["recommended_bytes"] <= 1.10 * needed + margin
     assert stored["emulation"]["runtime"] == "tflm" and stored["emulation"]["kernels"] == "cmsis-nn"
     print(f"\n{model_name} on {target}: {report.instructions_per_inference:,} instructions per inference; arena "
-          f"{used:,} B used on the core, {host:,} B on the 64-bit host, macro {macro_before:,} B (host-based) -> "
+          f"{used:,} B used ({needed:,} B needed) on the core, {host:,} B on the 64-bit host, macro {macro_before:,} B "
+          "(host-based) -> "
           f"{arena['recommended_bytes']:,} B (target-based); flash {report.sizes.flash_bytes:,} B")
 
 
@@ -97,10 +99,10 @@ def test_convert_verify_puts_the_target_arena_into_the_project(tmp_path, digits_
               "--tflm-tree", str(tflm_tree), "--verify-samples", "2"])
     assert done.value.code in (0, None)
     report = json.loads((out / "report.json").read_text())
-    used = report["emulation"]["arena"]["used_bytes"]
+    used, needed = report["emulation"]["arena"]["used_bytes"], report["emulation"]["arena"]["needed_bytes"]
     macro = int(re.search(r"#define MODEL_ARENA_SIZE (\d+)u", (out / "tflm-cmake/src/model_io.h").read_text())[1])
     assert macro == report["target"]["arena"]["recommended_bytes"] == report["project"]["arena_bytes"]
-    assert used <= macro <= 1.10 * used + 16 + 15
+    assert needed <= macro <= 1.10 * needed + 16
     assert f"edgeq: arena used {used} of {macro} bytes" in (out / "tflm-cmake/README.md").read_text()
 
 
