@@ -107,7 +107,8 @@ class TflmBuild:
 
     @property
     def include_flags(self) -> list[str]:
-        return [f"-I{self.tree / d}" for d in build_settings().include_dirs] + [f"-I{self.device_dir}"]
+        # -isystem, as the CMake project does: TFLM's headers are not the application's to warn about.
+        return [f"-isystem{self.tree / d}" for d in build_settings().include_dirs] + [f"-isystem{self.device_dir}"]
 
     def flags(self, language: str, library: bool) -> list[str]:
         """Compile flags for `language` ('c' or 'c++'); the library adds its own options (-O2, -w, ...)."""
