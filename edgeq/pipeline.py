@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -11,7 +12,9 @@ from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, template_warnings, write_project
 from edgeq.emulate import verify
 from edgeq.emulate.machines import machine_for
+from edgeq.emulate.tflm import find_tree
 from edgeq.emulate.tools import find_toolchain
+from edgeq.emulate.verify import measured_arena
 from edgeq.errors import (
     CalibrationError,
     CheckFailed,
@@ -79,7 +82,8 @@ class ConvertOptions:
     template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
     name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
     runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
-    verify: bool = False  # --verify: run the compiled-C model on an emulated board (needs runtime 'c')
+    verify: bool = False  # --verify: run the firmware on an emulated board (runtime 'tflm' needs a TFLM tree)
+    tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
 
 
@@ -101,8 +105,8 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
         raise UsageError(f"--runtime c (the compiled-C engine) runs int8 models; --mode {options.mode} needs "
                          "--runtime tflm")
     if options.verify:
-        if options.runtime != "c":
-            raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
+        if options.runtime == "tflm":  # without TFLM sources, say how to get them before any work
+            find_tree(options.tflm_tree, cmsis_nn=target.runtime.kernels == "cmsis-nn")
         machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
         find_toolchain()
     if options.calib is not None and options.synthetic_calib:
@@ -189,7 +193,18 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                            name=options.name, runtime=options.runtime, samples=samples)
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
-                result.emulation = verify(staging, samples=options.verify_samples, target=target.name)
+                result.emulation = verify(staging, samples=options.verify_samples, target=target.name,
+                                          tflm_tree=options.tflm_tree,
+                                          on_build=lambda files, where: progress.step(
+                                              f"Compiling TensorFlow Lite Micro for {target.name} once ({files} "
+                                              f"files; cached in {where})"))
+                measured = measured_arena(result.emulation)
+                if measured is not None:  # the arena TFLM used on the core replaces the host's in the project
+                    shutil.rmtree(staging / project)
+                    result.project = write_project(tflite, staging / project, target=target,
+                                                   template=options.template, name=options.name,
+                                                   runtime=options.runtime, samples=samples, target_arena=measured)
+                    result.target_arena = measured
         (staging / "report.json").write_text(json_text(result.to_dict()), encoding="utf-8")
         if result.validation is not None:
             (staging / "validation.html").write_text(render_html(result.validation), encoding="utf-8")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeq.check.arena import TargetArena
 from edgeq.check.rules import CheckResult, target_identity, target_report
 from edgeq.check.targets import TargetProfile
 from edgeq.emit import EmitResult
@@ -67,6 +68,7 @@ class ConvertResult:
     check: CheckResult | None = None
     project: EmitResult | None = None
     emulation: EmulationReport | None = None
+    target_arena: TargetArena | None = None  # the arena TFLM needed on the emulated core (verify --tflm-tree)
 
     def to_dict(self) -> dict[str, Any]:
         """report.json."""
@@ -83,6 +85,8 @@ class ConvertResult:
             "model": {"file": "model.tflite", **model_info(self.tflite)},
             "warnings": list(self.warnings),
         }
+        if self.target_arena is not None:  # measured on the core: replaces the host-based recommendation
+            report["target"]["arena"] = self.target_arena.to_dict(report["target"].get("arena"))
         if self.validation is not None:
             report["validation"] = self.validation.to_dict()
         if self.project is not None:

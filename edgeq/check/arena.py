@@ -213,6 +213,46 @@ def recommended_arena(model: TFLiteModel, target: TargetProfile,
     return ArenaPlan(measured=measured, kernel_buffers=extra, margin_bytes=margin, recommended_bytes=recommended)
 
 
+@dataclass(frozen=True)
+class TargetArena:
+    """The arena TFLM needs on the target's core, measured by `edgeq verify` on the emulated board, and the
+    recommendation made from it: that + the profile's margin, rounded up to 16.
+
+    used_bytes: MicroInterpreter::arena_used_bytes() (what the self-check prints); needed_bytes: the smallest
+    arena the model ran in (AllocateTensors briefly needs a little more than it keeps)."""
+
+    needed_bytes: int
+    used_bytes: int
+    measured_on: str  # e.g. "QEMU mps2-an386 (cortex-m4), TFLM with cmsis-nn kernels"
+    margin_bytes: int
+    recommended_bytes: int
+
+    def describe(self, target: TargetProfile) -> str:
+        """For the generated sources' comments."""
+        return (f"TFLM ran the model in {self.needed_bytes} bytes on {self.measured_on} (arena_used_bytes() "
+                f"{self.used_bytes}), + {self.margin_bytes} bytes margin ({target.name} profile), rounded up to 16")
+
+    def to_dict(self, host: dict[str, Any] | None = None) -> dict[str, Any]:
+        """report.json's `target.arena` once the target was measured (the host's figures kept beside it)."""
+        kept = {k: v for k, v in (host or {}).items() if k.startswith(("measured_host", "recorded_host"))}
+        if host and "recommended_bytes" in host and host.get("source") != "target":
+            kept["host_recommended_bytes"] = host["recommended_bytes"]
+        elif host and "host_recommended_bytes" in host:
+            kept["host_recommended_bytes"] = host["host_recommended_bytes"]
+        return {**kept, "source": "target", "measured_target_bytes": self.needed_bytes,
+                "target_arena_used_bytes": self.used_bytes, "measured_on": self.measured_on,
+                "margin_bytes": self.margin_bytes, "recommended_bytes": self.recommended_bytes,
+                "note": "the smallest arena TFLM ran the model in on the emulated target core (optimized kernels' "
+                        "buffers included) replaces the 64-bit host's measurement"}
+
+
+def target_arena(needed_bytes: int, used_bytes: int, target: TargetProfile, measured_on: str) -> TargetArena:
+    """The recommendation from a measurement on the target's core: what the model needs + the profile's
+    margin."""
+    margin = target.runtime.arena_margin_bytes + math.ceil(needed_bytes * target.runtime.arena_margin_percent / 100)
+    return TargetArena(needed_bytes, used_bytes, measured_on, margin, _align(needed_bytes + margin))
+
+
 # --- activation memory peak (liveness over the execution order) -----------------------------------------------
 
 def tensor_bytes(tensor: Tensor) -> int:

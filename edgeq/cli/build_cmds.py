@@ -84,23 +84,38 @@ def templates_command(state: State, as_json: bool) -> None:
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds the emulated run may take before it counts as hung.")
 @click.option("-t", "--target", help="Target profile (default: the one in OUT/report.json).")
+@click.option("--tflm-tree", type=click.Path(path_type=Path, file_okay=False), envvar="EDGEQ_TFLM_TREE",
+              help="For a TFLM project: a tree made by tflite-micro's create_tflm_tree.py [env: EDGEQ_TFLM_TREE].")
 @click.option("--json", "as_json", is_flag=True, help="Print the emulation report as JSON.")
 @common_options
 @click.pass_obj
 def verify_command(state: State, out_dir: Path, samples: int, timeout: float, target: str | None,
-                   as_json: bool) -> None:
-    """Run OUT's compiled-C model (from --runtime c) on an emulated board of its target (QEMU).
+                   tflm_tree: Path | None, as_json: bool) -> None:
+    """Run OUT's firmware (edgeq convert or edgeq emit output) on an emulated board of its target (QEMU).
 
-    Builds the firmware with arm-none-eabi-gcc for the target's core, runs it in qemu-system-arm on golden
-    inputs and compares every output with the host TFLM interpreter; stores the result in
-    OUT/report.json under "emulation". Exits 1 on a mismatch, a fault or a time-out.
+    Builds the model for the target's core with arm-none-eabi-gcc (the compiled-C engine, or TensorFlow Lite
+    Micro from --tflm-tree with edgeq's resolver; TFLM is compiled once per tree and core, then cached), runs
+    it in qemu-system-arm on golden inputs and compares every output with the host TFLM interpreter. Stores
+    the result in OUT/report.json under "emulation" (for TFLM also the arena it used on the core, as the
+    recommendation under "target"). Exits 1 on a mismatch, a fault or a time-out.
     """
     from edgeq.emulate import store_emulation, verify
+    from edgeq.emulate.verify import measured_arena
     from edgeq.errors import VerifyError
 
+    def building(files: int, where: Path) -> None:
+        state.err.print(f"[bold cyan]•[/] Compiling TensorFlow Lite Micro for this core once ({files} files, about "
+                        f"25 minutes on 2 cores; cached in {escape(str(where))})")
+
     state.err.print(f"[bold cyan]•[/] Building and running {escape(str(out_dir))} on an emulated board")
-    report = verify(out_dir, samples=samples, timeout=timeout, target=target)
+    report = verify(out_dir, samples=samples, timeout=timeout, target=target, tflm_tree=tflm_tree,
+                    on_build=building)
     store_emulation(out_dir, report)
+    arena = measured_arena(report)
+    if arena is not None:
+        state.err.print(f"[bold cyan]•[/] Arena: the model runs in {arena.needed_bytes:,} bytes on the {report.core} "
+                        f"(arena_used_bytes() {arena.used_bytes:,}); recommended {arena.recommended_bytes:,} "
+                        "(report.json target.arena; edgeq convert --verify --tflm-tree writes it into the project)")
     if as_json:
         print_json(report.to_dict())
     else:

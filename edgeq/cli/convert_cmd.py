@@ -112,8 +112,12 @@ def _summary_table(result: ConvertResult) -> Table:
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @gate_options
 @click.option("--verify", is_flag=True,
-              help="With --runtime c: build for the target's core and run on an emulated board (QEMU); "
-                   "fails on any output that differs from the host TFLM interpreter.")
+              help="Build for the target's core and run on an emulated board (QEMU); fails on any output that "
+                   "differs from the host TFLM interpreter. --runtime tflm needs --tflm-tree; the arena TFLM used "
+                   "on the core then sets the project's arena.")
+@click.option("--tflm-tree", type=click.Path(path_type=Path, file_okay=False), envvar="EDGEQ_TFLM_TREE",
+              help="TFLM sources for --verify --runtime tflm: a tree made by tflite-micro's create_tflm_tree.py "
+                   "[env: EDGEQ_TFLM_TREE].")
 @click.option("--verify-samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Golden inputs to run on the emulated board with --verify.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary table.")
@@ -121,8 +125,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
-            name: str, runtime: str, val: Path | None, verify: bool, verify_samples: int, as_json: bool,
-            **options: Any) -> None:
+            name: str, runtime: str, val: Path | None, verify: bool, tflm_tree: Path | None, verify_samples: int,
+            as_json: bool, **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -144,7 +148,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
     options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
-                             verify=verify, verify_samples=verify_samples,
+                             verify=verify, verify_samples=verify_samples, tflm_tree=tflm_tree,
                              validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:

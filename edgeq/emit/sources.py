@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.check.arena import TargetArena
 from edgeq.check.optable import OpInfo, load_op_table, table_source
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EmitError, UnsupportedOpError
@@ -75,6 +76,7 @@ class Arena:
 
     size: int
     description: str
+    used_on_target: int | None = None  # what TFLM used on the target's core, when edgeq measured it
 
 
 def io_tensor(tensor: Tensor, role: str, index: int, prefix: str, name: str | None = None,
@@ -174,6 +176,17 @@ def _output_tolerance(sg: Subgraph, position: int, expected: np.ndarray) -> tupl
     return c_float_literal(bound), "float kernels: 1e-4 relative"
 
 
+def printed_decimal(value: float) -> str:
+    """`value` as the self-check's format_decimal() prints it (float32 arithmetic, 6 decimals, no trailing
+    zeros), so the README can quote the firmware's output exactly."""
+    v = min(np.float32(abs(value)), np.float32(4.0e9))
+    whole = int(v)
+    micros = int(np.float32(np.float32(v - np.float32(whole)) * np.float32(1e6) + np.float32(0.5)))
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    return str(whole) if micros == 0 else f"{whole}.{micros:06d}".rstrip("0")
+
+
 def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dict[str, Any]:
     """Initializer bodies and tolerances for model_test_data.h."""
     sg = model.main
@@ -182,6 +195,7 @@ def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dic
                         f"model {len(sg.inputs)}/{len(sg.outputs)}")
     tolerances = [_output_tolerance(sg, i, np.asarray(y)) for i, y in enumerate(golden.outputs)]
     return {
+        "tolerance_texts": [printed_decimal(float(t.rstrip("f"))) for t, _ in tolerances],
         "source": comment_text(source, 100),
         "inputs": [c_values(np.asarray(x)) for x in golden.inputs],
         "outputs": [c_values(np.asarray(y)) for y in golden.outputs],
@@ -190,10 +204,13 @@ def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dic
     }
 
 
-def arena_for(model: TFLiteModel, target: TargetProfile) -> Arena:
-    """The recommended arena from edgeq.arena: the host TFLM measurement + kernel buffers + margin."""
+def arena_for(model: TFLiteModel, target: TargetProfile, measured: TargetArena | None = None) -> Arena:
+    """The arena to compile in: from the measurement on the target's core when there is one (`edgeq verify` with
+    a TFLM tree), else the host TFLM measurement + the optimized kernels' buffers + the profile's margin."""
     from edgeq.check.arena import recommended_arena
 
+    if measured is not None:
+        return Arena(measured.recommended_bytes, measured.describe(target), measured.used_bytes)
     plan = recommended_arena(model, target)
     return Arena(plan.recommended_bytes,
                  f"TFLM used {plan.measured.host_bytes} bytes on the 64-bit host, + "
@@ -201,8 +218,11 @@ def arena_for(model: TFLiteModel, target: TargetProfile) -> Arena:
                  f"{plan.margin_bytes} bytes margin ({target.name} profile), rounded up to 16")
 
 
-def tflm_build_context(target: TargetProfile) -> dict[str, str]:
-    """TFLM build settings for a Cortex-M target: pinned commit, kernel dir, CMSIS core and device names."""
+def tflm_build_context(target: TargetProfile) -> dict[str, Any]:
+    """TFLM build settings for a Cortex-M target: pinned commit, kernel dir, CMSIS core and device names, and how
+    TFLM is compiled from a tree (`build`: edgeq/data/tflm_build.toml)."""
+    from edgeq.emit.tflm_build import build_context
+
     core = target.cpu.core
     suffix = core.removeprefix("cortex-m")
     return {
@@ -210,7 +230,23 @@ def tflm_build_context(target: TargetProfile) -> dict[str, str]:
         "kernels": "cmsis_nn" if target.runtime.kernels == "cmsis-nn" else "reference",
         "core": f"M{suffix}",
         "device": f"ARMCM{suffix}",
+        "build": build_context(),
     }
+
+
+def qemu_board_context(target: TargetProfile) -> dict[str, str] | None:
+    """The emulated board of a Cortex-M target for `-DEDGEQ_BOARD=qemu`: QEMU machine, edgeq's start-up code and
+    the linker script for the machine's memory map; None when QEMU has no machine for the core."""
+    from edgeq.emulate.firmware import EXIT_FAULT, render_linker_script
+    from edgeq.emulate.machines import data_dir, machines
+
+    name = target.emulator.qemu_machine if target.is_mcu else ""
+    machine = machines().get(name) if name else None
+    if machine is None:
+        return None
+    return {"machine": machine.name, "cpu": machine.cpu, "exit_fault": str(EXIT_FAULT),
+            "startup": (data_dir() / "startup.c").read_text(encoding="utf-8"),
+            "link_script": render_linker_script(machine)}
 
 
 def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[str, Any]:

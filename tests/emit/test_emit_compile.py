@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from emit_cc import PLATFORM_SHIM, TFLM_SHIM, Job, project_jobs, run_jobs
+from fake_tflm_tree import make_fake_tree
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
@@ -87,14 +88,12 @@ def test_int8_registrations_can_be_switched_off(tmp_path, tiny_int8, tools) -> N
 @pytest.mark.arm
 def test_cmake_project_configures_and_compiles(tmp_path, tiny_int8, tools) -> None:
     """CMake reads the generated CMakeLists.txt and toolchain file and builds the application's objects
-    (the shim stands in for a TFLM tree, so only compiling, not linking, is possible)."""
+    (a fake tree of declaration-only shims stands in for TFLM, so only compiling, not linking, is possible)."""
     cmake = shutil.which("cmake")
     assert cmake, "this test needs cmake (apt install cmake)"
     project = tmp_path / "project"
     write_project(tiny_int8, project, target=get_target("cortex-m4"), template="tflm-cmake", name="tiny")
-    tree = tmp_path / "tree"
-    shutil.copytree(TFLM_SHIM, tree)
-    (tree / "tensorflow" / "lite" / "micro" / "stand_in.cc").write_text("int edgeq_stand_in = 0;\n")
+    tree = make_fake_tree(tmp_path / "tree")
     build = tmp_path / "build"
     configure = subprocess.run(
         [cmake, "-S", str(project), "-B", str(build), "-G", "Unix Makefiles", f"-DTFLM_TREE={tree}",

@@ -10,6 +10,7 @@ from emit_models import build_tiny_model
 
 from edgeq.check.targets import get_target
 from edgeq.emit import write_project
+from edgeq.emulate.machines import data_dir
 from edgeq.render import (
     MAX_IDENTIFIER,
     c_identifier,
@@ -78,6 +79,9 @@ def test_hostile_names_compile(tmp_path, tools) -> None:
         for path in project.rglob("*"):
             text = path.read_text() if path.is_file() else ""
             assert name not in text and tensor_name not in text, path
+            if path.relative_to(project).as_posix() == "board/qemu/startup.c":  # fixed code; its #error is its own
+                assert text == (data_dir() / "startup.c").read_text()
+                continue
             # the only #error is the sketch's own refusal of boards no library serves
             assert re.search(r'^\s*#\s*error(?! "edgeq: no Arduino)', text, re.MULTILINE) is None, path
         jobs += project_jobs(project, template, result.name, tools["g++"], tools["gcc"])

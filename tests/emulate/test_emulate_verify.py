@@ -118,7 +118,8 @@ def test_a_directory_without_c_sources_says_how_to_get_them(digits_c_out, toolch
     out.mkdir()
     shutil.copy(digits_c_out[0] / "model.tflite", out)
     shutil.copy(digits_c_out[0] / "report.json", out)
-    with pytest.raises(VerifyError, match="no compiled-C model .* --runtime c"):
+    with pytest.raises(VerifyError, match="no firmware project to verify; write one with edgeq convert or edgeq "
+                                          "emit \\(--runtime c or tflm\\)"):
         verify(out)
 
 
