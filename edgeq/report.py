@@ -73,7 +73,8 @@ class ConvertResult:
         source = self.source
         report: dict[str, Any] = {
             "edgeq_version": __version__,
-            "source": {"file": source.path.name, "format": source.format, "sha256": source.sha256,
+            "source": {"file": source.path.name, "format": source.format, "loader": source.loader,
+                       "sha256": source.sha256,
                        "inputs": [s.to_dict() for s in source.inputs],
                        "outputs": [s.to_dict() for s in source.outputs], "compat_fixes": source.compat_fixes},
             "target": target_report(self.check) if self.check is not None else target_identity(self.target),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeq.errors import ConversionError, QuantizationError, UsageError
+from edgeq.load.legacy import TF_KERAS
 from edgeq.load.loader import LoadedModel, batch_one_specs, fixed_batch_function
 from edgeq.samples import SampleSet
 from edgeq.tfenv import captured_output, keras, tensorflow
@@ -78,13 +79,15 @@ def _export_fixed_batch(model: LoadedModel, directory: Path) -> None:
     """Re-export with a batch-1 signature (no SHAPE/STRIDED_SLICE ops from a dynamic batch)."""
     tf = tensorflow()
     specs = batch_one_specs(model)
-    if model.keras_model is not None:
+    if model.keras_model is not None and model.loader != TF_KERAS:
         signature = specs if len(specs) == 1 else [specs]
         keras_model = _unrolled_recurrent(model)
         keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
         return
     module = tf.Module()
-    module.trackable = model.trackable
+    # A tf-keras model saved as such would be traced layer by layer by Keras 2's own SavedModel code: only its
+    # variables need to travel with the batch-1 function.
+    module.trackable = model.trackable if model.keras_model is None else list(model.keras_model.weights)
     function = fixed_batch_function(model)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": function.get_concrete_function()})
 
