@@ -13,6 +13,7 @@ from edgeq.emulate import verify
 from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
 from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
@@ -99,6 +100,12 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
     return None
 
 
+def _warn(progress: Progress, warnings: list[str], found: list[str]) -> None:
+    for message in found:
+        warnings.append(message)
+        progress.warn(message)
+
+
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
             progress: Progress | None = None) -> ConvertResult:
     """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/."""
@@ -117,6 +124,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
     samples = _calibration_set(source, options, quantize_options, progress, warnings)
+    _warn(progress, warnings, calibration_warnings(source, samples))
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0

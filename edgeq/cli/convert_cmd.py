@@ -47,6 +47,8 @@ def _summary_table(result: ConvertResult) -> Table:
             row(kind, f"{t.name} {list(t.shape)} {t.dtype}{quant}")
     if result.samples is not None:
         row("calibration", f"{result.samples.source} ({result.samples.count} samples)")
+        for stat in result.samples.stats():
+            row("calib input", f"{stat.name}: {stat.describe()}")
     check = result.check
     if check is not None:
         arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""

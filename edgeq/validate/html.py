@@ -142,6 +142,7 @@ def render_html(report: ValidationReport) -> str:
         "report": report,
         "passed": report.passed,
         "checks": [{"status": c.status, "name": c.name, "text": c.describe()} for c in report.checks],
+        "explanations": [f"{c.name}: {c.reason}" for c in report.failures if c.reason],
         "columns": COLUMNS,
         "metric_rows": _metric_rows(report),
         "interpreters": [{"name": n, "ran": i.ran, "samples": i.samples, "text": i.detail if i.ran else i.reason}
