@@ -15,6 +15,7 @@ from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
+from edgeq.quantize.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.validate.html import render_html
@@ -72,6 +73,7 @@ class ConvertOptions:
     runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
     verify: bool = False  # --verify: run the compiled-C model on an emulated board (needs runtime 'c')
     verify_samples: int = 8
+    recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
 
 
 def _target_for(options: ConvertOptions) -> TargetProfile:
@@ -130,8 +132,9 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
+    tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
     result = ConvertResult(out_dir=out_dir, source=source, target=target, quantization=quantize_options,
-                           samples=samples, tflite=tflite, warnings=warnings)
+                           samples=samples, tflite=tflite, warnings=warnings, recovery=recovery)
 
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
@@ -158,10 +161,13 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                 result.emulation = verify(staging, samples=options.verify_samples, target=target.name)
         (staging / "report.json").write_text(json_text(result.to_dict()), encoding="utf-8")
         if result.validation is not None:
-            (staging / "validation.html").write_text(render_html(result.validation), encoding="utf-8")
+            (staging / "validation.html").write_text(render_html(result.validation, result.recovery),
+                                                     encoding="utf-8")
             (staging / "validation.junit.xml").write_text(junit_xml(result.validation), encoding="utf-8")
     if result.validation is not None and not result.validation.passed:  # OUT is written; the gate still fails
-        raise ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details)")
+        hint = "" if options.recover else "; --recover tries techniques that win accuracy back"
+        raise ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details"
+                               f"{hint})")
     if result.emulation is not None and not result.emulation.passed:
         raise VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
     if not result.check.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1

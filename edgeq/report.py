@@ -17,6 +17,7 @@ from edgeq.emit import EmitResult
 from edgeq.emulate import EmulationReport
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions
+from edgeq.quantize.recover import RecoveryReport
 from edgeq.samples import SampleSet
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.validate.report import ValidationReport
@@ -67,6 +68,7 @@ class ConvertResult:
     check: CheckResult | None = None
     project: EmitResult | None = None
     emulation: EmulationReport | None = None
+    recovery: RecoveryReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """report.json."""
@@ -84,6 +86,8 @@ class ConvertResult:
             "model": {"file": "model.tflite", **model_info(self.tflite)},
             "warnings": list(self.warnings),
         }
+        if self.recovery is not None:
+            report["recovery"] = self.recovery.to_dict()
         if self.validation is not None:
             report["validation"] = self.validation.to_dict()
         if self.project is not None:

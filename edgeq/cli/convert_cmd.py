@@ -59,6 +59,8 @@ def _summary_table(result: ConvertResult) -> Table:
     if project is not None:
         row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "
                        f"symbol prefix {project.name})")
+    if result.recovery is not None:
+        row("recovery", result.recovery.summary())
     validation = result.validation
     if validation is not None:
         held = sum(c.status == "passed" for c in validation.checks)
@@ -99,6 +101,9 @@ def _summary_table(result: ConvertResult) -> Table:
               help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @gate_options
+@click.option("--recover", is_flag=True,
+              help="Try accuracy-recovery techniques (activation clipping, bias correction, cross-layer "
+                   "equalization, int16x8 as the last resort), chosen on held-out calibration samples; keep the best.")
 @click.option("--verify", is_flag=True,
               help="With --runtime c: build for the target's core and run on an emulated board (QEMU); "
                    "fails on any output that differs from the host TFLM interpreter.")
@@ -108,8 +113,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
-            name: str, runtime: str, val: Path | None, verify: bool, verify_samples: int, as_json: bool,
-            **options: Any) -> None:
+            name: str, runtime: str, val: Path | None, recover: bool, verify: bool, verify_samples: int,
+            as_json: bool, **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -131,7 +136,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
     options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
-                             verify=verify, verify_samples=verify_samples,
+                             verify=verify, verify_samples=verify_samples, recover=recover,
                              validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
@@ -18,6 +18,9 @@ from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
 from edgeq.validate.report import ValidationReport, fmt
 from edgeq.version import __version__
+
+if TYPE_CHECKING:
+    from edgeq.quantize.recover import RecoveryReport
 
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
@@ -134,8 +137,9 @@ def _plots(report: ValidationReport) -> dict[str, list[dict[str, Any]]]:
     return {"confusion": confusion, "histograms": histograms}
 
 
-def render_html(report: ValidationReport) -> str:
-    """The report as one HTML page that opens offline (deterministic bytes for the same report)."""
+def render_html(report: ValidationReport, recovery: RecoveryReport | None = None) -> str:
+    """The report as one HTML page that opens offline (deterministic bytes for the same report); with the
+    accuracy-recovery candidates when `edgeq convert --recover` ran."""
     layers = report.layers
     view = {
         "version": __version__,
@@ -154,5 +158,7 @@ def render_html(report: ValidationReport) -> str:
                        for r in layers.get("rows", [])],
         "layer_plot": layer_plot(layers["rows"]) if layers.get("rows") else None,
         **_plots(report),
+        "recovery": recovery,
+        "recovery_rows": recovery.rows() if recovery is not None else [],
     }
     return render(TEMPLATE, view)
