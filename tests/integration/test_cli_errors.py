@@ -47,7 +47,7 @@ CASES = [
     ("missing model", lambda d: ["convert", str(d["occupied"].parent / "nope.keras"), "--calib", CALIB], 1,
      "no such file"),
     ("unknown format", lambda d: ["convert", str(d["model.onnx"]), "--calib", CALIB], 1, "unknown model format"),
-    ("corrupt keras", lambda d: ["convert", str(d["corrupt.keras"]), "--calib", CALIB], 1, "Keras could not load"),
+    ("corrupt keras", lambda d: ["convert", str(d["corrupt.keras"]), "--calib", CALIB], 1, "not a valid Keras .keras file"),
     ("unknown target", lambda d: ["convert", MODEL, "--calib", CALIB, "--target", "pdp11"], 1,
      "unknown target 'pdp11'; known targets: android-arm64, "),
     ("float mode on mcu", lambda d: ["convert", MODEL, "--mode", "float16"], 2,
