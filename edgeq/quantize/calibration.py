@@ -13,7 +13,7 @@ import numpy as np
 from edgeq.load.loader import LoadedModel
 from edgeq.samples import SampleSet
 
-MIN_SAMPLES = 50  # below this the calibrated ranges rarely cover real inputs (TFLite's guide uses hundreds)
+MIN_SAMPLES = 50  # below this the calibrated ranges rarely cover real inputs (a few hundred is usual)
 MAX_PREDICT_SAMPLES = 256  # the float-output checks need a picture, not every sample
 RELATIVE_SPREAD = 1e-3  # values varying by less than this share of their magnitude count as (nearly) constant
 ABSOLUTE_SPREAD = 1e-6

@@ -152,3 +152,18 @@ def test_recover_needs_int8_and_enough_samples(recovered, tmp_path):
     with pytest.raises(CalibrationError, match="at least 20 calibration samples"):
         convert(case.model, tmp_path / "b", ConvertOptions(calib=case.calib, calib_samples=12, recover=True))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_technique_that_fails_is_reported_not_fatal(recovered, tmp_path, monkeypatch):
+    from edgeq.pipeline import ConvertOptions, convert
+    from edgeq.quantize.recover import search
+
+    def refuse(model):
+        raise ValueError("clone_model cannot rebuild a subclassed model")
+
+    monkeypatch.setattr(search.equalize, "equalize", refuse)
+    case, _, plain, _, _ = recovered["already_fine"]
+    result = convert(case.model, tmp_path / "out", ConvertOptions(calib=case.calib, recover=True))
+    failed = result.recovery.candidate("equalization")
+    assert failed.status == "failed" and "subclassed" in failed.detail
+    assert result.recovery.chosen == "plain" and result.tflite.data == plain.data

@@ -63,11 +63,25 @@ def _from_calibrated(calibrated: bytes, options: QuantizeOptions) -> TFLiteModel
     return read_model(quantize_calibrated(calibrated, options))
 
 
+def _failed(technique: str, exc: Exception) -> Candidate:
+    """A technique that could not be applied to this model is reported, not fatal: plain int8 still stands."""
+    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return Candidate(technique, status="failed", detail=reason)
+
+
 def _keras_variant(source: LoadedModel, technique: str, transform: Callable[[], tuple[object, list[str]]],
                    options: QuantizeOptions, calib: SampleSet, what: str) -> Candidate:
     if source.keras_model is None or source.loader != "keras":
         return Candidate(technique, status="not applicable",
                          detail="needs a Keras 3 model (not a SavedModel or a tf-keras model)")
+    try:
+        return _transformed(source, technique, transform, options, calib, what)
+    except Exception as exc:  # Keras raises anything for models clone_model cannot rebuild (subclassed, custom)
+        return _failed(technique, exc)
+
+
+def _transformed(source: LoadedModel, technique: str, transform: Callable[[], tuple[object, list[str]]],
+                 options: QuantizeOptions, calib: SampleSet, what: str) -> Candidate:
     model, touched = transform()
     if not touched:
         return Candidate(technique, status="not applicable", detail=f"no {what} in the model")
@@ -84,13 +98,21 @@ def _int8_candidates(source: LoadedModel, options: QuantizeOptions, calib: Sampl
     candidates = [Candidate("plain", status="scored", detail="min/max ranges (what plain int8 does)",
                             model=_from_calibrated(calibrated, options))]
     step("clipping activation ranges (percentile, MSE)")
-    for method, (model, changed) in ranges.clipped_models(calibrated, calib).items():
+    try:
+        clipped = ranges.clipped_models(calibrated, calib)
+    except EdgeqError as exc:  # e.g. LiteRT cannot run the calibrated float model with every tensor kept
+        clipped = {}
+        candidates.extend(_failed(method, exc) for method in ("percentile", "mse"))
+    for method, (model, changed) in clipped.items():
         if not changed:
             candidates.append(Candidate(method, status="not applicable", detail="no range would shrink"))
             continue
         detail = (f"{ranges.PERCENTILE}th-percentile ranges" if method == "percentile" else "MSE-optimal ranges")
-        candidates.append(Candidate(method, status="scored", detail=f"{detail} on {changed} tensor(s)",
-                                    model=_from_calibrated(model, options)))
+        try:
+            candidates.append(Candidate(method, status="scored", detail=f"{detail} on {changed} tensor(s)",
+                                        model=_from_calibrated(model, options)))
+        except EdgeqError as exc:
+            candidates.append(_failed(method, exc))
     step("bias correction and cross-layer equalization")
     candidates.append(_keras_variant(source, "bias_correction", lambda: bias.correct_biases(source.keras_model, calib),
                                      options, calib, "biases corrected"))
@@ -122,7 +144,10 @@ def _int16_candidate(source: LoadedModel, options: ConvertOptions, target: Targe
     # On top of the best int8 candidate's float transform (bias correction, equalization), which int16
     # activations do not replace: the weights stay int8.
     base = best.float_model or source
-    model = quantize(base, mode, calib, integer_only=target.is_mcu)
+    try:
+        model = quantize(base, mode, calib, integer_only=target.is_mcu)
+    except EdgeqError as exc:
+        return _failed("int16x8", exc)
     size, peak = model.size / max(plain.size, 1), activation_peak(model).bytes / max(activation_peak(plain).bytes, 1)
     base_ms, ms = estimate_latency(plain, target).ms, estimate_latency(model, target).ms
     cost = (f"16-bit activations: I/O becomes {mode.effective_io_type}, model {model.size:,} B ({size:.2f}x), "
@@ -144,8 +169,9 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
     quantize_options = QuantizeOptions("int8", options.io_type)
     calib, held = split(samples)
     expected = float_outputs(source, held)
-    candidates = _int8_candidates(source, quantize_options, calib, step)
-    step(f"scoring {sum(c.status == 'scored' for c in candidates)} candidates on {held.count} held-out samples")
+    candidates = _int8_candidates(source, quantize_options, calib, lambda text: step(f"Recovering accuracy: {text}"))
+    step(f"Recovering accuracy: scoring {sum(c.status == 'scored' for c in candidates)} candidates on {held.count} "
+         "held-out samples")
     _score_all(candidates, source, held, expected, target)
     base = candidates[0]
     best = base
@@ -153,7 +179,8 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
         if candidate.selection is not None and candidate.selection.beats(base.selection) \
                 and candidate.selection.key() > best.selection.key():
             best = candidate
-    last = _int16_candidate(source, options, target, best, plain, calib, step)
+    last = _int16_candidate(source, options, target, best, plain, calib,
+                            lambda text: step(f"Recovering accuracy: {text}"))
     candidates.append(last)
     _score_all([last], source, held, expected, target)
     if last.selection is not None and last.selection.beats(best.selection):
