@@ -133,7 +133,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
     tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
-    result = ConvertResult(out_dir=out_dir, source=source, target=target, quantization=quantize_options,
+    result = ConvertResult(out_dir=out_dir, source=source, target=target,
+                           quantization=recovery.quantization if recovery is not None else quantize_options,
                            samples=samples, tflite=tflite, warnings=warnings, recovery=recovery)
 
     if options.val is not None:

@@ -113,8 +113,10 @@ def test_int16x8_states_its_cost(recovered):
     assert last["technique"] == "int16x8" and "on the bias_correction model" in last["detail"]
     assert "I/O becomes int16" in last["cost"] and "activation memory peak" in last["cost"]
     assert "cost: 16-bit activations" in recovery["summary"]
-    model = _report(recovered, "wide_regression")["model"]
-    assert model["inputs"][0]["dtype"] == "int16"
+    report = _report(recovered, "wide_regression")
+    assert report["model"]["inputs"][0]["dtype"] == "int16"
+    assert report["quantization"]["mode"] == "int16x8" and report["quantization"]["io_type"] == "int16"
+    assert _report(recovered, "rare_outliers")["quantization"]["mode"] == "int8"
     others = [_report(recovered, n)["recovery"]["candidates"][-1] for n in ("rare_outliers", "already_fine")]
     assert all(c["status"] == "not tried" and "meets the validation gate" in c["detail"] for c in others)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeq.quantize.converter import QuantizeOptions
 from edgeq.quantize.recover.score import GapClosed, Scores
 from edgeq.tflite import TFLiteModel
 from edgeq.validate.report import fmt, json_number
@@ -69,6 +70,7 @@ class RecoveryReport:
     selection_samples: int
     total_samples: int
     selection_gap: GapClosed
+    quantization: QuantizeOptions = field(default_factory=QuantizeOptions)  # how the shipped model is quantized
     validation_source: str | None = None
     float_accuracy: float | None = None
     validation_gap: GapClosed | None = None

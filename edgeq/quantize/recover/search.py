@@ -187,7 +187,8 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
         best = last
     report = RecoveryReport(candidates=candidates, chosen=best.technique, calibration_samples=calib.count,
                             selection_samples=held.count, total_samples=samples.count,
-                            selection_gap=gap_closed(base.selection, best.selection))
+                            selection_gap=gap_closed(base.selection, best.selection),
+                            quantization=QuantizeOptions("int16x8" if best is last else "int8", options.io_type))
     if options.val is not None:
         _report_on_validation(report, source, options)
     return (plain if best is base else best.model), report
