@@ -26,7 +26,9 @@ from edgeq.errors import (
 )
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
+from edgeq.quantize.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.validate.html import render_html
@@ -85,6 +87,7 @@ class ConvertOptions:
     verify: bool = False  # --verify: run the firmware on an emulated board (runtime 'tflm' needs a TFLM tree)
     tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
+    recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
 
 
 def _target_for(options: ConvertOptions) -> TargetProfile:
@@ -143,6 +146,12 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
     return None
 
 
+def _warn(progress: Progress, warnings: list[str], found: list[str]) -> None:
+    for message in found:
+        warnings.append(message)
+        progress.warn(message)
+
+
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
             progress: Progress | None = None, raise_failures: bool = True) -> ConvertResult:
     """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/.
@@ -163,13 +172,16 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
     samples = _calibration_set(source, options, quantize_options, progress, warnings)
+    _warn(progress, warnings, calibration_warnings(source, samples))
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
-    result = ConvertResult(out_dir=out_dir, source=source, target=target, quantization=quantize_options,
-                           samples=samples, tflite=tflite, warnings=warnings)
+    tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
+    result = ConvertResult(out_dir=out_dir, source=source, target=target,
+                           quantization=recovery.quantization if recovery is not None else quantize_options,
+                           samples=samples, tflite=tflite, warnings=warnings, recovery=recovery)
 
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
@@ -207,7 +219,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                     result.target_arena = measured
         (staging / "report.json").write_text(json_text(result.to_dict()), encoding="utf-8")
         if result.validation is not None:
-            (staging / "validation.html").write_text(render_html(result.validation), encoding="utf-8")
+            (staging / "validation.html").write_text(render_html(result.validation, result.recovery),
+                                                     encoding="utf-8")
             (staging / "validation.junit.xml").write_text(junit_xml(result.validation), encoding="utf-8")
     failure = convert_failure(result)
     if failure is not None and raise_failures:
@@ -220,7 +233,9 @@ def convert_failure(result: ConvertResult) -> EdgeqError | None:
     outputs that differ on the emulated board, or a model that does not fit the target."""
     out_dir = result.out_dir
     if result.validation is not None and not result.validation.passed:
-        return ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details)")
+        hint = "" if result.recovery is not None else "; --recover tries techniques that win accuracy back"
+        return ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details"
+                                f"{hint})")
     if result.emulation is not None and not result.emulation.passed:
         return VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
     if result.check is not None and not result.check.ok:  # OUT holds model.tflite and report.json to inspect

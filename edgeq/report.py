@@ -18,6 +18,7 @@ from edgeq.emit import EmitResult
 from edgeq.emulate import EmulationReport
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions
+from edgeq.quantize.recover import RecoveryReport
 from edgeq.samples import SampleSet
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.validate.report import ValidationReport
@@ -69,13 +70,15 @@ class ConvertResult:
     project: EmitResult | None = None
     emulation: EmulationReport | None = None
     target_arena: TargetArena | None = None  # the arena TFLM needed on the emulated core (verify --tflm-tree)
+    recovery: RecoveryReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """report.json."""
         source = self.source
         report: dict[str, Any] = {
             "edgeq_version": __version__,
-            "source": {"file": source.path.name, "format": source.format, "sha256": source.sha256,
+            "source": {"file": source.path.name, "format": source.format, "loader": source.loader,
+                       "sha256": source.sha256,
                        "inputs": [s.to_dict() for s in source.inputs],
                        "outputs": [s.to_dict() for s in source.outputs], "compat_fixes": source.compat_fixes},
             "target": target_report(self.check) if self.check is not None else target_identity(self.target),
@@ -87,6 +90,8 @@ class ConvertResult:
         }
         if self.target_arena is not None:  # measured on the core: replaces the host-based recommendation
             report["target"]["arena"] = self.target_arena.to_dict(report["target"].get("arena"))
+        if self.recovery is not None:
+            report["recovery"] = self.recovery.to_dict()
         if self.validation is not None:
             report["validation"] = self.validation.to_dict()
         if self.project is not None:

@@ -56,6 +56,24 @@ class Preprocess:
                 "channel_order": self.channel_order}
 
 
+@dataclass(frozen=True)
+class InputStats:
+    """min/max/mean/std of one (preprocessed) input over every sample and element."""
+
+    name: str
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **{key: float(f"{value:.6g}") for key, value in (
+            ("min", self.minimum), ("max", self.maximum), ("mean", self.mean), ("std", self.std))}}
+
+    def describe(self) -> str:
+        return f"min {self.minimum:.4g}, max {self.maximum:.4g}, mean {self.mean:.4g}"
+
+
 @dataclass
 class SampleSet:
     """Samples per model input ([N, *shape] float32, in the model's input order), optional labels."""
@@ -76,11 +94,22 @@ class SampleSet:
         """The index-th sample with a batch dimension of 1, one array per input."""
         return [a[index:index + 1] for a in self.arrays]
 
+    def stats(self) -> list[InputStats]:
+        """Per input, over every sample and element (after preprocessing: what the model is fed)."""
+        names = self.names or tuple(f"input_{i}" for i in range(len(self.arrays)))
+        found = []
+        for name, array in zip(names, self.arrays, strict=True):
+            values = np.asarray(array, np.float64)
+            found.append(InputStats(name, float(values.min()), float(values.max()), float(values.mean()),
+                                    float(values.std())))
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {"source": self.source, "sha256": self.sha256, "samples": self.count,
                                 "synthetic": self.synthetic, "labels": self.labels is not None}
         if not self.preprocess.is_identity:
             info["preprocess"] = self.preprocess.to_dict()
+        info["inputs"] = [stat.to_dict() for stat in self.stats()]
         return info
 
 

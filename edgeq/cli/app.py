@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
@@ -158,14 +159,40 @@ def print_json(data: Any) -> None:
     click.echo(json_text(data), nl=False)
 
 
+def parse_number(text: str) -> float:
+    """'0.5', '1e-3' or a fraction '1/255' -> float; ValueError otherwise (and for a zero denominator)."""
+    numerator, slash, denominator = text.strip().partition("/")
+    if not slash:
+        return float(numerator)
+    value = float(numerator) / float(denominator) if float(denominator) != 0 else math.nan
+    if math.isnan(value):
+        raise ValueError(text)
+    return value
+
+
+class Number(click.ParamType):
+    """A float that may be written as a fraction (`--scale 1/255`)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, float | int):
+            return float(value)
+        try:
+            return parse_number(value)
+        except ValueError:
+            self.fail(f"expected a number or a fraction such as 1/255, got {value!r}", param, ctx)
+
+
 def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
-    """'0.5,0.4,0.3' -> (0.5, 0.4, 0.3); a usage error naming `option` otherwise."""
+    """'0.5,0.4,0.3' (or fractions, '123.7/255,...') -> (0.5, 0.4, 0.3); a usage error naming `option` otherwise."""
     if value is None:
         return None
     try:
-        return tuple(float(v) for v in value.split(","))
+        return tuple(parse_number(v) for v in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}", param_hint=option) from None
+        raise click.BadParameter(f"expected comma-separated numbers or fractions, got {value!r}",
+                                 param_hint=option) from None
 
 
 PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
@@ -174,8 +201,8 @@ PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
 def preprocess_options(command: Any) -> Any:
     """--scale/--mean/--std/--channel-order, shared by `convert` (calibration) and `validate`."""
     options = [
-        click.option("--scale", type=float, default=1.0, show_default=True,
-                     help="Preprocess: multiply samples by this."),
+        click.option("--scale", type=Number(), default=1.0, show_default=True,
+                     help="Preprocess: multiply samples by this (a fraction is fine: 1/255)."),
         click.option("--mean", help="Preprocess: subtract (after --scale), comma-separated per channel."),
         click.option("--std", help="Preprocess: divide by (after --mean), comma-separated per channel."),
         click.option("--channel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,

@@ -60,6 +60,8 @@ def _summary_table(result: ConvertResult) -> Table:
             row(kind, f"{label}: {list(t.shape)} {t.dtype}{quant}{tensor}")
     if result.samples is not None:
         row("calibration", f"{result.samples.source} ({result.samples.count} samples)")
+        for stat in result.samples.stats():
+            row("calib input", f"{stat.name}: {stat.describe()}")
     check = result.check
     if check is not None:
         arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
@@ -70,6 +72,8 @@ def _summary_table(result: ConvertResult) -> Table:
     if project is not None:
         row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "
                        f"symbol prefix {project.name})")
+    if result.recovery is not None:
+        row("recovery", result.recovery.summary())
     validation = result.validation
     if validation is not None:
         held = sum(c.status == "passed" for c in validation.checks)
@@ -111,6 +115,9 @@ def _summary_table(result: ConvertResult) -> Table:
               help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @gate_options
+@click.option("--recover", is_flag=True,
+              help="Try accuracy-recovery techniques (activation clipping, bias correction, cross-layer "
+                   "equalization, int16x8 as the last resort), chosen on held-out calibration samples; keep the best.")
 @click.option("--verify", is_flag=True,
               help="Build for the target's core and run on an emulated board (QEMU); fails on any output that "
                    "differs from the host TFLM interpreter. --runtime tflm needs --tflm-tree; the arena TFLM used "
@@ -125,8 +132,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
-            name: str, runtime: str, val: Path | None, verify: bool, tflm_tree: Path | None, verify_samples: int,
-            as_json: bool, **options: Any) -> None:
+            name: str, runtime: str, val: Path | None, recover: bool, verify: bool, tflm_tree: Path | None,
+            verify_samples: int, as_json: bool, **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -148,7 +155,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
     options = ConvertOptions(target=target, mode=mode, io_type=io_type, calib=calib, calib_samples=calib_samples,
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
-                             verify=verify, verify_samples=verify_samples, tflm_tree=tflm_tree,
+                             verify=verify, verify_samples=verify_samples, tflm_tree=tflm_tree, recover=recover,
                              validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
@@ -18,6 +18,9 @@ from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
 from edgeq.validate.report import ValidationReport, fmt
 from edgeq.version import __version__
+
+if TYPE_CHECKING:
+    from edgeq.quantize.recover import RecoveryReport
 
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
@@ -144,14 +147,16 @@ def _plots(report: ValidationReport) -> dict[str, list[dict[str, Any]]]:
     return {"confusion": confusion, "histograms": histograms}
 
 
-def render_html(report: ValidationReport) -> str:
-    """The report as one HTML page that opens offline (deterministic bytes for the same report)."""
+def render_html(report: ValidationReport, recovery: RecoveryReport | None = None) -> str:
+    """The report as one HTML page that opens offline (deterministic bytes for the same report); with the
+    accuracy-recovery candidates when `edgeq convert --recover` ran."""
     layers = report.layers
     view = {
         "version": __version__,
         "report": report,
         "passed": report.passed,
         "checks": [{"status": c.status, "name": c.name, "text": c.describe()} for c in report.checks],
+        "explanations": [f"{c.name}: {c.reason}" for c in report.failures if c.reason],
         "columns": COLUMNS,
         "metric_rows": _metric_rows(report),
         "interpreters": [{"name": n, "ran": i.ran, "samples": i.samples, "text": i.detail if i.ran else i.reason}
@@ -164,5 +169,7 @@ def render_html(report: ValidationReport) -> str:
         "layer_plot": layer_plot(layers["rows"]) if layers.get("rows") else None,
         "fold_rows": FOLD_ROWS,
         **_plots(report),
+        "recovery": recovery,
+        "recovery_rows": recovery.rows() if recovery is not None else [],
     }
     return render(TEMPLATE, view)

@@ -93,7 +93,8 @@ class OutputStats:
     def create(cls, output: OutputInfo, against_float: bool) -> OutputStats:
         confusion = output.labelled and output.classes <= MAX_CONFUSION_CLASSES
         return cls(error=ErrorStats() if against_float else None,
-                   agreement=Top1Stats() if against_float and output.kind == "classification" else None,
+                   agreement=Top1Stats(unit=output.unit) if against_float and output.kind == "classification"
+                   else None,
                    histogram=ErrorHistogram(output.unit) if against_float else None,
                    accuracy=AccuracyStats() if output.labelled else None,
                    float_accuracy=AccuracyStats() if output.labelled and against_float else None,
@@ -172,7 +173,8 @@ class Check:
         if self.status == "skipped":
             return f"{where}: {title}: skipped ({self.reason})"
         relation = {"passed": self.operator, "failed": {"<=": ">", ">=": "<"}[self.operator]}[self.status]
-        return f"{where}: {title} {fmt(self.value)} {relation} {fmt(self.threshold)} ({self.option})"
+        because = f" — {self.reason}" if self.reason else ""
+        return f"{where}: {title} {fmt(self.value)} {relation} {fmt(self.threshold)} ({self.option}){because}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -207,9 +209,28 @@ def evaluate_checks(report: ValidationReport) -> list[Check]:
                                         None, "skipped", reason))
                     continue
                 status = "passed" if gate.holds(value, threshold) else "failed"
+                why = explain_agreement(report.stats[interpreter][index], output) \
+                    if status == "failed" and gate.metric == "top1_agreement" else ""
                 checks.append(Check(interpreter, output.name, gate.metric, gate.flag, gate.operator, threshold,
-                                    value, status))
+                                    value, status, why))
     return checks
+
+
+def explain_agreement(stats: OutputStats, output: OutputInfo) -> str:
+    """Why top-1 agreement is low when most disagreements are ties no integer output can resolve ('' otherwise):
+    a float model whose scores barely differ (often: data not preprocessed like the training data) makes arg-max
+    of the quantized scores pick by class order, while the values themselves are close (see the SQNR)."""
+    top = stats.agreement
+    if top is None or top.disagreements == 0 or top.unresolvable * 2 < top.disagreements:
+        return ""
+    sqnr = stats.error.sqnr_db if stats.error is not None else math.nan
+    spread = top.reference_spread
+    cause = (f"the float scores barely vary across samples (at most {fmt(spread, 3)}): check that the data is "
+             "preprocessed like the training data" if spread < 2 * output.unit
+             else "the float top-2 scores are that close on those samples")
+    return (f"not an accuracy loss: {top.unresolvable} of {top.disagreements} disagreements are arg-max ties "
+            f"({top.tied} tied integer top values; float top-2 margins below one output step, {fmt(output.unit, 3)}) "
+            f"broken by class order, while the values agree (SQNR {fmt(sqnr, 3)} dB); {cause}")
 
 
 @dataclass
@@ -331,6 +352,8 @@ class ValidationReport:
             "layers": self.layers,
             "checks": [c.to_dict() for c in self.checks],
             "failures": [c.describe() for c in self.failures],
+            "explanations": [f"{c.interpreter} output {c.output!r}: {c.reason}" for c in self.checks
+                             if c.status == "failed" and c.reason],
             "verdict": self.verdict(),
         })
 
