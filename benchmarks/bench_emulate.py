@@ -1,17 +1,24 @@
 """Emulated on-target figures of the compiled-C engine: flash, RAM and instructions per inference on a
 Cortex-M4 (QEMU mps2-an386), for the example, a ResNet-style and a depthwise-separable model.
 
-Run: .venv/bin/python benchmarks/bench_emulate.py [--samples N] [--target cortex-m4]
+Run: .venv/bin/python benchmarks/bench_emulate.py [--samples N] [--target cortex-m4] [--tflm-tree DIR]
 
 Baselines measured in the same script: the MACs of one inference (instructions per MAC), the model's
 constant bytes (flash of the model objects / weight bytes) and the host TFLM interpreter's smallest arena
 (RAM of the model objects / TFLM arena; the host figure has 64-bit pointers, so it overstates a bit).
+
+With a TFLM tree (--tflm-tree or $EDGEQ_TFLM_TREE, made by tflite-micro's create_tflm_tree.py), every model
+also runs as TFLM with CMSIS-NN kernels and edgeq's resolver on the same emulated core, and a second table
+gives the compiled-C engine's figures as ratios to TFLM's: instructions per inference, arena (the engine's
+planned arena / TFLM's arena_used_bytes() on the core) and flash (whole images: harness, runtime, model).
+The first TFLM run for a tree and core compiles TFLM (about 25 minutes on 2 cores); later runs reuse it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -109,19 +116,64 @@ def measure(name: str, model, work: Path, samples: int, target: str) -> dict[str
     sizes = report.sizes
     return {"model": name, "macs": macs, "flash": sizes.flash_bytes, "model_flash": sizes.model_flash_bytes,
             "weights": build.weights_bytes, "ram": sizes.static_ram_bytes, "model_ram": sizes.model_ram_bytes,
-            "stack": report.stack_used_bytes, "tflm_arena": arena,
+            "stack": report.stack_used_bytes, "tflm_arena": arena, "engine_arena": build.arena_bytes,
             "instructions": report.instructions_per_inference,
             "per_mac": report.instructions_per_inference / macs if macs else float("nan"), "seconds": seconds}
+
+
+def measure_tflm(name: str, model, work: Path, samples: int, target: str, tree: str) -> dict[str, object]:
+    """The same model as a TFLM project (edgeq's resolver, CMSIS-NN kernels) on the same emulated core."""
+    from edgeq.check.targets import get_target
+    from edgeq.emit import write_project
+    from edgeq.emulate import verify
+
+    out = work / f"tflm-{name.split()[0]}"
+    (out / "project").mkdir(parents=True)
+    (out / "model.tflite").write_bytes(model.data)
+    (out / "report.json").write_text(json.dumps({"target": {"name": target}}))
+    write_project(model, out / "project", target=get_target(target), name="m")
+    started = time.perf_counter()
+    report = verify(out, samples=samples, timeout=600, tflm_tree=tree,
+                    on_build=lambda files, where: print(f"compiling TFLM ({files} files) into {where} ...",
+                                                        flush=True))
+    if not report.passed:
+        raise SystemExit(f"{name} (TFLM): {report.summary()}")
+    return {"flash": report.sizes.flash_bytes, "arena": report.arena_used_bytes,
+            "instructions": report.instructions_per_inference, "seconds": time.perf_counter() - started,
+            "kernels": report.kernels}
+
+
+def print_comparison(rows: list[dict[str, object]], tflm: list[dict[str, object]], target: str) -> None:
+    print(f"\ncompiled-C engine vs TFLM ({tflm[0]['kernels']} kernels) on {target} under QEMU, the same samples; "
+          "ratios are compiled C / TFLM")
+    header = (f"{'model':38} {'TFLM instr/inf':>14} {'C instr/inf':>12} {'ratio':>6} {'TFLM arena':>10} "
+              f"{'C arena':>8} {'ratio':>6} {'TFLM flash':>10} {'C flash':>8} {'ratio':>6}")
+    print(header)
+    print("-" * len(header))
+    for r, t in zip(rows, tflm, strict=True):
+        print(f"{r['model']:38} {t['instructions']:>14,} {r['instructions']:>12,} "
+              f"{r['instructions'] / t['instructions']:>6.2f} {t['arena']:>10,} {r['engine_arena']:>8,} "
+              f"{r['engine_arena'] / t['arena']:>6.2f} {t['flash']:>10,} {r['flash']:>8,} "
+              f"{r['flash'] / t['flash']:>6.2f}")
+    print("\nTFLM arena: arena_used_bytes() on the core (CMSIS-NN scratch included); C arena: the engine's planned "
+          "arena. flash: the whole firmware image of each (same harness, start-up code and newlib).")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--target", default="cortex-m4")
+    parser.add_argument("--tflm-tree", default=os.environ.get("EDGEQ_TFLM_TREE", ""),
+                        help="TFLM tree (create_tflm_tree.py) to compare with TFLM + CMSIS-NN [env: EDGEQ_TFLM_TREE]")
     args = parser.parse_args()
+    tflm = []
     with tempfile.TemporaryDirectory(prefix="edgeq-bench-emulate-") as tmp:
         work = Path(tmp)
-        rows = [measure(name, model, work, args.samples, args.target) for name, model in models(work).items()]
+        found = models(work)
+        rows = [measure(name, model, work, args.samples, args.target) for name, model in found.items()]
+        if args.tflm_tree:
+            tflm = [measure_tflm(name, model, work, args.samples, args.target, args.tflm_tree)
+                    for name, model in found.items()]
     print(f"\ncompiled-C engine on {args.target} under QEMU, {args.samples} golden samples each, outputs equal to "
           "host TFLM in every row")
     header = (f"{'model':38} {'MACs':>11} {'flash B':>9} {'model B':>9} {'/weights':>8} {'static RAM':>10} "
@@ -135,6 +187,8 @@ def main() -> None:
               f"{r['per_mac']:>9.2f} {r['seconds']:>6.1f}")
     print("\nflash/RAM: the whole image (harness + newlib included) and the model's own objects; RAM excludes the "
           "harness's stack/heap reservation. emu s: build + QEMU run + host TFLM reference.")
+    if tflm:
+        print_comparison(rows, tflm, args.target)
 
 
 if __name__ == "__main__":

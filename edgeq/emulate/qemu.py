@@ -42,6 +42,8 @@ class GuestRun:
     marker_overhead: int | None
     stack_used_bytes: int | None
     detail: str = ""
+    arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() (TFLM firmware only)
+    arena_needed_bytes: int | None = None  # the smallest arena the model ran alike in (0: none)
 
 
 def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, counts: Path) -> list[str]:
@@ -67,7 +69,8 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     counts = work_dir / COUNTS_FILE
     counts.unlink(missing_ok=True)
     done = run_bounded(qemu_command(toolchain, firmware, plugin, counts), timeout=timeout, cwd=work_dir)
-    samples, stack, ended, errors = parse_console(done.stdout)
+    samples, numbers, errors = parse_console(done.stdout)
+    stack, ended = numbers.get("STACK"), numbers.get("END")
     overhead, instructions = _read_counts(counts)
     fault = _FAULT_LINE.search(done.stderr + "\n" + done.stdout)
 
@@ -92,11 +95,13 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
         status, detail = COMPLETED, ""
     return GuestRun(status=status, exit_code=None if done.timed_out else done.returncode,
                     samples=[samples[i] for i in sorted(samples)], instructions=instructions[: len(samples)],
-                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail)
+                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail,
+                    arena_used_bytes=numbers.get("ARENA"), arena_needed_bytes=numbers.get("ARENA_NEEDED"))
 
 
-def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int | None, list[str]]:
-    """The guest's EDGEQ lines -> (samples by index, stack bytes, END count, ERROR messages)."""
+def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], list[str]]:
+    """The guest's EDGEQ lines -> (samples by index, numbers by tag (STACK, END, ARENA, ARENA_NEEDED), ERROR
+    messages)."""
     samples: dict[int, SampleOutput] = {}
     numbers: dict[str, int] = {}
     errors = []
@@ -110,13 +115,13 @@ def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int |
                 samples[int(parts[2])] = SampleOutput(rc=int(parts[4]))
             elif tag == "OUT":
                 samples[int(parts[2])].outputs[int(parts[3])] = bytes.fromhex(parts[4] if len(parts) == 5 else "")
-            elif tag in ("STACK", "END"):
+            elif tag in ("STACK", "END", "ARENA", "ARENA_NEEDED"):
                 numbers[tag] = int(parts[2])
             elif tag == "ERROR":
                 errors.append(line.strip()[len("EDGEQ ERROR "):])
         except (ValueError, IndexError, KeyError):
             errors.append(f"unreadable line from the guest: {line.strip()[:120]}")
-    return samples, numbers.get("STACK"), numbers.get("END"), errors
+    return samples, numbers, errors
 
 
 def _read_counts(path: Path) -> tuple[int | None, list[int]]:

@@ -120,11 +120,12 @@ def test_console_parsing_keeps_samples_and_flags_garbage():
     from edgeq.emulate.qemu import parse_console
 
     text = ("EDGEQ BEGIN\nEDGEQ SAMPLE 0 RC 0\nEDGEQ OUT 0 0 80ff7f\nEDGEQ OUT 0 1 \nEDGEQ SAMPLE 1 RC 3\n"
-            "EDGEQ OUT 1 0 zz\nEDGEQ OUT 5 0 00\nEDGEQ STACK 96\nEDGEQ END 2\nsome other text\n")
-    samples, stack, ended, errors = parse_console(text)
+            "EDGEQ OUT 1 0 zz\nEDGEQ OUT 5 0 00\nEDGEQ STACK 96\nEDGEQ ARENA 4756 65536\nEDGEQ ARENA_NEEDED 4784\n"
+            "EDGEQ LOG a TFLM message\nEDGEQ END 2\nsome other text\n")
+    samples, numbers, errors = parse_console(text)
     assert samples[0].rc == 0 and samples[0].outputs == {0: b"\x80\xff\x7f", 1: b""}
     assert samples[1].rc == 3 and samples[1].outputs == {}
-    assert (stack, ended) == (96, 2)
+    assert numbers == {"STACK": 96, "ARENA": 4756, "ARENA_NEEDED": 4784, "END": 2}
     assert len(errors) == 2 and all(e.startswith("unreadable line from the guest") for e in errors)
 
 

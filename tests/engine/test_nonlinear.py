@@ -110,8 +110,7 @@ def nonlinear_driver(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def activations_int8() -> TFLiteModel:
-    """One int8 model with a Softmax / sigmoid / tanh branch per configuration, converted once. TFLM (the
-    reference, a dependency of edgeq on Linux x86-64) must be installed: without it the tests fail, not skip."""
+    """One int8 model with a Softmax / sigmoid / tanh branch per configuration, converted once."""
     from edgeq.tfenv import captured_output, keras, tensorflow
 
     tf, K = tensorflow(), keras()
