@@ -32,7 +32,7 @@ def _emit_half_then_fail(*args, **kwargs):
     raise EmitError("disk full (injected after the project was written)")
 
 
-def _html_fails(report):
+def _html_fails(*args, **kwargs):
     raise EmitError("cannot render the HTML report (injected after report.json was written)")
 
 
@@ -43,6 +43,8 @@ STEPS = {
     "calibration": ({"load_samples": _fail(CalibrationError, "calibration data has NaN")}, [],
                     "calibration data has NaN"),
     "quantize": ({"quantize": _fail(QuantizationError, "not integer-only")}, [], "not integer-only"),
+    "recover": ({"recover_accuracy": _fail(QuantizationError, "no technique could run")}, [],
+                "no technique could run"),
     "validate": ({}, ["--val", "BAD_VAL"], "validation data"),
     "check": ({"check_model": _fail(CheckFailed, "the arena does not fit")}, [], "the arena does not fit"),
     "project": ({"write_project": _emit_half_then_fail}, [], "disk full"),
@@ -68,18 +70,18 @@ def _tree(root: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("step", sorted(STEPS))
 def test_a_failing_step_writes_nothing(step, existing, tmp_path, monkeypatch, converted_example, run_cli):
     patches, extra, fragment = STEPS[step]
-    for name, replacement in patches.items():
-        monkeypatch.setattr(pipeline, name, replacement)
     bad_val = tmp_path / "bad_val.npy"
     np.save(bad_val, np.zeros((4, 3), np.float32))  # the wrong shape for the model's [8, 8, 1] input
     extra = [str(bad_val) if arg == "BAD_VAL" else arg for arg in extra]
     parent = tmp_path / "work"
     out = parent / "out"
     parent.mkdir()
-    if existing:
-        out.mkdir()
-        (out / "model.tflite").write_bytes(b"the user's previous result")
+    if existing:  # an earlier edgeq output (the only kind --force may replace), written by the same command
+        code, _, err = run_cli(["-q", "convert", KERAS, "--calib", CALIB, "-o", str(out)])
+        assert code == 0, err
     before = _tree(parent)
+    for name, replacement in patches.items():
+        monkeypatch.setattr(pipeline, name, replacement)
     code, _, err = run_cli(["-q", "convert", KERAS, "--calib", CALIB, "-o", str(out), *extra,
                             *(["--force"] if existing else [])])
     lines = [line for line in err.splitlines() if line.strip()]
