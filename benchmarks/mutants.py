@@ -65,7 +65,7 @@ def run_tests(copy: Path, tests: tuple[str, ...], log: Path) -> tuple[int, str, 
     """(pytest exit status, first failing test or '', seconds) for `tests` in the copy."""
     env = {**os.environ, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
                           cwd=copy, env=env, capture_output=True, text=True)
     log.write_text(done.stdout + done.stderr)
     failed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
