@@ -76,7 +76,8 @@ def output_files(out_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks (model files and data sets can be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -125,7 +126,7 @@ def _check_replaceable(out_dir: Path) -> None:
     if foreign:
         raise OutputExistsError(f"{out_dir} holds files edgeq did not write ({listing(foreign)}); --force replaces "
                                 "only edgeq's own output: move them or choose another -o")
-    changed = [f for f in present if owned.get(f) and _sha256(out_dir / f) != owned[f]]
+    changed = [f for f in present if owned.get(f) and file_sha256(out_dir / f) != owned[f]]
     if changed:
         raise OutputExistsError(f"{out_dir}: {listing(changed)} changed since edgeq wrote "
                                 f"{'them' if len(changed) > 1 else 'it'}; --force would lose the edits: "
@@ -195,7 +196,7 @@ def _created_parents(out_dir: Path) -> list[Path]:
 
 def write_manifest(directory: Path) -> None:
     """MANIFEST: every file in `directory` with its sha256, so a later --force knows what edgeq wrote."""
-    files = {f: _sha256(directory / f) for f in output_files(directory) if f != MANIFEST}
+    files = {f: file_sha256(directory / f) for f in output_files(directory) if f != MANIFEST}
     (directory / MANIFEST).write_text(json_text({"generator": GENERATOR, "edgeq_version": __version__,
                                                  "files": files}), encoding="utf-8")
 
@@ -285,7 +286,7 @@ def update_output_file(out_dir: Path | str, relative: str, text: str) -> None:
     except (OSError, ValueError, UnicodeDecodeError):
         return
     if isinstance(data, dict) and isinstance(data.get("files"), dict):
-        data["files"][relative] = _sha256(out_dir / relative)
+        data["files"][relative] = file_sha256(out_dir / relative)
         write_text_atomic(manifest, json_text(data))
 
 

@@ -6,7 +6,6 @@ Image folders and in-memory SampleSets are accepted too (they are already in mem
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import IO, Any
 import numpy as np
 
 from edgeq.errors import CalibrationError
+from edgeq.output import file_sha256
 from edgeq.samples import (
     Preprocess,
     SampleSet,
@@ -148,7 +148,7 @@ def open_samples(data: str | Path | SampleSet, inputs: list[TensorSpec], *, limi
     else:
         raise CalibrationError(f"{WHAT} {path}: expected a .npz file (key x, optional y), a .npy file or an "
                                "image folder")
-    return _stream(path.name, _file_sha256(path), members, labels, inputs, limit, preprocess, path)
+    return _stream(path.name, file_sha256(path), members, labels, inputs, limit, preprocess, path)
 
 
 def _from_arrays(source: str, sha256: str, arrays: list[np.ndarray], labels: np.ndarray | None,
@@ -245,10 +245,3 @@ def _member_opener(path: Path, member: str) -> Any:
 
     return open_at_first_row
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
