@@ -109,6 +109,14 @@ def check_integer_model(model: TFLiteModel, target: TargetProfile) -> None:
                          "it to int8 first (`edgeq convert`), or emit for an Android target")
 
 
+def check_engine_model(model: TFLiteModel) -> None:
+    """The compiled-C engine runs int8 models: an int16 (int16x8) model is refused before any generation, in one
+    line that points to the TFLM runtime."""
+    if any(t.dtype == "int16" and t.data is None for sg in model.subgraphs for t in sg.tensors):
+        raise UsageError("--runtime c (the compiled-C engine) runs int8 models; this model has int16 activations "
+                         "(an int16x8 model): use --runtime tflm")
+
+
 def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet | None) -> tuple[GoldenVector, str]:
     if golden is not None:
         return golden, "an input given to edgeq"
@@ -211,6 +219,8 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
     check_output_dir(out_dir, force, inputs)
     tflite = model if isinstance(model, TFLiteModel) else read_model(model)
     check_integer_model(tflite, profile)
+    if runtime == "c":
+        check_engine_model(tflite)
     with staged_output(out_dir, force, inputs) as staging:
         result = write_project(tflite, staging, target=profile, template=template, name=name, runtime=runtime,
                                golden=golden, samples=samples)

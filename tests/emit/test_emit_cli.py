@@ -42,6 +42,21 @@ def test_emit_errors_are_one_line(tmp_path, run_cli, tiny_int8, args, code, mess
     assert not (tmp_path / "out").exists()
 
 
+def test_runtime_c_refuses_an_int16x8_model_up_front(tmp_path, run_cli, digits_int16x8, monkeypatch) -> None:
+    """One short line pointing to --runtime tflm, before the engine or the golden vectors run."""
+    import edgeq.emit as emit
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the project was generated before the int16 model was refused")
+
+    monkeypatch.setattr(emit, "write_project", must_not_run)
+    model = written(digits_int16x8.data, tmp_path)
+    code, _, stderr = run_cli(["emit", str(model), "--runtime", "c", "-o", str(tmp_path / "out")])
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert code == 2 and len(errors) == 1 and "--runtime tflm" in errors[0] and len(errors[0]) < 200, stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_emit_never_overwrites_without_force(tmp_path, run_cli, tiny_int8) -> None:
     model = written(tiny_int8.data, tmp_path)
     out = tmp_path / "out"
