@@ -112,7 +112,7 @@ def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name:
     from edgeq.engine import write_project as write_c_project
 
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
-    build = write_c_project(model, name, vectors, directory)
+    build = write_c_project(model, name, vectors, directory, dsp=target.cpu.dsp)
     written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
     return EmitResult(out_dir=directory, template=engine_template().project_dir, runtime="c", name=name, files=written,
                       arena_size=build.arena_bytes, memory=memory_summary(build, model))

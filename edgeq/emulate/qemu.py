@@ -33,7 +33,9 @@ class SampleOutput:
 
 @dataclass
 class GuestRun:
-    """The outcome of one QEMU run. `instructions` has one count per completed sample."""
+    """The outcome of one QEMU run. `instructions` has one count per completed sample; with operator
+    markers, `op_instructions` splits each into [prologue, one count per marked operator, epilogue] and
+    `op_markers` names those operators (index, opcode) in call order."""
 
     status: str
     exit_code: int | None
@@ -42,6 +44,8 @@ class GuestRun:
     marker_overhead: int | None
     stack_used_bytes: int | None
     detail: str = ""
+    op_markers: list[tuple[int, str]] = field(default_factory=list)
+    op_instructions: list[list[int]] = field(default_factory=list)
 
 
 def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, counts: Path) -> list[str]:
@@ -54,8 +58,9 @@ def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, 
         def escape(text: str) -> str:
             return text.replace(",", ",,")
 
+        op = f",op={firmware.op_marker:#x}" if firmware.op_marker is not None else ""
         command += ["-plugin", f"{escape(str(plugin))},begin={firmware.begin_marker:#x},"
-                               f"end={firmware.end_marker:#x},out={escape(str(counts))}"]
+                               f"end={firmware.end_marker:#x}{op},out={escape(str(counts))}"]
     return command
 
 
@@ -67,8 +72,8 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     counts = work_dir / COUNTS_FILE
     counts.unlink(missing_ok=True)
     done = run_bounded(qemu_command(toolchain, firmware, plugin, counts), timeout=timeout, cwd=work_dir)
-    samples, stack, ended, errors = parse_console(done.stdout)
-    overhead, instructions = _read_counts(counts)
+    samples, stack, ended, errors, markers = parse_console(done.stdout)
+    overhead, instructions, per_op = read_counts(counts)
     fault = _FAULT_LINE.search(done.stderr + "\n" + done.stdout)
 
     if done.timed_out:
@@ -90,16 +95,23 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
         detail = f"the guest reported {len(samples)} of {expected_samples} samples"
     else:
         status, detail = COMPLETED, ""
+    per_op = per_op[: len(samples)]
+    if any(len(split) != len(markers) + 2 for split in per_op):  # a model without (or with other) markers
+        per_op, markers = [], []
     return GuestRun(status=status, exit_code=None if done.timed_out else done.returncode,
                     samples=[samples[i] for i in sorted(samples)], instructions=instructions[: len(samples)],
-                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail)
+                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail, op_markers=markers,
+                    op_instructions=per_op)
 
 
-def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int | None, list[str]]:
-    """The guest's EDGEQ lines -> (samples by index, stack bytes, END count, ERROR messages)."""
+def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int | None, list[str],
+                                      list[tuple[int, str]]]:
+    """The guest's EDGEQ lines -> (samples by index, stack bytes, END count, ERROR messages, the model's
+    marked operators as (index, opcode))."""
     samples: dict[int, SampleOutput] = {}
     numbers: dict[str, int] = {}
     errors = []
+    markers: list[tuple[int, str]] = []
     for line in text.splitlines():
         parts = line.strip().split(" ", 4)
         if len(parts) < 2 or parts[0] != "EDGEQ":
@@ -114,20 +126,44 @@ def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int |
                 numbers[tag] = int(parts[2])
             elif tag == "ERROR":
                 errors.append(line.strip()[len("EDGEQ ERROR "):])
+            elif tag == "OPS":
+                markers = [(int(index), opcode) for index, _, opcode in
+                           (item.partition(":") for item in line.split()[2:])]
         except (ValueError, IndexError, KeyError):
             errors.append(f"unreadable line from the guest: {line.strip()[:120]}")
-    return samples, numbers.get("STACK"), numbers.get("END"), errors
+    return samples, numbers.get("STACK"), numbers.get("END"), errors, markers
 
 
-def _read_counts(path: Path) -> tuple[int | None, list[int]]:
-    """The plugin's file: the empty marker pair first, then one line per inference (minus that overhead)."""
+def read_counts(path: Path) -> tuple[int | None, list[int], list[list[int]]]:
+    """The plugin's file -> (begin/end marker overhead, instructions per inference, per inference the split
+    [prologue, each marked operator, epilogue]). The file holds the empty begin/end pair, then a pair around
+    one operator marker (that marker's own cost), then each inference; operator markers are "op <count>"
+    lines before their measurement. Every figure excludes the markers' own instructions."""
     if not path.is_file():
-        return None, []
-    values = [int(line) for line in path.read_text().split("\n") if line.strip().isdigit()]
-    if not values:
-        return None, []
-    overhead = values[0]
-    return overhead, [v - overhead for v in values[1:]]
+        return None, [], []
+    measurements: list[tuple[list[int], int]] = []
+    marks: list[int] = []
+    for line in path.read_text().split("\n"):
+        words = line.split()
+        if len(words) == 2 and words[0] == "op" and words[1].isdigit():
+            marks.append(int(words[1]))
+        elif len(words) == 1 and words[0].isdigit():
+            measurements.append((marks, int(words[0])))
+            marks = []
+    if len(measurements) < 2:
+        return (measurements[0][1] if measurements else None), [], []
+    overhead = measurements[0][1]
+    marker = measurements[1][1] - overhead
+    totals, splits = [], []
+    for marks, total in measurements[2:]:
+        totals.append(total - overhead - marker * len(marks))
+        if marks:
+            edges = [0, *marks]
+            split = [edges[i + 1] - edges[i] - marker for i in range(len(marks))]
+            splits.append([*split, total - marks[-1] - overhead])
+        else:
+            splits.append([])
+    return overhead, totals, splits
 
 
 def describe_fault(line: str, firmware: Firmware) -> str:

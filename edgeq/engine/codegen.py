@@ -155,12 +155,14 @@ def _bytes_of(tensors: tuple[Tensor, ...], indices: tuple[int, ...]) -> tuple[in
     return tuple(int(tensors[i].nbytes) for i in indices)
 
 
-def generate(model: TFLiteModel, name: str) -> EngineBuild:
+def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
     """Generate the engine sources for `model`: `<name>_model.h/.c` and the kernels they call.
 
+    `dsp`: call the kernels written for cores with the Armv7E-M DSP extension (Cortex-M4/M7/M33/M55), with
+    weights re-laid out for them; else the portable C99 kernels (any core, the host). Both are bit-exact.
     Raises UnsupportedOpError naming every op outside the engine's set (with a pointer to the TFLM runtime)."""
     name = require_identifier(name)
-    lowered = lower_model(model)
+    lowered = lower_model(model, dsp=dsp)
     subgraph = model.main
     tensors = subgraph.tensors
     for i in (*subgraph.inputs, *subgraph.outputs):
@@ -190,6 +192,7 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
         "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
         "weights_bytes": sum(t.nbytes for t in renderer.weights.values()), "strategy": storage.plan.strategy,
         "needs_string_h": any("memcpy(" in c for op in ops for c in op["calls"]) or bool(final_copies),
+        "op_markers": " ".join(f"{op['index']}:{op['opcode']}" for op in ops if op["calls"]),
         **io,
     }
     files = {

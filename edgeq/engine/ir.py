@@ -103,10 +103,12 @@ class Lowered:
 
 
 class LoweringContext:
-    """What a lowering function may look at: the subgraph's tensors, with quantization helpers."""
+    """What a lowering function may look at: the subgraph's tensors, with quantization helpers, and whether
+    the target core has the DSP extension (`dsp`: lower to the kernels that use it where one exists)."""
 
-    def __init__(self, subgraph: Subgraph) -> None:
+    def __init__(self, subgraph: Subgraph, dsp: bool = False) -> None:
         self.subgraph = subgraph
+        self.dsp = dsp
 
     def tensor(self, index: int) -> Tensor:
         return self.subgraph.tensors[index]

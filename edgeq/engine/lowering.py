@@ -40,13 +40,14 @@ def supported_ops() -> frozenset[str]:
     return frozenset(LOWERINGS)
 
 
-def lower_model(model: TFLiteModel) -> list[tuple[Operator, Lowered]]:
-    """Lower every operator of the main subgraph; UnsupportedOpError lists all that cannot be."""
+def lower_model(model: TFLiteModel, dsp: bool = False) -> list[tuple[Operator, Lowered]]:
+    """Lower every operator of the main subgraph (for the DSP-extension kernels with `dsp`);
+    UnsupportedOpError lists all that cannot be."""
     if len(model.subgraphs) > 1:
         raise UnsupportedOpError(f"the compiled-C engine runs single-subgraph models; this one has "
                                  f"{len(model.subgraphs)} (control flow); {_HINT}")
     subgraph = model.main
-    ctx = LoweringContext(subgraph)
+    ctx = LoweringContext(subgraph, dsp=dsp)
     first: dict[str, int] = {}
     for op in subgraph.operators:
         if op.opcode not in LOWERINGS:
