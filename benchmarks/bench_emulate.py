@@ -94,7 +94,8 @@ def main() -> None:
         base_mac, base_arena = TFLM_CMSIS_NN.get(r["model"], (float("nan"), 0))
         print(f"{r['model']:18} {r['path']:9} {r['macs']:>10,} {r['per_mac']:>9.2f} {r['per_mac'] / base_mac:>6.2f}x "
               f"{r['ram']:>10,} {r['ram'] / max(base_arena, 1):>5.2f}x {r['beyond_weights']:>16,} {r['stack']:>6,}")
-    print(f"\ngoals: instr/MAC < 1.00x CMSIS-NN, RAM+I/O <= {RAM_GOAL:.2f}x TFLM arena, beyond weights <= {FLASH_GOAL:,} B")
+    print(f"\ngoals: instr/MAC < 1.00x CMSIS-NN, RAM+I/O <= {RAM_GOAL:.2f}x TFLM arena, "
+          f"beyond weights <= {FLASH_GOAL:,} B")
     print("\ninstructions per MAC by op type (instructions, share of the inference):")
     for r in rows:
         total = sum(t["instructions"] for t in r["types"]) or 1

@@ -199,8 +199,9 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         f"{name}_model.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
         f"{name}_model.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
     }
+    uses_dsp = "eq_dsp_kernels.h" in headers
     for path in sorted(kernels_dir().iterdir()):
-        if path.suffix in (".c", ".h"):
+        if path.suffix in (".c", ".h") and (uses_dsp or not path.name.startswith("eq_dsp")):
             files[path.name] = path.read_bytes()
     return EngineBuild(
         name=name, files=files, arena_bytes=arena, lower_bound_bytes=storage.plan.lower_bound,

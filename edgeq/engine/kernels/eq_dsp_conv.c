@@ -1,0 +1,194 @@
+/* edgeq compiled-C engine: CONV_2D and FULLY_CONNECTED for cores with the DSP extension (see eq_dsp.h).
+ *
+ * Both are matrix products of int8 weights, re-laid out by edgeq at generation time, with columns of int8
+ * inputs, four values per word: SXTB16 splits a word into two pairs of int16 lanes and SMLAD multiplies and
+ * accumulates a pair of lanes, two MACs per instruction.
+ *
+ * The input offset is folded into the bias at generation time (bias[c] + input_offset * sum(filter[c])), which
+ * is exact when every tap reads a real input value; padding taps therefore read the input zero point, whose
+ * product with the offset-free filter cancels the folded term exactly. The reduction dimension K is padded to
+ * a multiple of 4 with zero weights. */
+#include "eq_dsp.h"
+#include "eq_dsp_kernels.h"
+
+/* 2 output channels x 2 columns (pixels): four accumulators in registers. `w` holds the two channels' weights
+ * interleaved four at a time (w0[0..3] w1[0..3] w0[4..7] ...), kp bytes each. */
+static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x1, int32_t kp, int32_t *acc) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int8_t *end = x0 + kp;
+    while (x0 < end) {
+        const int32_t v0 = eq_load4(x0), v1 = eq_load4(x1);
+        const int32_t x0l = eq_sxtb16(v0), x0h = eq_sxtb16_ror8(v0);
+        const int32_t x1l = eq_sxtb16(v1), x1h = eq_sxtb16_ror8(v1);
+        int32_t f = eq_load4(w);
+        int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);
+        a00 = eq_smlad(fl, x0l, a00);
+        a00 = eq_smlad(fh, x0h, a00);
+        a01 = eq_smlad(fl, x1l, a01);
+        a01 = eq_smlad(fh, x1h, a01);
+        f = eq_load4(w + 4);
+        fl = eq_sxtb16(f);
+        fh = eq_sxtb16_ror8(f);
+        a10 = eq_smlad(fl, x0l, a10);
+        a10 = eq_smlad(fh, x0h, a10);
+        a11 = eq_smlad(fl, x1l, a11);
+        a11 = eq_smlad(fh, x1h, a11);
+        w += 8;
+        x0 += 4;
+        x1 += 4;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Every output channel of one or two pixels whose columns are x0 and x1 (out1 NULL: one pixel; x1 may then
+ * be any readable column of kp bytes, its results are dropped). */
+static void eq_conv_columns(const eq_conv_dsp_params *p, const int8_t *x0, const int8_t *x1, const int8_t *w,
+                            const int32_t *bias, const int32_t *mult, const int8_t *shift, int8_t *out0,
+                            int8_t *out1) {
+    const int32_t kp = p->kp;
+    const int fast = p->fast_requant;
+    int32_t c;
+    for (c = 0; c < p->out_c; c += 2) {
+        int32_t acc[4];
+        acc[0] = acc[1] = bias[c];
+        acc[2] = acc[3] = bias[c + 1];
+        eq_dot_2x2(w + c * kp, x0, x1, kp, acc);
+        out0[c] = eq_out_value(acc[0], mult[c], shift[c], fast, p->output_offset, p->act_min, p->act_max);
+        if (out1 != 0) {
+            out1[c] = eq_out_value(acc[1], mult[c], shift[c], fast, p->output_offset, p->act_min, p->act_max);
+        }
+        if (c + 1 < p->out_c) {
+            out0[c + 1] = eq_out_value(acc[2], mult[c + 1], shift[c + 1], fast, p->output_offset, p->act_min,
+                                       p->act_max);
+            if (out1 != 0) {
+                out1[c + 1] = eq_out_value(acc[3], mult[c + 1], shift[c + 1], fast, p->output_offset, p->act_min,
+                                           p->act_max);
+            }
+        }
+    }
+}
+
+/* The im2col column of output pixel (oy, ox): its window's taps in filter order, padding taps set to the
+ * input zero point. The kp - K tail bytes were zeroed by the caller and are never written. */
+static void eq_fill_column(const eq_conv_dsp_params *p, const int8_t *in_b, int32_t oy, int32_t ox, int8_t *col) {
+    const int32_t in_c = p->in_c;
+    const int32_t y0 = oy * p->stride_h - p->pad_h;
+    const int32_t x0 = ox * p->stride_w - p->pad_w;
+    const int8_t zp = (int8_t)p->input_zero_point;
+    int32_t fy, fx;
+    for (fy = 0; fy < p->k_h; ++fy) {
+        const int32_t iy = y0 + fy * p->dilation_h;
+        if (iy < 0 || iy >= p->in_h) {
+            eq_fill_bytes(col, zp, p->k_w * in_c);
+            col += p->k_w * in_c;
+            continue;
+        }
+        if (p->dilation_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w) {
+            eq_copy_bytes(col, in_b + (iy * p->in_w + x0) * in_c, p->k_w * in_c);
+            col += p->k_w * in_c;
+            continue;
+        }
+        for (fx = 0; fx < p->k_w; ++fx) {
+            const int32_t ix = x0 + fx * p->dilation_w;
+            if (ix < 0 || ix >= p->in_w) {
+                eq_fill_bytes(col, zp, in_c);
+            } else {
+                eq_copy_bytes(col, in_b + (iy * p->in_w + ix) * in_c, in_c);
+            }
+            col += in_c;
+        }
+    }
+}
+
+void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+                    const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+    const int32_t pixels = p->out_h * p->out_w;
+    const int32_t kp = p->kp;
+    int32_t b, px;
+    if (!p->direct) {
+        /* Two columns; the K..kp tails meet zero weights but must hold defined values. */
+        eq_fill_bytes(scratch, 0, 2 * kp);
+    }
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + b * p->in_h * p->in_w * p->in_c;
+        int8_t *out_b = out + b * pixels * p->out_c;
+        for (px = 0; px < pixels; px += 2) {
+            const int pair = px + 1 < pixels;
+            const int32_t oy0 = px / p->out_w, ox0 = px % p->out_w;
+            const int32_t oy1 = pair ? (px + 1) / p->out_w : oy0, ox1 = pair ? (px + 1) % p->out_w : ox0;
+            const int8_t *x0, *x1;
+            if (p->direct) { /* 1x1, no padding, in_c a multiple of 4: the pixels are the columns */
+                x0 = in_b + (oy0 * p->stride_h * p->in_w + ox0 * p->stride_w) * p->in_c;
+                x1 = in_b + (oy1 * p->stride_h * p->in_w + ox1 * p->stride_w) * p->in_c;
+            } else {
+                eq_fill_column(p, in_b, oy0, ox0, scratch);
+                if (pair) {
+                    eq_fill_column(p, in_b, oy1, ox1, scratch + kp);
+                }
+                x0 = scratch;
+                x1 = scratch + kp;
+            }
+            eq_conv_columns(p, x0, x1, w, bias, mult, shift, out_b + px * p->out_c,
+                            pair ? out_b + (px + 1) * p->out_c : 0);
+        }
+    }
+}
+
+/* 4 output channels x 1 row: `w` holds the four channels' weights interleaved four at a time. */
+static inline void eq_dot_4x1(const int8_t *w, const int8_t *x, int32_t kp, int32_t *acc) {
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int8_t *end = x + kp;
+    while (x < end) {
+        const int32_t v = eq_load4(x);
+        const int32_t xl = eq_sxtb16(v), xh = eq_sxtb16_ror8(v);
+        int32_t f = eq_load4(w);
+        a0 = eq_smlad(eq_sxtb16(f), xl, a0);
+        a0 = eq_smlad(eq_sxtb16_ror8(f), xh, a0);
+        f = eq_load4(w + 4);
+        a1 = eq_smlad(eq_sxtb16(f), xl, a1);
+        a1 = eq_smlad(eq_sxtb16_ror8(f), xh, a1);
+        f = eq_load4(w + 8);
+        a2 = eq_smlad(eq_sxtb16(f), xl, a2);
+        a2 = eq_smlad(eq_sxtb16_ror8(f), xh, a2);
+        f = eq_load4(w + 12);
+        a3 = eq_smlad(eq_sxtb16(f), xl, a3);
+        a3 = eq_smlad(eq_sxtb16_ror8(f), xh, a3);
+        w += 16;
+        x += 4;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+                  const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+    const int32_t kp = p->kp;
+    const int fast = p->fast_requant;
+    int32_t r, o, k;
+    for (r = 0; r < p->rows; ++r) {
+        const int8_t *x = in + r * p->depth;
+        if (kp != p->depth) { /* a depth that is not a multiple of 4: the row padded to kp bytes */
+            eq_copy_bytes(scratch, x, p->depth);
+            eq_fill_bytes(scratch + p->depth, 0, kp - p->depth);
+            x = scratch;
+        }
+        for (o = 0; o < p->out_depth; o += 4) {
+            int32_t acc[4];
+            for (k = 0; k < 4; ++k) {
+                acc[k] = bias[o + k];
+            }
+            eq_dot_4x1(w + o * kp, x, kp, acc);
+            for (k = 0; k < 4 && o + k < p->out_depth; ++k) {
+                out[o + k] = eq_out_value(acc[k], mult[p->per_channel ? o + k : 0],
+                                          shift[p->per_channel ? o + k : 0], fast, p->output_offset, p->act_min,
+                                          p->act_max);
+            }
+        }
+        out += p->out_depth;
+    }
+}

@@ -1,0 +1,142 @@
+/* edgeq compiled-C engine: DEPTHWISE_CONV_2D (depth multiplier 1) and ADD for cores with the DSP extension.
+ *
+ * Depthwise: four channels at a time in four register accumulators. A word of four input channels and the
+ * word of their four filter taps are split by SXTB16 into int16 lanes (channels 0/2 and 1/3), which
+ * SMLABB/SMLATT multiply lane by lane. The input offset is folded into the bias (bias + offset * sum(filter),
+ * exact when every tap reads an input value), so a tap in the padding reads the input zero point instead
+ * (zero-point bytes in `scratch`): its product with the filter cancels its share of the folded term. */
+#include "eq_dsp.h"
+#include "eq_dsp_kernels.h"
+
+/* One tap for four channels: x and f point at four input and four filter bytes. */
+#define EQ_DW_TAP(x, f)                                         \
+    do {                                                        \
+        const int32_t xv_ = eq_load4(x), fv_ = eq_load4(f);     \
+        const int32_t xl_ = eq_sxtb16(xv_), fl_ = eq_sxtb16(fv_); \
+        const int32_t xh_ = eq_sxtb16_ror8(xv_);                \
+        const int32_t fh_ = eq_sxtb16_ror8(fv_);                \
+        a0 = eq_smlabb(xl_, fl_, a0);                           \
+        a2 = eq_smlatt(xl_, fl_, a2);                           \
+        a1 = eq_smlabb(xh_, fh_, a1);                           \
+        a3 = eq_smlatt(xh_, fh_, a3);                           \
+    } while (0)
+
+/* The shape and requantization of one depthwise layer, in locals (stores through int8_t pointers could
+ * otherwise alias the parameter struct and force reloads). */
+typedef struct {
+    int32_t ch, k_h, k_w, tap_x, tap_y, offset, lo, hi;
+    int fast;
+} eq_dw_layer;
+
+/* Four requantized channels of one output pixel. */
+static inline void eq_dw_store4(const eq_dw_layer *l, int8_t *out, const int32_t *mult, const int8_t *shift,
+                                int32_t a0, int32_t a1, int32_t a2, int32_t a3) {
+    if (l->fast) {
+        out[0] = (int8_t)eq_clamp_i32(eq_requant_fast(a0, mult[0], shift[0]) + l->offset, l->lo, l->hi);
+        out[1] = (int8_t)eq_clamp_i32(eq_requant_fast(a1, mult[1], shift[1]) + l->offset, l->lo, l->hi);
+        out[2] = (int8_t)eq_clamp_i32(eq_requant_fast(a2, mult[2], shift[2]) + l->offset, l->lo, l->hi);
+        out[3] = (int8_t)eq_clamp_i32(eq_requant_fast(a3, mult[3], shift[3]) + l->offset, l->lo, l->hi);
+    } else {
+        out[0] = eq_out_value(a0, mult[0], shift[0], 0, l->offset, l->lo, l->hi);
+        out[1] = eq_out_value(a1, mult[1], shift[1], 0, l->offset, l->lo, l->hi);
+        out[2] = eq_out_value(a2, mult[2], shift[2], 0, l->offset, l->lo, l->hi);
+        out[3] = eq_out_value(a3, mult[3], shift[3], 0, l->offset, l->lo, l->hi);
+    }
+}
+
+/* Every channel of an output pixel whose window lies inside the input; `x` is its first tap. */
+static void eq_dw_inside(const eq_dw_layer *l, const int8_t *x, const int8_t *w, const int32_t *bias,
+                         const int32_t *mult, const int8_t *shift, int8_t *out) {
+    const int32_t ch = l->ch, tap_x = l->tap_x, tap_y = l->tap_y;
+    int32_t c, fy, fx;
+    for (c = 0; c < ch; c += 4, x += 4, w += 4) {
+        int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
+        const int8_t *row = x, *f = w;
+        if (l->k_w == 3) {
+            for (fy = 0; fy < l->k_h; ++fy, row += tap_y, f += 3 * ch) {
+                EQ_DW_TAP(row, f);
+                EQ_DW_TAP(row + tap_x, f + ch);
+                EQ_DW_TAP(row + 2 * tap_x, f + 2 * ch);
+            }
+        } else {
+            for (fy = 0; fy < l->k_h; ++fy, row += tap_y) {
+                const int8_t *t = row;
+                for (fx = 0; fx < l->k_w; ++fx, t += tap_x, f += ch) {
+                    EQ_DW_TAP(t, f);
+                }
+            }
+        }
+        eq_dw_store4(l, out + c, mult + c, shift + c, a0, a1, a2, a3);
+    }
+}
+
+void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+                      const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+    eq_dw_layer l;
+    const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w;
+    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, out_h = p->out_h, out_w = p->out_w;
+    const int32_t row_bytes = in_w * p->channels;
+    int32_t b, oy, ox, c, fy, fx;
+    l.ch = p->channels;
+    l.k_h = k_h;
+    l.k_w = k_w;
+    l.tap_x = dil_w * l.ch;
+    l.tap_y = dil_h * row_bytes;
+    l.offset = p->output_offset;
+    l.lo = p->act_min;
+    l.hi = p->act_max;
+    l.fast = p->fast_requant;
+    eq_fill_bytes(scratch, (int8_t)p->input_zero_point, l.ch);
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_b = in + b * in_h * row_bytes;
+        for (oy = 0; oy < out_h; ++oy) {
+            const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = y0 >= 0 && y0 + (k_h - 1) * dil_h < in_h;
+            for (ox = 0; ox < out_w; ++ox, out += l.ch) {
+                const int32_t x0 = ox * p->stride_w - p->pad_w;
+                if (rows_in && x0 >= 0 && x0 + (k_w - 1) * dil_w < in_w) {
+                    eq_dw_inside(&l, in_b + y0 * row_bytes + x0 * l.ch, w, bias, mult, shift, out);
+                    continue;
+                }
+                for (c = 0; c < l.ch; c += 4) { /* padding taps read the zero-point bytes */
+                    int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
+                    const int8_t *f = w + c;
+                    for (fy = 0; fy < k_h; ++fy) {
+                        const int32_t iy = y0 + fy * dil_h;
+                        for (fx = 0; fx < k_w; ++fx, f += l.ch) {
+                            const int32_t ix = x0 + fx * dil_w;
+                            const int8_t *x = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
+                                                  ? in_b + iy * row_bytes + ix * l.ch + c : scratch + c;
+                            EQ_DW_TAP(x, f);
+                        }
+                    }
+                    eq_dw_store4(&l, out + c, mult + c, shift + c, a0, a1, a2, a3);
+                }
+            }
+        }
+    }
+}
+
+/* x * m * 2^-e / 2^31 for a value shifted left by 20 (|x| < 2^28, so doubling it cannot overflow) and any
+ * e >= 0: `half` is 2^(e-1) (0 for e == 0) and `neg` -1 (0 for e == 0), loop invariants. */
+static inline int32_t eq_add_scale(int32_t x, int32_t m, int32_t e, int32_t half, int32_t neg) {
+    const int32_t y = eq_smmulr(x, m);
+    return (y + half + ((y >> 31) & neg)) >> e;
+}
+
+void eq_add_dsp_s8(const eq_add_dsp_params *p, int32_t n, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    const int32_t e1 = -p->input1_shift, e2 = -p->input2_shift, eo = -p->output_shift;
+    const int32_t half1 = (int32_t)((1u << e1) >> 1), half2 = (int32_t)((1u << e2) >> 1);
+    const int32_t neg1 = e1 > 0 ? -1 : 0, neg2 = e2 > 0 ? -1 : 0;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        /* (x + offset) << 20, doubled for SMMULR: << 21 (|x + offset| <= 255). */
+        const int32_t a = eq_add_scale((int32_t)((uint32_t)(in1[i] + p->input1_offset) << 21), p->input1_mult, e1,
+                                       half1, neg1);
+        const int32_t b = eq_add_scale((int32_t)((uint32_t)(in2[i] + p->input2_offset) << 21), p->input2_mult, e2,
+                                       half2, neg2);
+        /* |a + b| < 2^29: the fast form is exact for the output shift (<= -1). */
+        const int32_t v = eq_requant_fast(a + b, p->output_mult, -eo) + p->output_offset;
+        out[i] = (int8_t)eq_clamp_i32(v, p->act_min, p->act_max);
+    }
+}
