@@ -17,6 +17,7 @@ from edgeq.engine.ops_elementwise import lower_add as lower_add_portable
 from edgeq.tflite import Operator
 
 INT16_MAX = 32767
+DW_MAX_TAPS = 64  # EQ_DW_MAX_TAPS in eq_dsp_kernels.h
 _FAST_LIMIT = 1 << 30
 _HEADERS = ("eq_dsp_kernels.h",)
 
@@ -113,7 +114,7 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     filters = _constant_filter(ctx, op)
     in_c = _nhwc(ctx, inp)[3]
     _, k_h, k_w, out_c = _nhwc(ctx, filt)
-    if filters is None or out_c != in_c or in_c % 4:
+    if filters is None or out_c != in_c or in_c % 4 or k_h * k_w > DW_MAX_TAPS:
         return None
     window = dict(_window_params(ctx, op, (k_h, k_w), out_c))
     weights = filters.reshape(k_h * k_w, out_c)
@@ -125,8 +126,10 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
                ("act_min", window["act_min"]), ("act_max", window["act_max"]), ("fast_requant", int(fast))]
     if not _fits_int16(params):
         return None
+    # [channel group of 4][tap][4]: the kernel reads a group's taps in order.
+    laid = weights.reshape(k_h * k_w, out_c // 4, 4).transpose(1, 0, 2).reshape(-1)
     return Lowered(calls=[_call("eq_dwconv_dsp_s8", op, in_c)], params_type="eq_dwconv_dsp_params", params=params,
-                   arrays=[("w", "int8_t", weights.reshape(-1)), *_tables(folded, mult, shift, out_c)],
+                   arrays=[("w", "int8_t", laid), *_tables(folded, mult, shift, out_c)],
                    scratch_bytes=in_c, headers=_HEADERS)
 
 

@@ -19,6 +19,14 @@
 
 #include "eq_fixedpoint.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define EQ_NOINLINE __attribute__((noinline))
+#define EQ_RESTRICT __restrict__
+#else
+#define EQ_NOINLINE
+#define EQ_RESTRICT
+#endif
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
 

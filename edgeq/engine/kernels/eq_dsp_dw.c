@@ -4,7 +4,8 @@
  * word of their four filter taps are split by SXTB16 into int16 lanes (channels 0/2 and 1/3), which
  * SMLABB/SMLATT multiply lane by lane. The input offset is folded into the bias (bias + offset * sum(filter),
  * exact when every tap reads an input value), so a tap in the padding reads the input zero point instead
- * (zero-point bytes in `scratch`): its product with the filter cancels its share of the folded term. */
+ * (zero-point bytes in `scratch`): its product with the filter cancels its share of the folded term. The
+ * weights are re-laid out [channel group of 4][tap][4] at generation time. */
 #include "eq_dsp.h"
 #include "eq_dsp_kernels.h"
 
@@ -21,97 +22,77 @@
         a3 = eq_smlatt(xh_, fh_, a3);                           \
     } while (0)
 
-/* The shape and requantization of one depthwise layer, in locals (stores through int8_t pointers could
- * otherwise alias the parameter struct and force reloads). */
+/* Requantization of one depthwise layer, gathered once per call. */
 typedef struct {
-    int32_t ch, k_h, k_w, tap_x, tap_y, offset, lo, hi;
+    int32_t ch, offset, lo, hi;
     int fast;
 } eq_dw_layer;
 
-/* Four requantized channels of one output pixel. */
-static inline void eq_dw_store4(const eq_dw_layer *l, int8_t *out, const int32_t *mult, const int8_t *shift,
-                                int32_t a0, int32_t a1, int32_t a2, int32_t a3) {
-    if (l->fast) {
-        out[0] = (int8_t)eq_clamp_i32(eq_requant_fast(a0, mult[0], shift[0]) + l->offset, l->lo, l->hi);
-        out[1] = (int8_t)eq_clamp_i32(eq_requant_fast(a1, mult[1], shift[1]) + l->offset, l->lo, l->hi);
-        out[2] = (int8_t)eq_clamp_i32(eq_requant_fast(a2, mult[2], shift[2]) + l->offset, l->lo, l->hi);
-        out[3] = (int8_t)eq_clamp_i32(eq_requant_fast(a3, mult[3], shift[3]) + l->offset, l->lo, l->hi);
-    } else {
-        out[0] = eq_out_value(a0, mult[0], shift[0], 0, l->offset, l->lo, l->hi);
-        out[1] = eq_out_value(a1, mult[1], shift[1], 0, l->offset, l->lo, l->hi);
-        out[2] = eq_out_value(a2, mult[2], shift[2], 0, l->offset, l->lo, l->hi);
-        out[3] = eq_out_value(a3, mult[3], shift[3], 0, l->offset, l->lo, l->hi);
-    }
-}
-
-/* Every channel of an output pixel whose window lies inside the input; `x` is its first tap. */
-static void eq_dw_inside(const eq_dw_layer *l, const int8_t *x, const int8_t *w, const int32_t *bias,
-                         const int32_t *mult, const int8_t *shift, int8_t *out) {
-    const int32_t ch = l->ch, tap_x = l->tap_x, tap_y = l->tap_y;
-    int32_t c, fy, fx;
-    for (c = 0; c < ch; c += 4, x += 4, w += 4) {
+/* Every channel of one output pixel. taps[t] points at tap t's four-channel word for channel 0 (the input,
+ * or the zero-point bytes for a padding tap); the weights are laid out [channel group of 4][tap][4]. */
+static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *taps, int32_t n_taps,
+                                    const int8_t *w, const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                                    int8_t *EQ_RESTRICT out) {
+    const int32_t ch = l->ch, offset = l->offset, lo = l->lo, hi = l->hi;
+    const int fast = l->fast;
+    int32_t c, k;
+    for (c = 0; c < ch; c += 4) {
         int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
-        const int8_t *row = x, *f = w;
-        if (l->k_w == 3) {
-            for (fy = 0; fy < l->k_h; ++fy, row += tap_y, f += 3 * ch) {
-                EQ_DW_TAP(row, f);
-                EQ_DW_TAP(row + tap_x, f + ch);
-                EQ_DW_TAP(row + 2 * tap_x, f + 2 * ch);
+        const int8_t *const *t = taps;
+        if (n_taps % 3 == 0) {
+            for (k = n_taps; k > 0; k -= 3, t += 3, w += 12) {
+                EQ_DW_TAP(t[0] + c, w);
+                EQ_DW_TAP(t[1] + c, w + 4);
+                EQ_DW_TAP(t[2] + c, w + 8);
             }
         } else {
-            for (fy = 0; fy < l->k_h; ++fy, row += tap_y) {
-                const int8_t *t = row;
-                for (fx = 0; fx < l->k_w; ++fx, t += tap_x, f += ch) {
-                    EQ_DW_TAP(t, f);
-                }
+            for (k = n_taps; k > 0; --k, ++t, w += 4) {
+                EQ_DW_TAP(*t + c, w);
             }
         }
-        eq_dw_store4(l, out + c, mult + c, shift + c, a0, a1, a2, a3);
+        if (fast) {
+            out[c] = (int8_t)eq_clamp_i32(eq_requant_fast(a0, mult[c], shift[c]) + offset, lo, hi);
+            out[c + 1] = (int8_t)eq_clamp_i32(eq_requant_fast(a1, mult[c + 1], shift[c + 1]) + offset, lo, hi);
+            out[c + 2] = (int8_t)eq_clamp_i32(eq_requant_fast(a2, mult[c + 2], shift[c + 2]) + offset, lo, hi);
+            out[c + 3] = (int8_t)eq_clamp_i32(eq_requant_fast(a3, mult[c + 3], shift[c + 3]) + offset, lo, hi);
+        } else {
+            out[c] = eq_out_value(a0, mult[c], shift[c], 0, offset, lo, hi);
+            out[c + 1] = eq_out_value(a1, mult[c + 1], shift[c + 1], 0, offset, lo, hi);
+            out[c + 2] = eq_out_value(a2, mult[c + 2], shift[c + 2], 0, offset, lo, hi);
+            out[c + 3] = eq_out_value(a3, mult[c + 3], shift[c + 3], 0, offset, lo, hi);
+        }
     }
 }
 
 void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
                       const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+    const int8_t *taps[EQ_DW_MAX_TAPS];
     eq_dw_layer l;
     const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, out_h = p->out_h, out_w = p->out_w;
-    const int32_t row_bytes = in_w * p->channels;
-    int32_t b, oy, ox, c, fy, fx;
-    l.ch = p->channels;
-    l.k_h = k_h;
-    l.k_w = k_w;
-    l.tap_x = dil_w * l.ch;
-    l.tap_y = dil_h * row_bytes;
+    const int32_t ch = p->channels, row_bytes = in_w * ch;
+    int32_t b, oy, ox, fy, fx;
+    l.ch = ch;
     l.offset = p->output_offset;
     l.lo = p->act_min;
     l.hi = p->act_max;
     l.fast = p->fast_requant;
-    eq_fill_bytes(scratch, (int8_t)p->input_zero_point, l.ch);
+    eq_fill_bytes(scratch, (int8_t)p->input_zero_point, ch);
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * in_h * row_bytes;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
-            const int rows_in = y0 >= 0 && y0 + (k_h - 1) * dil_h < in_h;
-            for (ox = 0; ox < out_w; ++ox, out += l.ch) {
+            for (ox = 0; ox < out_w; ++ox, out += ch) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                if (rows_in && x0 >= 0 && x0 + (k_w - 1) * dil_w < in_w) {
-                    eq_dw_inside(&l, in_b + y0 * row_bytes + x0 * l.ch, w, bias, mult, shift, out);
-                    continue;
-                }
-                for (c = 0; c < l.ch; c += 4) { /* padding taps read the zero-point bytes */
-                    int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
-                    const int8_t *f = w + c;
-                    for (fy = 0; fy < k_h; ++fy) {
-                        const int32_t iy = y0 + fy * dil_h;
-                        for (fx = 0; fx < k_w; ++fx, f += l.ch) {
-                            const int32_t ix = x0 + fx * dil_w;
-                            const int8_t *x = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w
-                                                  ? in_b + iy * row_bytes + ix * l.ch + c : scratch + c;
-                            EQ_DW_TAP(x, f);
-                        }
+                const int8_t **t = taps;
+                for (fy = 0; fy < k_h; ++fy) {
+                    const int32_t iy = y0 + fy * dil_h;
+                    for (fx = 0; fx < k_w; ++fx) {
+                        const int32_t ix = x0 + fx * dil_w;
+                        *t++ = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + iy * row_bytes + ix * ch : scratch;
                     }
-                    eq_dw_store4(&l, out + c, mult + c, shift + c, a0, a1, a2, a3);
                 }
+                eq_dw_pixel(&l, taps, k_h * k_w, w, bias, mult, shift, out);
             }
         }
     }
