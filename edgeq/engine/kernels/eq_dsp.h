@@ -22,9 +22,11 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define EQ_NOINLINE __attribute__((noinline))
 #define EQ_RESTRICT __restrict__
+#define EQ_COMPILER_BARRIER() __asm__ volatile("" ::: "memory")
 #else
 #define EQ_NOINLINE
 #define EQ_RESTRICT
+#define EQ_COMPILER_BARRIER() ((void)0)
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -47,6 +49,8 @@ static inline int32_t eq_smmulr(int32_t a, int32_t b) {
     __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
+/* v saturated to [-128, 127]. */
+static inline int32_t eq_ssat8(int32_t v) { return __ssat(v, 8); }
 #else
 static inline int32_t eq_lo16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
 static inline int32_t eq_hi16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x >> 16); }
@@ -70,6 +74,7 @@ static inline int32_t eq_smlatt(int32_t a, int32_t b, int32_t acc) {
 static inline int32_t eq_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
+static inline int32_t eq_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 #endif
 
 /* Four bytes from any address as one word (a single LDR on cores that allow unaligned loads). */
@@ -105,6 +110,12 @@ static inline void eq_fill_bytes(int8_t *dst, int8_t value, int32_t n) {
 static inline int32_t eq_requant_fast(int32_t acc, int32_t m, int32_t shift) {
     const int32_t y = eq_smmulr((int32_t)((uint32_t)acc << 1), m);
     return (((y + (y >> 31)) >> ~shift) + 1) >> 1; /* ~shift == -shift - 1 == e - 1 */
+}
+
+/* clamp(v, lo, hi) as an int8 (lo <= hi within int8), written for conditional moves rather than branches. */
+static inline int8_t eq_clamp_fast(int32_t v, int32_t lo, int32_t hi) {
+    v = v < lo ? lo : v;
+    return (int8_t)(v > hi ? hi : v);
 }
 
 /* One output value: requantized (fast or general form), offset, clamped. */

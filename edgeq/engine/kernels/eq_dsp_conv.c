@@ -16,58 +16,104 @@
 static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x1, int32_t kp, int32_t *acc) {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     const int8_t *end = x0 + kp;
-    while (x0 < end) {
-        const int32_t v0 = eq_load4(x0), v1 = eq_load4(x1);
-        const int32_t x0l = eq_sxtb16(v0), x0h = eq_sxtb16_ror8(v0);
-        const int32_t x1l = eq_sxtb16(v1), x1h = eq_sxtb16_ror8(v1);
-        int32_t f = eq_load4(w);
-        int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);
-        a00 = eq_smlad(fl, x0l, a00);
-        a00 = eq_smlad(fh, x0h, a00);
-        a01 = eq_smlad(fl, x1l, a01);
-        a01 = eq_smlad(fh, x1h, a01);
-        f = eq_load4(w + 4);
-        fl = eq_sxtb16(f);
-        fh = eq_sxtb16_ror8(f);
-        a10 = eq_smlad(fl, x0l, a10);
-        a10 = eq_smlad(fh, x0h, a10);
-        a11 = eq_smlad(fl, x1l, a11);
-        a11 = eq_smlad(fh, x1h, a11);
-        w += 8;
-        x0 += 4;
-        x1 += 4;
+#define EQ_STEP_2X2()                                                 \
+    do {                                                              \
+        const int32_t v0 = eq_load4(x0), v1 = eq_load4(x1);           \
+        const int32_t x0l = eq_sxtb16(v0), x0h = eq_sxtb16_ror8(v0);  \
+        const int32_t x1l = eq_sxtb16(v1), x1h = eq_sxtb16_ror8(v1);  \
+        int32_t f = eq_load4(w);                                      \
+        int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);            \
+        a00 = eq_smlad(fl, x0l, a00);                                 \
+        a00 = eq_smlad(fh, x0h, a00);                                 \
+        a01 = eq_smlad(fl, x1l, a01);                                 \
+        a01 = eq_smlad(fh, x1h, a01);                                 \
+        f = eq_load4(w + 4);                                          \
+        fl = eq_sxtb16(f);                                            \
+        fh = eq_sxtb16_ror8(f);                                       \
+        a10 = eq_smlad(fl, x0l, a10);                                 \
+        a10 = eq_smlad(fh, x0h, a10);                                 \
+        a11 = eq_smlad(fl, x1l, a11);                                 \
+        a11 = eq_smlad(fh, x1h, a11);                                 \
+        w += 8;                                                       \
+        x0 += 4;                                                      \
+        x1 += 4;                                                      \
+    } while (0)
+    /* Two steps per iteration: the loop's own compare and branch count once per 32 MACs. The barrier keeps
+     * the compiler from hoisting the second step's loads into the first, which runs out of registers. */
+    for (; end - x0 >= 8;) {
+        EQ_STEP_2X2();
+        EQ_COMPILER_BARRIER();
+        EQ_STEP_2X2();
     }
+    if (x0 < end) {
+        EQ_STEP_2X2();
+    }
+#undef EQ_STEP_2X2
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
 }
 
-/* Every output channel of one or two pixels whose columns are x0 and x1 (out1 NULL: one pixel; x1 may then
- * be any readable column of kp bytes, its results are dropped). */
-static void eq_conv_columns(const eq_conv_dsp_params *p, const int8_t *x0, const int8_t *x1, const int8_t *w,
-                            const int32_t *bias, const int32_t *mult, const int8_t *shift, int8_t *out0,
-                            int8_t *out1) {
-    const int32_t kp = p->kp;
-    const int fast = p->fast_requant;
+/* Requantization of one layer, gathered once per call. */
+typedef struct {
+    int32_t out_c, kp, offset, lo, hi;
+    int fast;
+} eq_conv_layer;
+
+/* One requantized, offset and clamped output value. */
+#define EQ_CONV_OUT(acc, m, shift)                                                                             \
+    eq_clamp_fast((fast ? eq_requant_fast((acc), (m), (shift)) : eq_mul_by_quantized_mul((acc), (m), (shift))) + \
+                      offset, lo, hi)
+
+/* Every output channel of two pixels whose columns are x0 and x1 (for a single pixel, x1 == x0 and
+ * out1 == out0: the same values are stored twice). */
+static EQ_NOINLINE void eq_conv_columns(const eq_conv_layer *l, const int8_t *x0, const int8_t *x1, const int8_t *w,
+                                        const int32_t *bias, const int32_t *mult, const int8_t *shift, int8_t *out0,
+                                        int8_t *out1) {
+    const int32_t out_c = l->out_c, kp = l->kp, even = out_c & ~1, offset = l->offset, lo = l->lo, hi = l->hi;
+    const int fast = l->fast, full = lo == -128 && hi == 127;
     int32_t c;
-    for (c = 0; c < p->out_c; c += 2) {
-        int32_t acc[4];
+    for (c = 0; c < even; c += 2, w += 2 * kp) {
+        int32_t acc[4], m0, m1, s0, s1;
         acc[0] = acc[1] = bias[c];
         acc[2] = acc[3] = bias[c + 1];
-        eq_dot_2x2(w + c * kp, x0, x1, kp, acc);
-        out0[c] = eq_out_value(acc[0], mult[c], shift[c], fast, p->output_offset, p->act_min, p->act_max);
-        if (out1 != 0) {
-            out1[c] = eq_out_value(acc[1], mult[c], shift[c], fast, p->output_offset, p->act_min, p->act_max);
+        eq_dot_2x2(w, x0, x1, kp, acc);
+        /* Read before the stores below, which the compiler must assume may alias them. */
+        m0 = mult[c];
+        m1 = mult[c + 1];
+        s0 = shift[c];
+        s1 = shift[c + 1];
+        if (fast) {
+            acc[0] = eq_requant_fast(acc[0], m0, s0);
+            acc[1] = eq_requant_fast(acc[1], m0, s0);
+            acc[2] = eq_requant_fast(acc[2], m1, s1);
+            acc[3] = eq_requant_fast(acc[3], m1, s1);
+        } else {
+            acc[0] = eq_mul_by_quantized_mul(acc[0], m0, s0);
+            acc[1] = eq_mul_by_quantized_mul(acc[1], m0, s0);
+            acc[2] = eq_mul_by_quantized_mul(acc[2], m1, s1);
+            acc[3] = eq_mul_by_quantized_mul(acc[3], m1, s1);
         }
-        if (c + 1 < p->out_c) {
-            out0[c + 1] = eq_out_value(acc[2], mult[c + 1], shift[c + 1], fast, p->output_offset, p->act_min,
-                                       p->act_max);
-            if (out1 != 0) {
-                out1[c + 1] = eq_out_value(acc[3], mult[c + 1], shift[c + 1], fast, p->output_offset, p->act_min,
-                                           p->act_max);
-            }
+        if (full) { /* no activation bound inside the int8 range: one saturation */
+            out1[c] = (int8_t)eq_ssat8(acc[1] + offset);
+            out0[c] = (int8_t)eq_ssat8(acc[0] + offset);
+            out1[c + 1] = (int8_t)eq_ssat8(acc[3] + offset);
+            out0[c + 1] = (int8_t)eq_ssat8(acc[2] + offset);
+        } else {
+            out1[c] = eq_clamp_fast(acc[1] + offset, lo, hi);
+            out0[c] = eq_clamp_fast(acc[0] + offset, lo, hi);
+            out1[c + 1] = eq_clamp_fast(acc[3] + offset, lo, hi);
+            out0[c + 1] = eq_clamp_fast(acc[2] + offset, lo, hi);
         }
+    }
+    if (even != out_c) { /* the last channel, paired with the zero channel edgeq added */
+        int32_t acc[4];
+        acc[0] = acc[1] = bias[c];
+        acc[2] = acc[3] = 0;
+        eq_dot_2x2(w, x0, x1, kp, acc);
+        out1[c] = EQ_CONV_OUT(acc[1], mult[c], shift[c]);
+        out0[c] = EQ_CONV_OUT(acc[0], mult[c], shift[c]);
     }
 }
 
@@ -107,7 +153,14 @@ void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t 
                     const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
     const int32_t pixels = p->out_h * p->out_w;
     const int32_t kp = p->kp;
+    eq_conv_layer l;
     int32_t b, px;
+    l.out_c = p->out_c;
+    l.kp = kp;
+    l.offset = p->output_offset;
+    l.lo = p->act_min;
+    l.hi = p->act_max;
+    l.fast = p->fast_requant;
     if (!p->direct) {
         /* Two columns; the K..kp tails meet zero weights but must hold defined values. */
         eq_fill_bytes(scratch, 0, 2 * kp);
@@ -129,10 +182,10 @@ void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t 
                     eq_fill_column(p, in_b, oy1, ox1, scratch + kp);
                 }
                 x0 = scratch;
-                x1 = scratch + kp;
+                x1 = pair ? scratch + kp : scratch;
             }
-            eq_conv_columns(p, x0, x1, w, bias, mult, shift, out_b + px * p->out_c,
-                            pair ? out_b + (px + 1) * p->out_c : 0);
+            eq_conv_columns(&l, x0, x1, w, bias, mult, shift, out_b + px * p->out_c,
+                            out_b + (pair ? px + 1 : px) * p->out_c);
         }
     }
 }
@@ -166,8 +219,9 @@ static inline void eq_dot_4x1(const int8_t *w, const int8_t *x, int32_t kp, int3
 }
 
 void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
-                  const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
-    const int32_t kp = p->kp;
+                  const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *EQ_RESTRICT out) {
+    const int32_t kp = p->kp, out_depth = p->out_depth, offset = p->output_offset, lo = p->act_min;
+    const int32_t hi = p->act_max, step = p->per_channel ? 1 : 0;
     const int fast = p->fast_requant;
     int32_t r, o, k;
     for (r = 0; r < p->rows; ++r) {
@@ -177,18 +231,16 @@ void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, const int8_t *w, 
             eq_fill_bytes(scratch + p->depth, 0, kp - p->depth);
             x = scratch;
         }
-        for (o = 0; o < p->out_depth; o += 4) {
+        for (o = 0; o < out_depth; o += 4) {
             int32_t acc[4];
             for (k = 0; k < 4; ++k) {
                 acc[k] = bias[o + k];
             }
             eq_dot_4x1(w + o * kp, x, kp, acc);
-            for (k = 0; k < 4 && o + k < p->out_depth; ++k) {
-                out[o + k] = eq_out_value(acc[k], mult[p->per_channel ? o + k : 0],
-                                          shift[p->per_channel ? o + k : 0], fast, p->output_offset, p->act_min,
-                                          p->act_max);
+            for (k = 0; k < 4 && o + k < out_depth; ++k) {
+                out[o + k] = eq_out_value(acc[k], mult[(o + k) * step], shift[(o + k) * step], fast, offset, lo, hi);
             }
         }
-        out += p->out_depth;
+        out += out_depth;
     }
 }

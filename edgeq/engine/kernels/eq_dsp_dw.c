@@ -34,7 +34,7 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
                                     const int8_t *w, const int32_t *bias, const int32_t *mult, const int8_t *shift,
                                     int8_t *EQ_RESTRICT out) {
     const int32_t ch = l->ch, offset = l->offset, lo = l->lo, hi = l->hi;
-    const int fast = l->fast;
+    const int fast = l->fast, full = lo == -128 && hi == 127;
     int32_t c, k;
     for (c = 0; c < ch; c += 4) {
         int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
@@ -51,15 +51,26 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
             }
         }
         if (fast) {
-            out[c] = (int8_t)eq_clamp_i32(eq_requant_fast(a0, mult[c], shift[c]) + offset, lo, hi);
-            out[c + 1] = (int8_t)eq_clamp_i32(eq_requant_fast(a1, mult[c + 1], shift[c + 1]) + offset, lo, hi);
-            out[c + 2] = (int8_t)eq_clamp_i32(eq_requant_fast(a2, mult[c + 2], shift[c + 2]) + offset, lo, hi);
-            out[c + 3] = (int8_t)eq_clamp_i32(eq_requant_fast(a3, mult[c + 3], shift[c + 3]) + offset, lo, hi);
+            a0 = eq_requant_fast(a0, mult[c], shift[c]);
+            a1 = eq_requant_fast(a1, mult[c + 1], shift[c + 1]);
+            a2 = eq_requant_fast(a2, mult[c + 2], shift[c + 2]);
+            a3 = eq_requant_fast(a3, mult[c + 3], shift[c + 3]);
         } else {
-            out[c] = eq_out_value(a0, mult[c], shift[c], 0, offset, lo, hi);
-            out[c + 1] = eq_out_value(a1, mult[c + 1], shift[c + 1], 0, offset, lo, hi);
-            out[c + 2] = eq_out_value(a2, mult[c + 2], shift[c + 2], 0, offset, lo, hi);
-            out[c + 3] = eq_out_value(a3, mult[c + 3], shift[c + 3], 0, offset, lo, hi);
+            a0 = eq_mul_by_quantized_mul(a0, mult[c], shift[c]);
+            a1 = eq_mul_by_quantized_mul(a1, mult[c + 1], shift[c + 1]);
+            a2 = eq_mul_by_quantized_mul(a2, mult[c + 2], shift[c + 2]);
+            a3 = eq_mul_by_quantized_mul(a3, mult[c + 3], shift[c + 3]);
+        }
+        if (full) {
+            out[c] = (int8_t)eq_ssat8(a0 + offset);
+            out[c + 1] = (int8_t)eq_ssat8(a1 + offset);
+            out[c + 2] = (int8_t)eq_ssat8(a2 + offset);
+            out[c + 3] = (int8_t)eq_ssat8(a3 + offset);
+        } else {
+            out[c] = eq_clamp_fast(a0 + offset, lo, hi);
+            out[c + 1] = eq_clamp_fast(a1 + offset, lo, hi);
+            out[c + 2] = eq_clamp_fast(a2 + offset, lo, hi);
+            out[c + 3] = eq_clamp_fast(a3 + offset, lo, hi);
         }
     }
 }
@@ -67,32 +78,47 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
 void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
                       const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
     const int8_t *taps[EQ_DW_MAX_TAPS];
+    int32_t offsets[EQ_DW_MAX_TAPS];
     eq_dw_layer l;
-    const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w;
+    const int32_t in_h = p->in_h, in_w = p->in_w, k_h = p->k_h, k_w = p->k_w, n_taps = k_h * k_w;
     const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w, out_h = p->out_h, out_w = p->out_w;
     const int32_t ch = p->channels, row_bytes = in_w * ch;
-    int32_t b, oy, ox, fy, fx;
+    int32_t b, oy, ox, fy, fx, k;
     l.ch = ch;
     l.offset = p->output_offset;
     l.lo = p->act_min;
     l.hi = p->act_max;
     l.fast = p->fast_requant;
     eq_fill_bytes(scratch, (int8_t)p->input_zero_point, ch);
+    for (fy = 0, k = 0; fy < k_h; ++fy) { /* each tap's byte offset from the window's first tap */
+        for (fx = 0; fx < k_w; ++fx) {
+            offsets[k++] = fy * dil_h * row_bytes + fx * dil_w * ch;
+        }
+    }
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * in_h * row_bytes;
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
+            const int rows_in = y0 >= 0 && y0 + (k_h - 1) * dil_h < in_h;
             for (ox = 0; ox < out_w; ++ox, out += ch) {
                 const int32_t x0 = ox * p->stride_w - p->pad_w;
-                const int8_t **t = taps;
-                for (fy = 0; fy < k_h; ++fy) {
-                    const int32_t iy = y0 + fy * dil_h;
-                    for (fx = 0; fx < k_w; ++fx) {
-                        const int32_t ix = x0 + fx * dil_w;
-                        *t++ = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + iy * row_bytes + ix * ch : scratch;
+                if (rows_in && x0 >= 0 && x0 + (k_w - 1) * dil_w < in_w) {
+                    const int8_t *origin = in_b + y0 * row_bytes + x0 * ch;
+                    for (k = 0; k < n_taps; ++k) {
+                        taps[k] = origin + offsets[k];
+                    }
+                } else {
+                    const int8_t **t = taps;
+                    for (fy = 0; fy < k_h; ++fy) {
+                        const int32_t iy = y0 + fy * dil_h;
+                        for (fx = 0; fx < k_w; ++fx) {
+                            const int32_t ix = x0 + fx * dil_w;
+                            *t++ = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? in_b + iy * row_bytes + ix * ch
+                                                                                 : scratch;
+                        }
                     }
                 }
-                eq_dw_pixel(&l, taps, k_h * k_w, w, bias, mult, shift, out);
+                eq_dw_pixel(&l, taps, n_taps, w, bias, mult, shift, out);
             }
         }
     }
