@@ -27,6 +27,7 @@ from edgeq.version import __version__
 
 TEMPLATE_DIR = "c-engine"
 _IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at the model boundary
+_WEIGHT_ARRAYS = ("w", "bias")  # op arrays that hold a model's weights and biases in another layout
 
 
 @dataclass
@@ -190,7 +191,10 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
         "arena_bytes": arena, "lower_bound": storage.plan.lower_bound, "headers": headers,
         "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
-        "weights_bytes": sum(t.nbytes for t in renderer.weights.values()), "strategy": storage.plan.strategy,
+        # Constant tensors referenced as they are, plus the weights and biases the DSP lowerings re-laid out.
+        "weights_bytes": sum(t.nbytes for t in renderer.weights.values())
+        + sum(int(v.nbytes) for _, low in lowered for suffix, _, v in low.arrays if suffix in _WEIGHT_ARRAYS),
+        "strategy": storage.plan.strategy,
         "needs_string_h": any("memcpy(" in c for op in ops for c in op["calls"]) or bool(final_copies),
         "op_markers": " ".join(f"{op['index']}:{op['opcode']}" for op in ops if op["calls"]),
         **io,

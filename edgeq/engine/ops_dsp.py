@@ -17,7 +17,7 @@ from edgeq.engine.ops_elementwise import lower_add as lower_add_portable
 from edgeq.tflite import Operator
 
 INT16_MAX = 32767
-DW_MAX_TAPS = 64  # EQ_DW_MAX_TAPS in eq_dsp_kernels.h
+DW_MAX_TAPS = 25  # EQ_DW_MAX_TAPS in eq_dsp_kernels.h
 _FAST_LIMIT = 1 << 30
 _HEADERS = ("eq_dsp_kernels.h",)
 

@@ -118,10 +118,16 @@ static inline int8_t eq_clamp_fast(int32_t v, int32_t lo, int32_t hi) {
     return (int8_t)(v > hi ? hi : v);
 }
 
+/* The general form (eq_mul_by_quantized_mul) out of line: layers rarely need it, and inlined at every
+ * output it would cost flash rather than instructions. */
+static EQ_NOINLINE int32_t eq_requant_general(int32_t acc, int32_t m, int32_t shift) {
+    return eq_mul_by_quantized_mul(acc, m, shift);
+}
+
 /* One output value: requantized (fast or general form), offset, clamped. */
 static inline int8_t eq_out_value(int32_t acc, int32_t m, int32_t shift, int fast, int32_t offset, int32_t lo,
                                   int32_t hi) {
-    const int32_t v = fast ? eq_requant_fast(acc, m, shift) : eq_mul_by_quantized_mul(acc, m, shift);
+    const int32_t v = fast ? eq_requant_fast(acc, m, shift) : eq_requant_general(acc, m, shift);
     return (int8_t)eq_clamp_i32(v + offset, lo, hi);
 }
 

@@ -63,7 +63,7 @@ typedef struct {
 
 /* One requantized, offset and clamped output value. */
 #define EQ_CONV_OUT(acc, m, shift)                                                                             \
-    eq_clamp_fast((fast ? eq_requant_fast((acc), (m), (shift)) : eq_mul_by_quantized_mul((acc), (m), (shift))) + \
+    eq_clamp_fast((fast ? eq_requant_fast((acc), (m), (shift)) : eq_requant_general((acc), (m), (shift))) + \
                       offset, lo, hi)
 
 /* Every output channel of two pixels whose columns are x0 and x1 (for a single pixel, x1 == x0 and
@@ -90,10 +90,10 @@ static EQ_NOINLINE void eq_conv_columns(const eq_conv_layer *l, const int8_t *x0
             acc[2] = eq_requant_fast(acc[2], m1, s1);
             acc[3] = eq_requant_fast(acc[3], m1, s1);
         } else {
-            acc[0] = eq_mul_by_quantized_mul(acc[0], m0, s0);
-            acc[1] = eq_mul_by_quantized_mul(acc[1], m0, s0);
-            acc[2] = eq_mul_by_quantized_mul(acc[2], m1, s1);
-            acc[3] = eq_mul_by_quantized_mul(acc[3], m1, s1);
+            acc[0] = eq_requant_general(acc[0], m0, s0);
+            acc[1] = eq_requant_general(acc[1], m0, s0);
+            acc[2] = eq_requant_general(acc[2], m1, s1);
+            acc[3] = eq_requant_general(acc[3], m1, s1);
         }
         if (full) { /* no activation bound inside the int8 range: one saturation */
             out1[c] = (int8_t)eq_ssat8(acc[1] + offset);

@@ -56,10 +56,10 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
             a2 = eq_requant_fast(a2, mult[c + 2], shift[c + 2]);
             a3 = eq_requant_fast(a3, mult[c + 3], shift[c + 3]);
         } else {
-            a0 = eq_mul_by_quantized_mul(a0, mult[c], shift[c]);
-            a1 = eq_mul_by_quantized_mul(a1, mult[c + 1], shift[c + 1]);
-            a2 = eq_mul_by_quantized_mul(a2, mult[c + 2], shift[c + 2]);
-            a3 = eq_mul_by_quantized_mul(a3, mult[c + 3], shift[c + 3]);
+            a0 = eq_requant_general(a0, mult[c], shift[c]);
+            a1 = eq_requant_general(a1, mult[c + 1], shift[c + 1]);
+            a2 = eq_requant_general(a2, mult[c + 2], shift[c + 2]);
+            a3 = eq_requant_general(a3, mult[c + 3], shift[c + 3]);
         }
         if (full) {
             out[c] = (int8_t)eq_ssat8(a0 + offset);

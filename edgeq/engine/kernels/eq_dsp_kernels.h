@@ -27,7 +27,7 @@ typedef struct {
 void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
                     const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out);
 
-#define EQ_DW_MAX_TAPS 64 /* k_h * k_w of eq_dwconv_dsp_s8 */
+#define EQ_DW_MAX_TAPS 25 /* k_h * k_w of eq_dwconv_dsp_s8 */
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1, channels % 4 == 0 and at most EQ_DW_MAX_TAPS taps. Weights laid out [channels / 4][k_h * k_w]
  * [4] (each group of four channels' taps in order). `scratch` holds `channels` bytes of the input zero point, read by padding taps. */
