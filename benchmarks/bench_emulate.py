@@ -2,7 +2,7 @@
 TFLM + CMSIS-NN on the same emulated machine.
 
 Run: .venv/bin/python benchmarks/bench_emulate.py [--samples 2] [--models resnet8,ds_cnn,...] [--cache DIR]
-     [--paths dsp,portable]
+     [--paths dsp,portable] [--tflm-tree DIR]
 
 Models (benchmarks/mlperf_tiny.py): ResNet-8, DS-CNN, MobileNetV1-0.25 and the FC autoencoder with the MLPerf
 Tiny shapes, random weights, int8 through edgeq's quantizer. Per model and kernel path (`dsp`: the DSP-extension
@@ -16,14 +16,20 @@ kernels a Cortex-M4 profile selects; `portable`: the plain C99 kernels of M0+/M3
 Every row's outputs are equal to the host TFLM interpreter's (the script stops otherwise).
 
 Baseline: TFLM + CMSIS-NN measured on the MLPerf Tiny reference int8 models on the same QEMU machine (figures
-of issue 14; this repository cannot build TFLM, whose sources are in no package registry). Goal: < 1x on
-instructions/MAC, <= 0.75x RAM, <= 20 KB flash beyond the weights.
+of issue 14). Goal: < 1x on instructions/MAC, <= 0.75x RAM, <= 20 KB flash beyond the weights.
+
+With a TFLM tree (--tflm-tree or $EDGEQ_TFLM_TREE, made by tflite-micro's create_tflm_tree.py), every model
+also runs as TFLM with CMSIS-NN kernels and edgeq's resolver on the same emulated core, and a second table
+gives the baseline measured side by side on these very models: TFLM's instructions per MAC and its
+arena_used_bytes() on the core. The first TFLM run for a tree and core compiles TFLM (about 25 minutes on
+2 cores); later runs reuse it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -67,6 +73,25 @@ def measure(name: str, model, work: Path, samples: int, target: str, dsp: bool) 
             "stack": report.stack_used_bytes}
 
 
+def measure_tflm(name: str, model, work: Path, samples: int, target: str, tree: str) -> dict[str, object]:
+    """The same model as a TFLM project (edgeq's resolver, CMSIS-NN kernels) on the same emulated core."""
+    from edgeq.check.targets import get_target
+    from edgeq.emit import write_project
+    from edgeq.emulate import verify
+
+    out = work / f"tflm-{name}"
+    (out / "project").mkdir(parents=True)
+    (out / "model.tflite").write_bytes(model.data)
+    (out / "report.json").write_text(json.dumps({"target": {"name": target}}))
+    write_project(model, out / "project", target=get_target(target), name="m")
+    report = verify(out, samples=samples, timeout=900, tflm_tree=tree,
+                    on_build=lambda files, where: print(f"compiling TFLM ({files} files) into {where} ...",
+                                                        file=sys.stderr, flush=True))
+    if not report.passed:
+        raise SystemExit(f"{name} (TFLM): {report.summary()}")
+    return {"per_mac": report.instructions_per_mac, "arena": report.arena_used_bytes, "kernels": report.kernels}
+
+
 def model_weight_bytes(model) -> int:
     """Bytes of the model's constant tensors that operators read (filters, biases, shapes): what any runtime
     must keep in flash, whatever layout it gives them."""
@@ -82,10 +107,15 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(mlperf_tiny.BUILDERS))
     parser.add_argument("--paths", default="dsp,portable", help="kernel paths to measure: dsp, portable")
     parser.add_argument("--cache", type=Path, help="keep converted models here (reused on the next run)")
+    parser.add_argument("--tflm-tree", default=os.environ.get("EDGEQ_TFLM_TREE", ""),
+                        help="TFLM tree (create_tflm_tree.py) to measure TFLM + CMSIS-NN side by side "
+                             "[env: EDGEQ_TFLM_TREE]")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
     paths = [p == "dsp" for p in args.paths.split(",") if p]
     rows = []
+    baseline = dict(TFLM_CMSIS_NN)
+    source = "the MLPerf Tiny reference models (issue 14)"
     with tempfile.TemporaryDirectory(prefix="edgeq-bench-emulate-") as tmp:
         work = Path(tmp)
         models = mlperf_tiny.convert_all(work, names, cache=args.cache)
@@ -94,14 +124,18 @@ def main() -> None:
                 rows.append(measure(name, model, work, args.samples, args.target, dsp))
                 r = rows[-1]
                 print(f"measured {name} ({r['path']}): {r['per_mac']:.2f} instr/MAC", file=sys.stderr)
+            if args.tflm_tree:
+                t = measure_tflm(name, model, work, args.samples, args.target, args.tflm_tree)
+                baseline[name] = (t["per_mac"], t["arena"])
+                source = f"these models on the same core ({t['kernels']} kernels, arena_used_bytes())"
     print(f"\ncompiled-C engine on {args.target} (QEMU), outputs equal to host TFLM in every row; baseline TFLM + "
-          "CMSIS-NN on the MLPerf Tiny reference models (issue 14)")
+          f"CMSIS-NN on {source}")
     header = (f"{'model':18} {'path':9} {'MACs':>10} {'instr/MAC':>9} {'/CMSIS':>7} {'RAM+I/O B':>10} {'/TFLM':>6} "
               f"{'beyond weights B':>16} {'stack':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        base_mac, base_arena = TFLM_CMSIS_NN.get(r["model"], (float("nan"), 0))
+        base_mac, base_arena = baseline.get(r["model"], (float("nan"), 0))
         print(f"{r['model']:18} {r['path']:9} {r['macs']:>10,} {r['per_mac']:>9.2f} {r['per_mac'] / base_mac:>6.2f}x "
               f"{r['ram']:>10,} {r['ram'] / max(base_arena, 1):>5.2f}x {r['beyond_weights']:>16,} {r['stack']:>6,}")
     print(f"\ngoals: instr/MAC < 1.00x CMSIS-NN, RAM+I/O <= {RAM_GOAL:.2f}x TFLM arena, "

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+
+def listing(items: Iterable[str], limit: int = 3) -> str:
+    """'a, b, c and 37 more': a list short enough for a one-line error."""
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
 
 class EdgeqError(Exception):
     """Base of every error edgeq reports to a user. The message says what, where and what to do."""
@@ -47,8 +56,12 @@ class CheckFailed(EdgeqError):
     """The model does not fit or cannot run on the target."""
 
 
-class OutputExistsError(EdgeqError):
-    """The output directory exists and is not empty, and --force was not given."""
+class OutputError(EdgeqError):
+    """The output folder or file cannot be written where the user asked."""
+
+
+class OutputExistsError(OutputError):
+    """The output exists and may not be replaced: not empty without --force, or not edgeq's own output."""
 
 
 class EmitError(EdgeqError):

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
-from edgeq.emit import project_name, write_project
+from edgeq.emit import project_name, template_warnings, write_project
 from edgeq.emulate import verify
-from edgeq.errors import CalibrationError, CheckFailed, UsageError, ValidationFailed, VerifyError
+from edgeq.emulate.machines import machine_for
+from edgeq.emulate.tflm import find_tree
+from edgeq.emulate.tools import find_toolchain
+from edgeq.emulate.verify import measured_arena
+from edgeq.errors import (
+    CalibrationError,
+    CheckFailed,
+    EdgeqError,
+    ModelLoadError,
+    UsageError,
+    ValidationFailed,
+    VerifyError,
+)
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
-from edgeq.report import conversion_report
+from edgeq.quantize.recover import recover_accuracy
+from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
-from edgeq.tflite import TFLiteModel
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
-from edgeq.validate.session import ValidationOptions, ValidationReport, validate_model
+from edgeq.validate.session import ValidationOptions, validate_model
 
 SYNTHETIC_SAMPLES = 100
 
@@ -70,21 +84,10 @@ class ConvertOptions:
     template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
     name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
     runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
-    verify: bool = False  # --verify: run the compiled-C model on an emulated board (needs runtime 'c')
+    verify: bool = False  # --verify: run the firmware on an emulated board (runtime 'tflm' needs a TFLM tree)
+    tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
-
-
-@dataclass
-class ConvertResult:
-    """What convert produced: the parsed .tflite, the report (as written) and where it went."""
-
-    out_dir: Path
-    tflite: TFLiteModel
-    report: dict[str, Any]
-    source: LoadedModel
-    samples: SampleSet | None
-    warnings: list[str] = field(default_factory=list)
-    validation: ValidationReport | None = None
+    recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
 
 
 def _target_for(options: ConvertOptions) -> TargetProfile:
@@ -95,10 +98,40 @@ def _target_for(options: ConvertOptions) -> TargetProfile:
     return target
 
 
-def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_options: QuantizeOptions,
-                     progress: Progress, warnings: list[str]) -> SampleSet | None:
+def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
+                   quantize_options: QuantizeOptions) -> tuple[TargetProfile, str, list[str]]:
+    """Every option combination and cheap fact, checked before TensorFlow loads: (target, project folder,
+    warnings). A refusal here costs milliseconds instead of a conversion."""
+    target = _target_for(options)
+    project = project_name(target, options.template, options.runtime)  # a bad --template fails here
+    if options.runtime == "c" and options.mode != "int8":
+        raise UsageError(f"--runtime c (the compiled-C engine) runs int8 models; --mode {options.mode} needs "
+                         "--runtime tflm")
+    if options.verify:
+        if options.runtime == "tflm":  # without TFLM sources, say how to get them before any work
+            find_tree(options.tflm_tree, cmsis_nn=target.runtime.kernels == "cmsis-nn")
+        machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
+        find_toolchain()
     if options.calib is not None and options.synthetic_calib:
         raise UsageError("give either --calib or --synthetic-calib, not both")
+    if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
+        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
+                               "image folder), or --synthetic-calib to use random data (not recommended)")
+    if not model_path.exists():
+        raise ModelLoadError(f"{model_path}: no such file or directory")
+    for path, what in ((options.calib, "calibration data"), (options.val, "validation data")):
+        if path is not None and not Path(path).exists():
+            raise CalibrationError(f"{what} {path}: no such file or directory")
+    check_output_dir(out_dir, options.force, inputs=_inputs(model_path, options))
+    return target, project, template_warnings(target, options.template, options.runtime)
+
+
+def _inputs(model_path: Path, options: ConvertOptions) -> list[Path | None]:
+    return [Path(model_path), options.calib, options.val]
+
+
+def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_options: QuantizeOptions,
+                     progress: Progress, warnings: list[str]) -> SampleSet | None:
     if options.calib is not None:
         return load_samples(options.calib, model.inputs, limit=options.calib_samples, preprocess=options.preprocess)
     if options.synthetic_calib:
@@ -113,81 +146,98 @@ def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_optio
     return None
 
 
-def _emit_project(tflite: TFLiteModel, staging: Path, project: str, target: TargetProfile, options: ConvertOptions,
-                  samples: SampleSet | None) -> dict[str, Any]:
-    """Write the firmware project into staging/<project>/ and return report.json's `project` entry."""
-    emitted = write_project(tflite, staging / project, target=target, template=options.template, name=options.name,
-                            runtime=options.runtime, samples=samples)
-    entry: dict[str, Any] = {"dir": project, "template": emitted.template, "runtime": emitted.runtime,
-                             "name": emitted.name, "arena_bytes": emitted.arena_size, "files": emitted.files}
-    if emitted.memory is not None:  # the compiled-C engine's arena plan next to TFLM's arena
-        entry["engine_memory"] = emitted.memory
-    return entry
+def _warn(progress: Progress, warnings: list[str], found: list[str]) -> None:
+    for message in found:
+        warnings.append(message)
+        progress.warn(message)
 
 
 def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions | None = None,
-            progress: Progress | None = None) -> ConvertResult:
-    """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/."""
+            progress: Progress | None = None, raise_failures: bool = True) -> ConvertResult:
+    """Convert a Keras/SavedModel model to an integer TFLite model for a target and write OUT/.
+
+    A model that converts but misses a validation gate, does not fit or differs on the emulated board still
+    gets OUT, then raises (ValidationFailed, VerifyError, CheckFailed); with `raise_failures` False the result
+    is returned and `convert_failure(result)` gives that error, so a caller can show the result first.
+    """
     options = options or ConvertOptions()
     progress = progress or SilentProgress()
-    out_dir = Path(out_dir)
-    warnings: list[str] = []
+    model_path, out_dir = Path(model_path), Path(out_dir)
 
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
-    target = _target_for(options)
-    project = project_name(target, options.template, options.runtime)  # a bad --template fails here, early
-    if options.verify and options.runtime != "c":
-        raise UsageError("--verify runs the compiled-C model on an emulated board: add --runtime c")
-    check_output_dir(out_dir, options.force)
+    target, project, warnings = check_up_front(model_path, out_dir, options, quantize_options)
+    for message in warnings:
+        progress.warn(message)
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
     samples = _calibration_set(source, options, quantize_options, progress, warnings)
+    _warn(progress, warnings, calibration_warnings(source, samples))
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
+    tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
+    result = ConvertResult(out_dir=out_dir, source=source, target=target,
+                           quantization=recovery.quantization if recovery is not None else quantize_options,
+                           samples=samples, tflite=tflite, warnings=warnings, recovery=recovery)
 
-    report = conversion_report(source, target, quantize_options, samples, tflite)
-    report["warnings"] = warnings
-
-    validation = None
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
-        validation = validate_model(tflite, options.val, source,
-                                    replace(options.validation, preprocess=options.preprocess),
-                                    progress=progress.validation)
-        report["validation"] = validation.to_dict()
+        result.validation = validate_model(tflite, options.val, source,
+                                           replace(options.validation, preprocess=options.preprocess),
+                                           progress=progress.validation)
 
     progress.step(f"Checking the model against {target.name}")
-    verdict = check_model(tflite, target)
-    report["target"].update(verdict.to_dict())
-    for finding in verdict.rules:
+    result.check = check_model(tflite, target)
+    for finding in result.check.rules:
         if finding.severity == "warning" and not finding.ok:
             warnings.append(f"{finding.rule}: {finding.detail}")
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
-    emulation = None
-    with staged_output(out_dir, options.force) as staging:
+    with staged_output(out_dir, options.force, inputs=_inputs(model_path, options)) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
-        if verdict.ok:  # a model that does not fit gets no firmware project, only the report saying why
+        if result.check.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")
-            report["project"] = _emit_project(tflite, staging, project, target, options, samples)
+            result.project = write_project(tflite, staging / project, target=target, template=options.template,
+                                           name=options.name, runtime=options.runtime, samples=samples)
             if options.verify:
                 progress.step(f"Verifying on an emulated {target.cpu.core or target.name}")
-                emulation = verify(staging, samples=options.verify_samples, target=target.name)
-                report["emulation"] = emulation.to_dict()
-        (staging / "report.json").write_text(json_text(report), encoding="utf-8")
-        if validation is not None:
-            (staging / "validation.html").write_text(render_html(validation), encoding="utf-8")
-            (staging / "validation.junit.xml").write_text(junit_xml(validation), encoding="utf-8")
-    if validation is not None and not validation.passed:  # OUT is written for inspection; the gate still fails
-        raise ValidationFailed(f"{validation.failure_message()} ({out_dir}/validation.html has the details)")
-    if emulation is not None and not emulation.passed:
-        raise VerifyError(f"{emulation.summary()} ({out_dir}/report.json has the details)")
-    if not verdict.ok:  # OUT is written so the user can inspect model.tflite and report.json; still exit 1
-        raise CheckFailed(f"{verdict.summary()} ({out_dir}/report.json has the details)")
-    return ConvertResult(out_dir=out_dir, tflite=tflite, report=report, source=source, samples=samples,
-                         warnings=warnings, validation=validation)
+                result.emulation = verify(staging, samples=options.verify_samples, target=target.name,
+                                          tflm_tree=options.tflm_tree,
+                                          on_build=lambda files, where: progress.step(
+                                              f"Compiling TensorFlow Lite Micro for {target.name} once ({files} "
+                                              f"files; cached in {where})"))
+                measured = measured_arena(result.emulation)
+                if measured is not None:  # the arena TFLM used on the core replaces the host's in the project
+                    shutil.rmtree(staging / project)
+                    result.project = write_project(tflite, staging / project, target=target,
+                                                   template=options.template, name=options.name,
+                                                   runtime=options.runtime, samples=samples, target_arena=measured)
+                    result.target_arena = measured
+        (staging / "report.json").write_text(json_text(result.to_dict()), encoding="utf-8")
+        if result.validation is not None:
+            (staging / "validation.html").write_text(render_html(result.validation, result.recovery),
+                                                     encoding="utf-8")
+            (staging / "validation.junit.xml").write_text(junit_xml(result.validation), encoding="utf-8")
+    failure = convert_failure(result)
+    if failure is not None and raise_failures:
+        raise failure
+    return result
+
+
+def convert_failure(result: ConvertResult) -> EdgeqError | None:
+    """The error a written-but-failed conversion ends with (None when it passed): a missed validation gate,
+    outputs that differ on the emulated board, or a model that does not fit the target."""
+    out_dir = result.out_dir
+    if result.validation is not None and not result.validation.passed:
+        hint = "" if result.recovery is not None else "; --recover tries techniques that win accuracy back"
+        return ValidationFailed(f"{result.validation.failure_message()} ({out_dir}/validation.html has the details"
+                                f"{hint})")
+    if result.emulation is not None and not result.emulation.passed:
+        return VerifyError(f"{result.emulation.summary()} ({out_dir}/report.json has the details)")
+    if result.check is not None and not result.check.ok:  # OUT holds model.tflite and report.json to inspect
+        return CheckFailed(f"{result.check.summary()} ({out_dir}/report.json has the details)")
+    return None

@@ -43,8 +43,9 @@ class Preprocess:
         for option, values in (("--mean", self.mean), ("--std", self.std)):
             # numpy would broadcast 3 means over a 1-channel input into 3 channels: wrong data, late error
             if len(values) not in (1, channels):
-                raise CalibrationError(f"preprocessing {option} has {len(values)} values but the samples have "
-                                       f"{channels} channel(s) (last axis); give 1 or {channels}")
+                expected = "1 value" if channels == 1 else f"1 value or {channels} (one per channel)"
+                raise UsageError(f"{option} has {len(values)} values but the samples have {channels} "
+                                 f"channel{'s' if channels != 1 else ''} (last axis): give {expected}")
         if self.channel_order == "bgr" and channels == 3:
             x = x[..., ::-1]
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
@@ -53,6 +54,24 @@ class Preprocess:
     def to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale, "mean": list(self.mean), "std": list(self.std),
                 "channel_order": self.channel_order}
+
+
+@dataclass(frozen=True)
+class InputStats:
+    """min/max/mean/std of one (preprocessed) input over every sample and element."""
+
+    name: str
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **{key: float(f"{value:.6g}") for key, value in (
+            ("min", self.minimum), ("max", self.maximum), ("mean", self.mean), ("std", self.std))}}
+
+    def describe(self) -> str:
+        return f"min {self.minimum:.4g}, max {self.maximum:.4g}, mean {self.mean:.4g}"
 
 
 @dataclass
@@ -75,11 +94,22 @@ class SampleSet:
         """The index-th sample with a batch dimension of 1, one array per input."""
         return [a[index:index + 1] for a in self.arrays]
 
+    def stats(self) -> list[InputStats]:
+        """Per input, over every sample and element (after preprocessing: what the model is fed)."""
+        names = self.names or tuple(f"input_{i}" for i in range(len(self.arrays)))
+        found = []
+        for name, array in zip(names, self.arrays, strict=True):
+            values = np.asarray(array, np.float64)
+            found.append(InputStats(name, float(values.min()), float(values.max()), float(values.mean()),
+                                    float(values.std())))
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {"source": self.source, "sha256": self.sha256, "samples": self.count,
                                 "synthetic": self.synthetic, "labels": self.labels is not None}
         if not self.preprocess.is_identity:
             info["preprocess"] = self.preprocess.to_dict()
+        info["inputs"] = [stat.to_dict() for stat in self.stats()]
         return info
 
 

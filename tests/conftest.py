@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import models
 import numpy as np
 import pytest
 
@@ -12,7 +13,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
-SHARED_MODELS = REPO_ROOT.parent / "shared" / "models" / "tflm-examples"
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +21,62 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_models() -> Path:
-    """TFLM's example models (../shared/models/tflm-examples); never copied into the project."""
-    if not (SHARED_MODELS / "hello_world_int8.tflite").exists():
-        pytest.skip(f"TFLM example models not found at {SHARED_MODELS} (they live outside the repository)")
-    return SHARED_MODELS
+def built_dir(tmp_path_factory) -> Path:
+    """Where the session's built stand-ins for TFLM's example models are written (tests/models.py)."""
+    return tmp_path_factory.mktemp("built-models")
+
+
+@pytest.fixture(scope="session")
+def sine_keras():
+    """hello_world's sine regressor (Dense 1 -> 16 -> 16 -> 1), trained once per session."""
+    return models.sine_keras()
+
+
+@pytest.fixture(scope="session")
+def sine_int8_path(sine_keras, built_dir) -> Path:
+    """The sine regressor as int8 with int8 I/O, through edgeq's quantizer."""
+    path = built_dir / "sine_int8.tflite"
+    path.write_bytes(models.sine_int8(sine_keras, built_dir))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sine_float_path(sine_keras, built_dir) -> Path:
+    """The sine regressor as a float .tflite (TFLiteConverter without optimizations)."""
+    path = built_dir / "sine_float.tflite"
+    path.write_bytes(models.sine_float(sine_keras, built_dir))
+    return path
+
+
+@pytest.fixture(scope="session")
+def person_clean_path(built_dir) -> Path:
+    """person_detect's geometry as an int8 model as the converter writes it (LiteRT loads it)."""
+    path = built_dir / "person_int8_clean.tflite"
+    path.write_bytes(models.person_int8(models.person_keras(), built_dir))
+    return path
+
+
+@pytest.fixture(scope="session")
+def person_path(person_clean_path, built_dir) -> Path:
+    """The person model with person_detect's quirk (depthwise biases' quantized_dimension 3): TFLM runs it,
+    LiteRT refuses it."""
+    path = built_dir / "person_int8.tflite"
+    path.write_bytes(models.with_person_detect_quirk(person_clean_path.read_bytes()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def person_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Two held-out images for the person model, float in [-1, 1]: (no person, person), labels (0, 1)."""
+    return models.person_images(2, seed=9)
+
+
+@pytest.fixture(scope="session")
+def lstm_path(built_dir) -> Path:
+    """An int8 UNIDIRECTIONAL_SEQUENCE_LSTM classifier shaped like TFLM's trained_lstm (schema-built)."""
+    path = built_dir / "lstm_int8.tflite"
+    path.write_bytes(models.lstm_int8())
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@
 model (in a child process, because a TFLM kernel can crash when an allocation fails). The host is 64-bit,
 so its arena overstates a 32-bit target's (pointers in TFLM's bookkeeping): the number is a safe floor.
 `recommended_arena` adds what the target's optimized kernels request and the host's reference kernels do
-not (CMSIS-NN / ESP-NN scratch buffers, estimated from shapes), plus the profile's margin.
+not (CMSIS-NN scratch buffers from CMSIS-NN's size formulas, ESP-NN's from ESP-NN's own: edgeq.check.esp_nn),
+plus the profile's margin.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.check import esp_nn
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EdgeqError, UnsupportedOpError
 from edgeq.tflite import Operator, Subgraph, Tensor, TFLiteModel
@@ -143,6 +145,10 @@ def _kernel_buffer(sg: Subgraph, op: Operator, mve: bool) -> tuple[int, int]:
     return 0, 0
 
 
+_FORMULAS = {"cmsis-nn": "CMSIS-NN's *_get_buffer_size formulas (upper bounds)",
+             "esp-nn": f"ESP-NN's scratch size functions, the larger of {esp_nn.ESP_NN_VERSIONS}"}
+
+
 @dataclass(frozen=True)
 class KernelBuffers:
     """Bytes the target's optimized kernels add to the arena (an estimate from shapes)."""
@@ -167,8 +173,8 @@ def kernel_buffers(model: TFLiteModel, target: TargetProfile) -> KernelBuffers:
             if _first_dtype(sg, op) != "int8":
                 continue
             try:
-                s, p = _kernel_buffer(sg, op, target.cpu.mve)
-            except (IndexError, ValueError, TypeError):  # shapes that do not fit the op: nothing to add
+                s, p = esp_nn.op_buffers(sg, op) if kernels == "esp-nn" else _kernel_buffer(sg, op, target.cpu.mve)
+            except (IndexError, ValueError, TypeError, AttributeError):  # shapes/options that do not fit the op
                 continue
             scratch = max(scratch, _align(s) if s else 0)
             persistent += _align(p) if p else 0
@@ -189,7 +195,7 @@ class ArenaPlan:
                 "recorded_host_bytes": self.measured.recorded_bytes,
                 "kernel_buffers_bytes": self.kernel_buffers.total,
                 "kernel_buffers_estimate": f"{self.kernel_buffers.kernels} scratch/persistent buffers, "
-                                           "estimated from shapes",
+                                           f"from {_FORMULAS.get(self.kernel_buffers.kernels, 'shapes')}",
                 "margin_bytes": self.margin_bytes,
                 "recommended_bytes": self.recommended_bytes,
                 "note": "measured on the 64-bit host, which overstates a 32-bit target's arena; the "
@@ -205,6 +211,46 @@ def recommended_arena(model: TFLiteModel, target: TargetProfile,
     margin = target.runtime.arena_margin_bytes + math.ceil(measured.host_bytes * percent / 100)
     recommended = _align(measured.host_bytes + extra.total + margin)
     return ArenaPlan(measured=measured, kernel_buffers=extra, margin_bytes=margin, recommended_bytes=recommended)
+
+
+@dataclass(frozen=True)
+class TargetArena:
+    """The arena TFLM needs on the target's core, measured by `edgeq verify` on the emulated board, and the
+    recommendation made from it: that + the profile's margin, rounded up to 16.
+
+    used_bytes: MicroInterpreter::arena_used_bytes() (what the self-check prints); needed_bytes: the smallest
+    arena the model ran in (AllocateTensors briefly needs a little more than it keeps)."""
+
+    needed_bytes: int
+    used_bytes: int
+    measured_on: str  # e.g. "QEMU mps2-an386 (cortex-m4), TFLM with cmsis-nn kernels"
+    margin_bytes: int
+    recommended_bytes: int
+
+    def describe(self, target: TargetProfile) -> str:
+        """For the generated sources' comments."""
+        return (f"TFLM ran the model in {self.needed_bytes} bytes on {self.measured_on} (arena_used_bytes() "
+                f"{self.used_bytes}), + {self.margin_bytes} bytes margin ({target.name} profile), rounded up to 16")
+
+    def to_dict(self, host: dict[str, Any] | None = None) -> dict[str, Any]:
+        """report.json's `target.arena` once the target was measured (the host's figures kept beside it)."""
+        kept = {k: v for k, v in (host or {}).items() if k.startswith(("measured_host", "recorded_host"))}
+        if host and "recommended_bytes" in host and host.get("source") != "target":
+            kept["host_recommended_bytes"] = host["recommended_bytes"]
+        elif host and "host_recommended_bytes" in host:
+            kept["host_recommended_bytes"] = host["host_recommended_bytes"]
+        return {**kept, "source": "target", "measured_target_bytes": self.needed_bytes,
+                "target_arena_used_bytes": self.used_bytes, "measured_on": self.measured_on,
+                "margin_bytes": self.margin_bytes, "recommended_bytes": self.recommended_bytes,
+                "note": "the smallest arena TFLM ran the model in on the emulated target core (optimized kernels' "
+                        "buffers included) replaces the 64-bit host's measurement"}
+
+
+def target_arena(needed_bytes: int, used_bytes: int, target: TargetProfile, measured_on: str) -> TargetArena:
+    """The recommendation from a measurement on the target's core: what the model needs + the profile's
+    margin."""
+    margin = target.runtime.arena_margin_bytes + math.ceil(needed_bytes * target.runtime.arena_margin_percent / 100)
+    return TargetArena(needed_bytes, used_bytes, measured_on, margin, _align(needed_bytes + margin))
 
 
 # --- activation memory peak (liveness over the execution order) -----------------------------------------------

@@ -93,13 +93,3 @@ def op_info(name: str) -> OpInfo | None:
 def table_source() -> dict[str, str]:
     """Where the table was read from: {'commit': <tflite-micro commit>, 'esp_tflite_micro_commit': ...}."""
     return dict(_load(_TABLE)[1])
-
-
-def builtin_ops() -> list[str]:
-    """Names of the builtin ops TFLM registers, sorted."""
-    return sorted(name for name, info in _load(_TABLE)[0].items() if not info.custom)
-
-
-def cmsis_nn_ops() -> list[str]:
-    """Builtin ops with an optimized CMSIS-NN kernel, sorted."""
-    return sorted(name for name, info in _load(_TABLE)[0].items() if info.cmsis_nn)

@@ -16,7 +16,7 @@ from edgeq.check.arena import ArenaPlan, MemoryPeak, activation_peak, recommende
 from edgeq.check.macs import LatencyEstimate, estimate_latency, total_macs
 from edgeq.check.optable import OpInfo, load_op_table
 from edgeq.check.targets import TargetProfile, get_target
-from edgeq.errors import EdgeqError, UnsupportedOpError
+from edgeq.errors import EdgeqError, UnsupportedOpError, listing
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.reader import NUMPY_DTYPES
 
@@ -191,7 +191,7 @@ def ops_supported(ctx: CheckContext) -> tuple[bool, str]:
             return False, f"custom ops {', '.join(custom)} are not in LiteRT's builtin op set"
         return True, f"all {len(ctx.model.op_counts())} op types are LiteRT builtins"
     if ctx.missing_ops:
-        missing = ", ".join(f"{name} (x{count})" for name, count in ctx.missing_ops.items())
+        missing = listing((f"{name} (x{count})" for name, count in ctx.missing_ops.items()), limit=8)
         return False, f"TFLM has no kernel for {missing}; replace these layers or pick another runtime"
     return True, f"all {len(ctx.model.op_counts())} op types are registered by TFLM"
 
@@ -286,8 +286,9 @@ class CheckResult:
         """One line: fits, or which rules failed and why."""
         if self.ok:
             return f"the model fits {self.target.name}"
+        # one line for a log: each failed rule's headline (the tables and report.json carry the breakdowns)
         return (f"the model does not fit {self.target.name}: "
-                + "; ".join(f"{r.rule}: {r.detail}" for r in self.failures))
+                + "; ".join(f"{r.rule}: {_headline(r.detail)}" for r in self.failures))
 
     def to_dict(self) -> dict[str, Any]:
         """report.json's `target` block (merged with name/kind/runtime/kernels by the caller)."""
@@ -302,6 +303,12 @@ class CheckResult:
             "macs": self.macs,
             "latency": self.latency.to_dict(),
         }
+
+
+def _headline(detail: str, limit: int = 200) -> str:
+    """A rule's detail up to its first ': ' (where the breakdown starts), at most `limit` characters."""
+    head = detail.split(": ", 1)[0]
+    return head if len(head) <= limit else head[:limit - 1].rsplit(" ", 1)[0] + " …"
 
 
 def _op_rows(ctx: CheckContext) -> list[dict[str, Any]]:
@@ -343,8 +350,12 @@ def rules_documentation() -> list[tuple[str, str, str]]:
 
 
 
+def target_identity(target: TargetProfile) -> dict[str, Any]:
+    """Who the target is, as report.json's `target` block starts."""
+    return {"name": target.name, "kind": target.kind, "runtime": target.runtime.name,
+            "kernels": target.runtime.kernels}
+
+
 def target_report(result: CheckResult) -> dict[str, Any]:
     """report.json's `target` block: the profile's identity, then the verdict and its numbers."""
-    t = result.target
-    return {"name": t.name, "kind": t.kind, "runtime": t.runtime.name, "kernels": t.runtime.kernels,
-            **result.to_dict()}
+    return {**target_identity(result.target), **result.to_dict()}

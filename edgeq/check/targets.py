@@ -81,6 +81,16 @@ class Emulator:
 
 
 @dataclass(frozen=True)
+class Sdk:
+    """The board's names in the SDKs the project templates build with (empty for a core: the README then asks
+    for one)."""
+
+    zephyr_board: str = ""   # `west build -b`, Zephyr's hardware model v2 name (board/soc[/variant])
+    arduino_fqbn: str = ""   # `arduino-cli compile --fqbn`
+    idf_target: str = ""     # `idf.py set-target`
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """One target: a core or a board (a board inherits its core's profile and overrides what differs)."""
 
@@ -96,6 +106,7 @@ class TargetProfile:
     runtime: Runtime = field(default_factory=Runtime)
     latency: Latency = field(default_factory=Latency)
     emulator: Emulator = field(default_factory=Emulator)
+    sdk: Sdk = field(default_factory=Sdk)
 
     @property
     def is_mcu(self) -> bool:
@@ -118,7 +129,7 @@ _RUNTIMES = {"tflm": ("reference", "cmsis-nn", "esp-nn"), "litert": ("xnnpack", 
 KERNEL_CLASSES = ("conv", "depthwise", "fully_connected", "reference")
 _MODES = ("int8", "int16x8", "float16", "dynamic")
 _SECTIONS: dict[str, type] = {"cpu": Cpu, "memory": Memory, "runtime": Runtime, "latency": Latency,
-                              "emulator": Emulator}
+                              "emulator": Emulator, "sdk": Sdk}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,16 +18,26 @@ from edgeq.errors import EdgeqError
 from edgeq.version import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+LOG_WIDTH = 1_000_000  # a CI log or a file has no width: print every name and number whole, on one line
+
+
+def console(file: Any = None, stderr: bool = False) -> Console:
+    """A rich console; when it writes to a pipe or a file (not a terminal), nothing is wrapped or cut at 80
+    columns: tables take their natural width so a log keeps whole tensor names and numbers."""
+    terminal = Console(file=file, stderr=stderr, highlight=False)
+    if terminal.is_terminal:
+        return terminal
+    return Console(file=file, stderr=stderr, highlight=False, width=LOG_WIDTH, soft_wrap=True)
 
 
 def stderr_console() -> Console:
     """A console on the real stderr: TensorFlow's fd-level log capture must not swallow our progress."""
     try:
         if sys.stderr.fileno() == 2:
-            return Console(file=os.fdopen(os.dup(2), "w", buffering=1), stderr=True)
+            return console(file=os.fdopen(os.dup(2), "w", buffering=1), stderr=True)
     except (AttributeError, OSError, ValueError):
         pass
-    return Console(file=sys.stderr, stderr=True)
+    return console(file=sys.stderr, stderr=True)
 
 
 class State:
@@ -35,7 +47,7 @@ class State:
         self.debug = debug
         self.quiet = quiet
         self._err: Console | None = None
-        self.out = Console(highlight=False)
+        self.out = console()
 
     @property
     def err(self) -> Console:
@@ -83,10 +95,49 @@ class RichProgress:
             self._bar = None
 
 
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(State).debug = True
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        state = ctx.find_object(State)
+        state.quiet = True
+        if state._err is not None:
+            state._err.quiet = True
+
+
+DEBUG_HELP = "Show tracebacks and TensorFlow's own logs."
+QUIET_HELP = "No progress output (errors and results only)."
+
+
+def common_options(command: Any) -> Any:
+    """-q/--quiet and --debug on a subcommand too: `edgeq convert ... -q` works like `edgeq -q convert ...`."""
+    command = click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, help=DEBUG_HELP)(command)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                        help=QUIET_HELP)(command)
+
+
+class OutputPath(click.ParamType):
+    """A path to write to: an empty value is a usage error (click would read '' as the current folder)."""
+
+    def __init__(self, metavar: str = "PATH") -> None:
+        self.name = metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if isinstance(value, Path):
+            return value
+        if str(value).strip() == "":
+            self.fail("is empty; name a new folder or file", param, ctx)
+        return Path(value)
+
+
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="edgeq")
-@click.option("--debug", is_flag=True, help="Show tracebacks and TensorFlow's own logs.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output (errors and results only).")
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     """edgeq: Keras/TensorFlow models to verified integer-only TFLite for Cortex-M and Android.
@@ -108,14 +159,40 @@ def print_json(data: Any) -> None:
     click.echo(json_text(data), nl=False)
 
 
+def parse_number(text: str) -> float:
+    """'0.5', '1e-3' or a fraction '1/255' -> float; ValueError otherwise (and for a zero denominator)."""
+    numerator, slash, denominator = text.strip().partition("/")
+    if not slash:
+        return float(numerator)
+    value = float(numerator) / float(denominator) if float(denominator) != 0 else math.nan
+    if math.isnan(value):
+        raise ValueError(text)
+    return value
+
+
+class Number(click.ParamType):
+    """A float that may be written as a fraction (`--scale 1/255`)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        if isinstance(value, float | int):
+            return float(value)
+        try:
+            return parse_number(value)
+        except ValueError:
+            self.fail(f"expected a number or a fraction such as 1/255, got {value!r}", param, ctx)
+
+
 def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
-    """'0.5,0.4,0.3' -> (0.5, 0.4, 0.3); a usage error naming `option` otherwise."""
+    """'0.5,0.4,0.3' (or fractions, '123.7/255,...') -> (0.5, 0.4, 0.3); a usage error naming `option` otherwise."""
     if value is None:
         return None
     try:
-        return tuple(float(v) for v in value.split(","))
+        return tuple(parse_number(v) for v in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}", param_hint=option) from None
+        raise click.BadParameter(f"expected comma-separated numbers or fractions, got {value!r}",
+                                 param_hint=option) from None
 
 
 PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
@@ -124,8 +201,8 @@ PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
 def preprocess_options(command: Any) -> Any:
     """--scale/--mean/--std/--channel-order, shared by `convert` (calibration) and `validate`."""
     options = [
-        click.option("--scale", type=float, default=1.0, show_default=True,
-                     help="Preprocess: multiply samples by this."),
+        click.option("--scale", type=Number(), default=1.0, show_default=True,
+                     help="Preprocess: multiply samples by this (a fraction is fine: 1/255)."),
         click.option("--mean", help="Preprocess: subtract (after --scale), comma-separated per channel."),
         click.option("--std", help="Preprocess: divide by (after --mean), comma-separated per channel."),
         click.option("--channel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,
@@ -178,3 +255,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+
+
+class AliasOption(click.Option):
+    """An option whose later names are older spellings: accepted, but --help shows only the first `shown`."""
+
+    def __init__(self, *args: Any, shown: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shown = shown
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        names = self.opts
+        self.opts = names[:self.shown]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
+from edgeq.cli.app import CONTEXT_SETTINGS, AliasOption, OutputPath, State, cli, common_options, print_json
 
 
 @cli.command("emit", context_settings=CONTEXT_SETTINGS)
@@ -20,9 +20,11 @@ from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
               help="C symbol prefix of the generated sources (sanitized to a C identifier).")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
-@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True,
-              help="Output directory for the project (must be empty or absent unless --force).")
-@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), required=True,
+              help="Output folder for the project: absent, empty, or an earlier edgeq output with --force.")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier edgeq output in OUT (never a folder holding other files or an input).")
+@common_options
 @click.pass_obj
 def emit_command(state: State, model: Path, target: str, template: str | None, name: str, runtime: str,
                  out_dir: Path, force: bool) -> None:
@@ -32,11 +34,18 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
     interpreter.
     """
 
-    from edgeq.emit import emit_project
+    from edgeq.check.targets import get_target
+    from edgeq.emit import emit_project, project_name, template_warnings
+    from edgeq.output import check_output_dir
 
+    profile = get_target(target)
+    project_name(profile, template, runtime)  # every cheap check before reading the model
+    check_output_dir(out_dir, force, [model])
+    for warning in template_warnings(profile, template, runtime):
+        state.err.print(f"[bold yellow]warning:[/] {escape(warning)}")
     # paths and names are the user's text, not rich markup (`[/x]` in a file name would crash the print)
     state.err.print(f"[bold cyan]•[/] Emitting {escape(model.name)} for {escape(target)} into {escape(str(out_dir))}")
-    result = emit_project(model, out_dir, target=target, template=template, name=name, runtime=runtime, force=force)
+    result = emit_project(model, out_dir, target=profile, template=template, name=name, runtime=runtime, force=force)
     arena = f", arena {result.arena_size:,} bytes" if result.arena_size else ""
     state.out.print(f"{result.template} project in {escape(str(out_dir))}: {len(result.files)} files, symbol prefix "
                     f"{result.name}{arena}")
@@ -44,6 +53,7 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
 
 @cli.command("templates", context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print the templates as JSON.")
+@common_options
 @click.pass_obj
 def templates_command(state: State, as_json: bool) -> None:
     """List the firmware project templates `edgeq emit --template` and `edgeq convert --template` take."""
@@ -69,27 +79,43 @@ def templates_command(state: State, as_json: bool) -> None:
 
 @cli.command("verify", context_settings=CONTEXT_SETTINGS)
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Golden inputs to run on the emulated board.")
+@click.option("--verify-samples", "--samples", "samples", cls=AliasOption, type=click.IntRange(min=1), default=8,
+              show_default=True, help="Golden inputs to run on the emulated board (as convert --verify-samples).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds the emulated run may take before it counts as hung.")
 @click.option("-t", "--target", help="Target profile (default: the one in OUT/report.json).")
+@click.option("--tflm-tree", type=click.Path(path_type=Path, file_okay=False), envvar="EDGEQ_TFLM_TREE",
+              help="For a TFLM project: a tree made by tflite-micro's create_tflm_tree.py [env: EDGEQ_TFLM_TREE].")
 @click.option("--json", "as_json", is_flag=True, help="Print the emulation report as JSON.")
+@common_options
 @click.pass_obj
 def verify_command(state: State, out_dir: Path, samples: int, timeout: float, target: str | None,
-                   as_json: bool) -> None:
-    """Run OUT's compiled-C model (from --runtime c) on an emulated board of its target (QEMU).
+                   tflm_tree: Path | None, as_json: bool) -> None:
+    """Run OUT's firmware (edgeq convert or edgeq emit output) on an emulated board of its target (QEMU).
 
-    Builds the firmware with arm-none-eabi-gcc for the target's core, runs it in qemu-system-arm on golden
-    inputs and compares every output with the host TFLM interpreter; stores the result in
-    OUT/report.json under "emulation". Exits 1 on a mismatch, a fault or a time-out.
+    Builds the model for the target's core with arm-none-eabi-gcc (the compiled-C engine, or TensorFlow Lite
+    Micro from --tflm-tree with edgeq's resolver; TFLM is compiled once per tree and core, then cached), runs
+    it in qemu-system-arm on golden inputs and compares every output with the host TFLM interpreter. Stores
+    the result in OUT/report.json under "emulation" (for TFLM also the arena it used on the core, as the
+    recommendation under "target"). Exits 1 on a mismatch, a fault or a time-out.
     """
     from edgeq.emulate import store_emulation, verify
+    from edgeq.emulate.verify import measured_arena
     from edgeq.errors import VerifyError
 
+    def building(files: int, where: Path) -> None:
+        state.err.print(f"[bold cyan]•[/] Compiling TensorFlow Lite Micro for this core once ({files} files, about "
+                        f"25 minutes on 2 cores; cached in {escape(str(where))})")
+
     state.err.print(f"[bold cyan]•[/] Building and running {escape(str(out_dir))} on an emulated board")
-    report = verify(out_dir, samples=samples, timeout=timeout, target=target)
+    report = verify(out_dir, samples=samples, timeout=timeout, target=target, tflm_tree=tflm_tree,
+                    on_build=building)
     store_emulation(out_dir, report)
+    arena = measured_arena(report)
+    if arena is not None:
+        state.err.print(f"[bold cyan]•[/] Arena: the model runs in {arena.needed_bytes:,} bytes on the {report.core} "
+                        f"(arena_used_bytes() {arena.used_bytes:,}); recommended {arena.recommended_bytes:,} "
+                        "(report.json target.arena; edgeq convert --verify --tflm-tree writes it into the project)")
     if as_json:
         print_json(report.to_dict())
     else:

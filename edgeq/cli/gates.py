@@ -24,37 +24,43 @@ class _Gate(click.ParamType):
 
 
 def gate_options(command: Any) -> Any:
-    """The validation thresholds and TFLM sample count, shared by `validate` and `convert --val`."""
+    """The validation thresholds (one option per gate of edgeq.validate.gates.GATES), the sample counts and
+    --no-layers, shared by `validate` and `convert --val` (same names, same meaning)."""
+    from edgeq.cli.app import AliasOption
+    from edgeq.validate.gates import GATES  # a table without numpy or TensorFlow: --help stays fast
+
     gate = _Gate()
-    options = [
-        click.option("--max-drop", type=gate, default=1.0, show_default=True, metavar="PP",
-                     help="Fail when top-1 accuracy drops more than PP percentage points below the float model's "
-                          "(needs labels y; 'off' disables)."),
-        click.option("--min-agreement", type=gate, default=0.97, show_default=True, metavar="F",
-                     help="Fail when less than this share of top-1 decisions agree with the float model "
-                          "(outputs with >= 2 classes)."),
-        click.option("--max-error", type=gate, default=None, metavar="X",
-                     help="Fail when any dequantized output differs from float by more than X (regression models). "
-                          "[default: off]"),
-        click.option("--min-sqnr", type=gate, default=20.0, show_default=True, metavar="DB",
-                     help="Fail when a regression output's (1 value per position) SQNR vs float is below DB."),
-        click.option("--min-accuracy", type=gate, default=None, metavar="F",
-                     help="Fail when top-1 accuracy against the labels is below F (needs no --reference). "
-                          "[default: off]"),
-        click.option("--tflm-samples", type=click.IntRange(min=0), default=200, show_default=True, metavar="N",
-                     help="TFLM runs one sample per invoke: run it (and the per-layer comparison) on a seeded "
-                          "subset of N samples; 0 skips TFLM."),
-    ]
+    options = [click.option(g.flag, g.option, type=gate, default=g.default, show_default=g.default is not None,
+                            metavar=g.metavar, help=g.help + ("" if g.default is not None else " [default: off]"))
+               for g in GATES]
+    options.append(click.option(
+        "--tflm-samples", type=click.IntRange(min=0), default=200, show_default=True, metavar="N",
+        help="TFLM runs one sample per invoke: run it (and the per-layer comparison) on a seeded subset of N "
+             "samples; 0 skips TFLM."))
+    options.append(click.option(
+        "--val-samples", "--samples", "samples", cls=AliasOption, type=click.IntRange(min=1), metavar="N",
+        help="Use at most N samples of the validation data (seeded selection)."))
+    options.append(click.option("--no-layers", is_flag=True, help="Skip the per-layer comparison."))
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def validation_options(max_drop: float | None, min_agreement: float | None, max_error: float | None,
-                        min_sqnr: float | None, min_accuracy: float | None, tflm_samples: int, **extra: Any) -> Any:
-    """The ValidationOptions the gate options describe; `extra` passes further ValidationOptions fields."""
+VALIDATION_KEYS = ("tflm_samples", "samples", "no_layers")
+
+
+def validation_options(tflm_samples: int, samples: int | None, no_layers: bool, **values: Any) -> Any:
+    """The ValidationOptions the gate options describe; other keywords pass further ValidationOptions fields."""
+    from edgeq.validate.gates import GATES
     from edgeq.validate.session import Thresholds, ValidationOptions
 
-    thresholds = Thresholds(max_drop=max_drop, min_agreement=min_agreement, max_error=max_error, min_sqnr=min_sqnr,
-                            min_accuracy=min_accuracy)
-    return ValidationOptions(thresholds=thresholds, tflm_samples=tflm_samples, **extra)
+    thresholds = Thresholds(**{g.option: values.pop(g.option) for g in GATES})
+    return ValidationOptions(thresholds=thresholds, tflm_samples=tflm_samples, samples=samples,
+                             per_layer=not no_layers, **values)
+
+
+def gate_names() -> tuple[str, ...]:
+    """The parameter names gate_options adds (to tell them apart from a command's other options)."""
+    from edgeq.validate.gates import GATES
+
+    return (*(g.option for g in GATES), *VALIDATION_KEYS)

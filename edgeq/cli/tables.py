@@ -17,12 +17,6 @@ from edgeq.check.optable import load_op_table
 from edgeq.check.rules import CheckResult, kib_text
 from edgeq.check.targets import TargetProfile
 
-_MAX_NAME = 48
-
-
-def _short(name: str, width: int = _MAX_NAME) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1):]
-
 
 def targets_table(targets: dict[str, TargetProfile]) -> Table:
     """One row per profile: core, clock, flash, RAM, runtime."""
@@ -123,7 +117,8 @@ def inspect_tables(data: dict[str, Any]) -> Group:
     summary.add_column()
     arena = data["arena"]
     peak = data["activation_peak"]
-    summary.add_row("size", f"{data['size_bytes']:,} bytes (sha256 {data['sha256'][:16]}…)")
+    summary.add_row("size", f"{data['size_bytes']:,} bytes")
+    summary.add_row("sha256", data["sha256"])
     summary.add_row("ops", ", ".join(f"{escape(name)}×{count}" for name, count in data["ops"].items()) or "none")
     summary.add_row("MACs", f"{data['macs']['total']:,}")
     summary.add_row("arena (host TFLM)", f"{arena['host_bytes']:,} bytes (measured)" if arena.get("host_bytes")
@@ -146,14 +141,16 @@ def inspect_tables(data: dict[str, Any]) -> Group:
                         shapes(op["outputs"]), f"{op['macs']:,}" if op["kernel_class"] else "-")
         table = Table(title=f"tensors{label}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "name", "shape", "dtype", "quantization", "bytes", "kind"):
-            table.add_column(column, justify="right" if column in ("#", "bytes") else "left")
+            # a name a user copies is wrapped on a terminal (fold), never cut with an ellipsis
+            table.add_column(column, justify="right" if column in ("#", "bytes") else "left",
+                             overflow="fold" if column == "name" else "ellipsis")
         for t in sg["tensors"]:
             q = t["quantization"]
             quant = "-"
             if q:
                 quant = (f"per-channel ({len(q['scale'])}, axis {q['quantized_dimension']})" if q["per_channel"]
                          else f"scale {q['scale'][0]:.6g} zp {q['zero_point'][0]}")
-            table.add_row(str(t["index"]), escape(_short(t["name"])), str(t["shape"]), t["dtype"], quant,
+            table.add_row(str(t["index"]), escape(t["name"]), str(t["shape"]), t["dtype"], quant,
                           f"{t['bytes']:,}", t["kind"])
         parts += [ops, table]
     return Group(*parts)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, print_json
+from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, common_options, print_json
 
 
 @cli.group("targets", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print every profile as JSON.")
+@common_options
 @click.pass_context
 def targets_command(ctx: click.Context, as_json: bool) -> None:
     """List the target profiles; `edgeq targets show NAME` prints one."""
@@ -29,6 +30,7 @@ def targets_command(ctx: click.Context, as_json: bool) -> None:
 @targets_command.command("show", context_settings=CONTEXT_SETTINGS)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the resolved profile as JSON.")
+@common_options
 @click.pass_obj
 def targets_show(state: State, name: str, as_json: bool) -> None:
     """Print one profile: CPU, clock, flash, RAM, reserved budgets, kernels and supported ops."""
@@ -44,8 +46,9 @@ def targets_show(state: State, name: str, as_json: bool) -> None:
 
 @cli.command("check", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--target", required=True, help="Target profile (see `edgeq targets`).")
+@click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of tables.")
+@common_options
 @click.pass_obj
 def check_command(state: State, model: Path, target: str, as_json: bool) -> None:
     """Check that MODEL.tflite fits and runs on a target: ops, flash, RAM, estimated latency.
@@ -70,6 +73,7 @@ def check_command(state: State, model: Path, target: str, as_json: bool) -> None
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 @click.option("--no-arena", is_flag=True, help="Skip measuring the arena in the host TFLM interpreter.")
+@common_options
 @click.pass_obj
 def inspect_command(state: State, model: Path, as_json: bool, no_arena: bool) -> None:
     """Show what is inside any .tflite: ops, tensors, quantization, MACs, arena size and memory peak."""

@@ -10,66 +10,69 @@ import click
 from edgeq.cli.app import (
     CONTEXT_SETTINGS,
     PREPROCESS_KEYS,
+    AliasOption,
+    OutputPath,
     RichProgress,
     State,
     build_preprocess,
     cli,
+    common_options,
     preprocess_options,
     print_json,
 )
 from edgeq.cli.gates import gate_options, validation_options
-from edgeq.output import write_text_atomic
 
 
 @cli.command("validate", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-d", "--data", required=True, type=click.Path(path_type=Path),
-              help="Validation samples: .npz with x (or one key per input) and optional integer labels y, .npy, "
-                   "or an image folder. Values as the float model takes them.")
+@click.option("--val", "-d", "--data", "data", cls=AliasOption, required=True, type=click.Path(path_type=Path),
+              help="Validation data: .npz with x (or one key per input) and optional integer labels y, .npy, or an "
+                   "image folder. Values as the float model takes them (-d/--data: the older spelling).")
 @click.option("-r", "--reference", type=click.Path(path_type=Path),
               help="The float model (.keras, .h5, SavedModel dir) MODEL was converted from; every float-vs-integer "
                    "metric and the per-layer table need it.")
 @gate_options
-@click.option("--samples", type=click.IntRange(min=1), metavar="N",
-              help="Use at most N samples of the data (seeded selection).")
-@click.option("--no-layers", is_flag=True, help="Skip the per-layer comparison.")
 @preprocess_options
-@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--junit", type=OutputPath("FILE"),
               help="Write JUnit XML: one test case per metric and threshold.")
-@click.option("--report", "html", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--report", "html", type=OutputPath("FILE"),
               help="Write a self-contained HTML report with plots (opens offline).")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON instead of the tables.")
 @click.option("--unsafe-load", is_flag=True,
               help="Allow Keras unsafe deserialization of --reference. Trusted files only.")
-@click.option("--force", is_flag=True, help="Overwrite existing --junit/--report files.")
+@click.option("--force", is_flag=True, help="Overwrite --junit/--report files an earlier edgeq validate wrote.")
+@common_options
 @click.pass_obj
-def validate_command(state: State, model: Path, data: Path, reference: Path | None, samples: int | None,
-                     no_layers: bool, junit: Path | None, html: Path | None, as_json: bool, unsafe_load: bool,
-                     force: bool, **options: Any) -> None:
+def validate_command(state: State, model: Path, data: Path, reference: Path | None, junit: Path | None,
+                     html: Path | None, as_json: bool, unsafe_load: bool, force: bool, **options: Any) -> None:
     """Run the float model, LiteRT and the TFLM interpreter on the same samples and compare them.
 
     Prints per-output metrics (top-1 accuracy and agreement, max/mean abs error, SQNR) per interpreter, the
     LiteRT-vs-TFLM difference in LSB, the worst layers, and the checks. Exits 1 when a threshold is missed,
     naming the metric. LiteRT runs with its reference kernels (no XNNPACK) so it can be compared bit by bit.
     """
-    from edgeq.errors import OutputExistsError, ValidationFailed
+    from edgeq.errors import UsageError, ValidationFailed
+    from edgeq.output import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
     from edgeq.validate.html import render_html
     from edgeq.validate.junit import junit_xml
     from edgeq.validate.report import terminal_tables
     from edgeq.validate.session import validate_model
 
-    for path in (junit, html):
-        if path is not None and path.exists() and not force:
-            raise OutputExistsError(f"{path} exists; use --force to overwrite it")
+    inputs = [model, data, reference]
+    if junit is not None and html is not None and Path(junit).resolve() == Path(html).resolve():
+        raise UsageError(f"--junit and --report both name {junit}; give two files")
+    check_output_file(junit, force, inputs, JUNIT_SIGNATURE, "--junit")  # before any work: no wasted validation
+    check_output_file(html, force, inputs, HTML_SIGNATURE, "--report")
     preprocess = build_preprocess(**{key: options.pop(key) for key in PREPROCESS_KEYS})
-    settings = validation_options(**options, samples=samples, per_layer=not no_layers, preprocess=preprocess,
-                                  unsafe_load=unsafe_load)
+    settings = validation_options(**options, preprocess=preprocess, unsafe_load=unsafe_load)
     progress = RichProgress(state.err)
     progress.step(f"Validating {model.name} (float vs LiteRT vs TFLM)")
     try:
         report = validate_model(model, data, reference, settings, progress=progress.validation)
     finally:
         progress.close()
+    check_output_file(junit, force, inputs, JUNIT_SIGNATURE, "--junit")  # again: minutes may have passed
+    check_output_file(html, force, inputs, HTML_SIGNATURE, "--report")
     if junit is not None:
         write_text_atomic(junit, junit_xml(report))
     if html is not None:

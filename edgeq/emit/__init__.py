@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeq.check.arena import TargetArena
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit.project import (
     TemplateInfo,
@@ -19,21 +20,41 @@ from edgeq.emit.project import (
     render_project,
     select_template,
 )
-from edgeq.emit.sources import arena_for, golden_context, model_bytes, model_context, op_entries, tflm_build_context
-from edgeq.errors import UsageError
-from edgeq.output import staged_output
-from edgeq.render import DEFAULT_NAME, c_identifier, kotlin_class_name, kotlin_package_segment, write_files
+from edgeq.emit.sources import (
+    arena_for,
+    golden_context,
+    model_bytes,
+    model_context,
+    op_entries,
+    qemu_board_context,
+    tflm_build_context,
+)
+from edgeq.errors import EmitError, UsageError
+from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.render import (
+    DEFAULT_NAME,
+    c_identifier,
+    comment_text,
+    kotlin_class_name,
+    kotlin_package_segment,
+    write_files,
+)
 from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors
 
 RUNTIMES = ("tflm", "c")  # --runtime: a template project (TFLM; LiteRT on Android), or the compiled-C engine
-LITERT_DEPENDENCY = "com.google.ai.edge.litert:litert:1.4.1"
+# LiteRT for Android, chosen with firmware_templates/android/README.md.j2 (why this version, what minSdk it needs).
+LITERT_VERSION = "2.1.5"
+LITERT_DEPENDENCY = f"com.google.ai.edge.litert:litert:{LITERT_VERSION}"
+ANDROID_MIN_SDK = 23   # the minSdkVersion LiteRT 2.x's AAR manifest declares
+ANDROID_COMPILE_SDK = 35
 KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
+MODEL_FILE, REPORT_FILE = "model.tflite", "report.json"  # what `edgeq verify` reads from an emit output
 
 __all__ = ["RUNTIMES", "EmitResult", "TemplateInfo", "emit_project", "project_context", "project_name",
-           "project_templates", "select_template", "write_project"]
+           "project_templates", "select_template", "template_warnings", "write_project"]
 
 
 @dataclass
@@ -63,6 +84,31 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
     return select_template(target, template).project_dir
 
 
+def template_warnings(target: TargetProfile, template: str | None, runtime: str) -> list[str]:
+    """Combinations that work but may not be what the user meant (the Android module for an MCU profile)."""
+    if runtime != "tflm":
+        return []
+    info = select_template(target, template)
+    if info.runtime == "litert" and target.is_mcu:
+        return [f"template {info.name} runs the model with LiteRT in an Android app; {target.name} is a "
+                "microcontroller profile, so its flash/RAM check does not describe that app"]
+    return []
+
+
+def check_integer_model(model: TFLiteModel, target: TargetProfile) -> None:
+    """A microcontroller project needs an integer model: float ops are refused (edgeq converts to int8)."""
+    from edgeq.quantize.converter import float_ops  # only the integer proof; TensorFlow stays unloaded
+
+    if not target.is_mcu:
+        return
+    found = float_ops(model)
+    if found:
+        ops = sorted({op.opcode for op in found})
+        raise UsageError(f"the model computes in floating point ({len(found)} ops: {', '.join(ops[:5])}"
+                         f"{' and more' if len(ops) > 5 else ''}); {target.name} is a microcontroller target: convert "
+                         "it to int8 first (`edgeq convert`), or emit for an Android target")
+
+
 def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet | None) -> tuple[GoldenVector, str]:
     if golden is not None:
         return golden, "an input given to edgeq"
@@ -73,27 +119,40 @@ def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet 
 
 
 def project_context(model: TFLiteModel, target: TargetProfile, info: TemplateInfo, name: str,
-                    golden: GoldenVector | None = None, samples: SampleSet | None = None) -> dict[str, Any]:
+                    golden: GoldenVector | None = None, samples: SampleSet | None = None,
+                    target_arena: TargetArena | None = None) -> dict[str, Any]:
     """Every variable a template sees. MCU templates also get the ops, arena, golden vector and model bytes
-    (measuring the arena and running the golden input in the host TFLM interpreter)."""
+    (measuring the arena, unless `target_arena` gives the target's, and running the golden input in the host
+    TFLM interpreter)."""
     context: dict[str, Any] = model_context(model, name, target)
     context["template"] = {"name": info.name, "description": info.description}
     context["data_ext"] = info.source_ext
     context["kotlin"] = {"class_name": kotlin_class_name(name),
                          "package": f"{KOTLIN_PACKAGE_ROOT}.{kotlin_package_segment(name)}",
-                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY}
+                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY,
+                         "litert_version": LITERT_VERSION, "min_sdk": ANDROID_MIN_SDK,
+                         "compile_sdk": ANDROID_COMPILE_SDK}
     if info.sources_dir is not None:
         ops = op_entries(model)
         vector, source = _golden(model, golden, samples)
         context.update(ops=ops, op_headers=sorted({op.header for op in ops if op.header}),
-                       arena=arena_for(model, target), golden=golden_context(model, vector, source),
+                       arena=arena_for(model, target, target_arena), golden=golden_context(model, vector, source),
                        model_bytes=model_bytes(model), tflm=tflm_build_context(target))
+        if info.cortex_m_only:
+            context.update(qemu=qemu_board_context(target),
+                           emulator_note=_cmake_text(target.emulator.note or "its profile names no QEMU machine"))
     return context
 
 
+def _cmake_text(text: str) -> str:
+    """Text safe inside a quoted CMake argument (no quote, variable reference or list separator)."""
+    return comment_text(" ".join(text.split()), 300).replace('"', "'").replace("$", "").replace(";", ",")
+
+
 def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, info: TemplateInfo, name: str,
-                  golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
-    context = project_context(model, target, info, name, golden, samples)
+                  golden: GoldenVector | None, samples: SampleSet | None,
+                  target_arena: TargetArena | None) -> EmitResult:
+    context = project_context(model, target, info, name, golden, samples, target_arena)
     kotlin = context["kotlin"]
     placeholders = {"__sketch__": name, "__package_dir__": kotlin["package"].replace(".", "/"),
                     "__kotlin_class__": kotlin["class_name"]}
@@ -120,32 +179,67 @@ def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name:
 
 def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile, template: str | None = None,
                   name: str = DEFAULT_NAME, runtime: str = "tflm", golden: GoldenVector | None = None,
-                  samples: SampleSet | None = None) -> EmitResult:
+                  samples: SampleSet | None = None, target_arena: TargetArena | None = None) -> EmitResult:
     """Render the project for `model` into `directory` (created if needed; existing files are overwritten).
 
     runtime 'tflm' renders `template` (default: the target's default template); runtime 'c' writes edgeq's
     compiled-C engine project instead. The golden vector defaults to the first of `samples` (else a seeded
-    random input) run through the host TFLM interpreter.
+    random input) run through the host TFLM interpreter. `target_arena` (TFLM measured on the target's core)
+    replaces the host-measured arena.
     """
     project_name(target, template, runtime)  # validates the combination
     ident = c_identifier(name)
     directory.mkdir(parents=True, exist_ok=True)
     if runtime == "c":
         return _c_project(model, directory, target, ident, golden, samples)
-    return _tflm_project(model, directory, target, select_template(target, template), ident, golden, samples)
+    return _tflm_project(model, directory, target, select_template(target, template), ident, golden, samples,
+                         target_arena)
 
 
 def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *,
                  target: str | TargetProfile = "cortex-m4", template: str | None = None, name: str = DEFAULT_NAME,
                  runtime: str = "tflm", golden: GoldenVector | None = None, samples: SampleSet | None = None,
                  force: bool = False) -> EmitResult:
-    """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace)."""
-    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
+    """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace).
+
+    Beside the project, OUT/ gets model.tflite and a report.json naming the target and the project, so that
+    `edgeq verify OUT` runs it without further flags."""
     profile = target if isinstance(target, TargetProfile) else get_target(target)
     project_name(profile, template, runtime)  # fail on a bad combination before any work
+    inputs = [Path(model)] if isinstance(model, (str, Path)) else []
     out_dir = Path(out_dir)
-    with staged_output(out_dir, force) as staging:
+    check_output_dir(out_dir, force, inputs)
+    tflite = model if isinstance(model, TFLiteModel) else read_model(model)
+    check_integer_model(tflite, profile)
+    with staged_output(out_dir, force, inputs) as staging:
         result = write_project(tflite, staging, target=profile, template=template, name=name, runtime=runtime,
                                golden=golden, samples=samples)
+        for extra in (MODEL_FILE, REPORT_FILE):
+            if extra in result.files:
+                raise EmitError(f"the {result.template} project has its own {extra}; edgeq cannot write its record "
+                                "beside it")
+        (staging / MODEL_FILE).write_bytes(tflite.data)
+        (staging / REPORT_FILE).write_text(json_text(emit_report(tflite, profile, result)), encoding="utf-8")
+        result.files = sorted([*result.files, MODEL_FILE, REPORT_FILE])
     result.out_dir = out_dir
     return result
+
+
+def emit_report(model: TFLiteModel, target: TargetProfile, result: EmitResult) -> dict[str, Any]:
+    """report.json of an `edgeq emit` output: the model, the target and the project (deterministic: no times)."""
+    from edgeq.report import model_info
+    from edgeq.version import __version__
+
+    target_entry: dict[str, Any] = {"name": target.name, "kind": target.kind, "runtime": target.runtime.name,
+                                    "kernels": target.runtime.kernels}
+    if result.runtime == "tflm" and result.arena_size is not None:
+        from edgeq.check.arena import recommended_arena
+
+        target_entry["arena"] = recommended_arena(model, target).to_dict()
+    project: dict[str, Any] = {"dir": ".", "template": result.template, "runtime": result.runtime,
+                               "name": result.name, "arena_bytes": result.arena_size, "files": list(result.files)}
+    if result.memory is not None:
+        project["engine_memory"] = result.memory
+    return {"edgeq_version": __version__, "written_by": "edgeq emit",
+            "model": {"file": MODEL_FILE, **model_info(model)},
+            "target": target_entry, "project": project}

@@ -23,7 +23,7 @@ SHARED_DIR = "_sources"
 MANIFEST = "template.toml"
 RUNTIMES = ("tflm", "litert", "c")
 _FIELDS = {"description": str, "kinds": list, "runtime": str, "sources_dir": str, "source_ext": str,
-           "cortex_m_only": bool, "project_dir": str}
+           "cortex_m_only": bool, "project_dir": str, "archs": list, "when": dict}
 _REQUIRED = ("description", "kinds", "runtime")
 
 
@@ -34,7 +34,9 @@ class TemplateInfo:
     kinds: target kinds it serves ('mcu', 'android'). runtime: what runs the model ('tflm', 'litert', or 'c' for
     edgeq's compiled-C engine). sources_dir: where the shared C/C++ sources go (None: the template has none).
     source_ext: extension of model_data's source file. cortex_m_only: it compiles with arm-none-eabi-gcc and the
-    profile's Cortex-M flags. project_dir: its folder inside `edgeq convert`'s OUT/.
+    profile's Cortex-M flags. project_dir: its folder inside `edgeq convert`'s OUT/. archs: the CPU architectures
+    (a profile's cpu.arch) its toolchain builds for (empty: any). when: folder -> template variable; the folder's
+    files are rendered only when the variable is set (e.g. board/qemu/ only for targets QEMU emulates).
     """
 
     name: str
@@ -45,6 +47,8 @@ class TemplateInfo:
     source_ext: str = ".cc"
     cortex_m_only: bool = False
     project_dir: str = ""
+    archs: tuple[str, ...] = ()
+    when: tuple[tuple[str, str], ...] = ()
 
 
 def _manifest(name: str) -> TemplateInfo:
@@ -62,7 +66,8 @@ def _manifest(name: str) -> TemplateInfo:
     return TemplateInfo(name=name, description=data["description"], kinds=tuple(data["kinds"]),
                         runtime=data["runtime"], sources_dir=data.get("sources_dir"),
                         source_ext=data.get("source_ext", ".cc"), cortex_m_only=data.get("cortex_m_only", False),
-                        project_dir=data.get("project_dir", name))
+                        project_dir=data.get("project_dir", name), archs=tuple(data.get("archs", ())),
+                        when=tuple(sorted((str(k).rstrip("/") + "/", str(v)) for k, v in data.get("when", {}).items())))
 
 
 @cache
@@ -111,6 +116,11 @@ def select_template(target: TargetProfile, template: str | None) -> TemplateInfo
         raise UsageError(f"template {name} builds for Arm Cortex-M with arm-none-eabi-gcc, and {target.name} is "
                          f"a {target.cpu.core or target.cpu.arch or 'non-Cortex-M'} target; use --template esp-idf, "
                          "zephyr or arduino")
+    if info.archs and target.cpu.arch not in info.archs:
+        fits = [t.name for t in templates.values() if target.kind in t.kinds and t.runtime != "litert"
+                and (not t.archs or target.cpu.arch in t.archs) and (not t.cortex_m_only or is_cortex_m(target))]
+        raise UsageError(f"template {name} builds for {'/'.join(info.archs)} chips, and {target.name}'s CPU is "
+                         f"{target.cpu.arch or target.cpu.core}; use --template {' or '.join(fits)}")
     return info
 
 
@@ -133,6 +143,8 @@ def render_project(info: TemplateInfo, context: dict[str, Any], placeholders: di
     """Output path -> text for every file of the template (and the shared sources when `include_shared`)."""
     files: dict[str, str] = {}
     for relative in template_files(info):
+        if any(relative.startswith(folder) and not context.get(key) for folder, key in info.when):
+            continue
         if not relative.endswith(".j2"):
             raise EmitError(f"template {info.name}: {relative} is not a .j2 template")
         files[_output_path(relative, placeholders)] = render(f"{info.name}/{relative}", context)

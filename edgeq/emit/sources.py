@@ -7,17 +7,21 @@ firmware_templates/_sources/, one per file.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from edgeq.check.arena import TargetArena
 from edgeq.check.optable import OpInfo, load_op_table, table_source
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EmitError, UnsupportedOpError
 from edgeq.render import C_TYPES, banner, bytes_initializer, c_float_literal, c_values, comment_text, macro_prefix
 from edgeq.tflite import Subgraph, Tensor, TFLiteModel
 from edgeq.tflite.golden import GoldenVector
+from edgeq.tflite.signature import io_names
 from edgeq.version import __version__
 
 _QUANTIZED_DTYPES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
@@ -31,7 +35,7 @@ class IoTensor:
     role: str          # "input" | "output"
     index: int         # position among the model's inputs/outputs
     macro: str         # macro prefix, e.g. MODEL_INPUT0
-    label: str         # the tensor's name, safe for comments
+    label: str         # the input's/output's name (the Keras name where the signature has it), safe for comments
     shape: tuple[int, ...]
     dtype: str
     ctype: str
@@ -42,10 +46,18 @@ class IoTensor:
     zero_point: int
     qmin: int
     qmax: int
+    named: str = ""  # role and name for named constants, e.g. INPUT_IMAGE (Kotlin's INPUT_IMAGE_INDEX)
+    named_macro: str = ""  # the index macros again by name, e.g. MODEL_INPUT_IMAGE (MODEL_INPUT_IMAGE_SCALE)
 
     @property
     def shape_text(self) -> str:
         return "[" + ", ".join(str(d) for d in self.shape) + "]"
+
+    @property
+    def macro_suffixes(self) -> tuple[str, ...]:
+        """The index macros' suffixes that named macros repeat."""
+        quantized = ("SCALE", "ZERO_POINT", "MIN", "MAX") if self.quantized else ()
+        return ("DIMS", "SHAPE", "ELEMENTS", "BYTES", "QUANTIZED", *quantized)
 
 
 @dataclass(frozen=True)
@@ -64,9 +76,11 @@ class Arena:
 
     size: int
     description: str
+    used_on_target: int | None = None  # what TFLM used on the target's core, when edgeq measured it
 
 
-def io_tensor(tensor: Tensor, role: str, index: int, prefix: str) -> IoTensor:
+def io_tensor(tensor: Tensor, role: str, index: int, prefix: str, name: str | None = None,
+              named: str = "") -> IoTensor:
     """Describe one I/O tensor; dtypes the generated C cannot hold are an EmitError."""
     if tensor.dtype not in C_TYPES:
         raise EmitError(f"{role} {index} ({tensor.name!r}) has dtype {tensor.dtype}, which edgeq's generated code "
@@ -79,19 +93,34 @@ def io_tensor(tensor: Tensor, role: str, index: int, prefix: str) -> IoTensor:
         raise EmitError(f"{role} {index} ({tensor.name!r}) is quantized per channel; model I/O must be per-tensor")
     qmin, qmax = _QUANTIZED_DTYPES.get(tensor.dtype, (0, 0))
     return IoTensor(
-        role=role, index=index, macro=f"{prefix}_{role.upper()}{index}", label=comment_text(tensor.name, 80),
+        role=role, index=index, macro=f"{prefix}_{role.upper()}{index}", label=comment_text(name or tensor.name, 80),
         shape=shape, dtype=tensor.dtype, ctype=C_TYPES[tensor.dtype], elements=elements,
         nbytes=elements * tensor.itemsize, quantized=quantized,
         scale=c_float_literal(float(quant.scale[0])) if quantized else "",
         zero_point=int(quant.zero_point[0]) if quantized else 0, qmin=qmin if quantized else 0,
-        qmax=qmax if quantized else 0)
+        qmax=qmax if quantized else 0, named=named, named_macro=f"{prefix}_{named}" if named else "")
+
+
+def named_constants(role: str, names: list[str]) -> list[str]:
+    """INPUT_IMAGE-style constant names (MODEL_INPUT_IMAGE_* macros); a name that is empty or repeated after
+    sanitizing gets its position appended, so every input/output stays identifiable."""
+    parts = [re.sub(r"[^A-Z0-9]+", "_", unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode("ascii")
+                    .upper()).strip("_") for n in names]
+    unique = [p if p and parts.count(p) == 1 else f"{p}_{i}".lstrip("_") for i, p in enumerate(parts)]
+    if len(set(unique)) != len(unique):  # 'a', 'a', 'a_1': position suffixes on all are unique by construction
+        unique = [f"{p}_{i}".lstrip("_") for i, p in enumerate(parts)]
+    parts = unique
+    return [f"{role.upper()}_{p}" for p in parts]
 
 
 def io_tensors(model: TFLiteModel, prefix: str) -> tuple[list[IoTensor], list[IoTensor]]:
-    """The model's inputs and outputs (main subgraph)."""
+    """The model's inputs and outputs (main subgraph), named as its signature names them."""
     sg = model.main
-    inputs = [io_tensor(t, "input", i, prefix) for i, t in enumerate(sg.input_tensors())]
-    outputs = [io_tensor(t, "output", i, prefix) for i, t in enumerate(sg.output_tensors())]
+    in_names, out_names = io_names(model)
+    in_macros, out_macros = named_constants("input", in_names), named_constants("output", out_names)
+    inputs = [io_tensor(t, "input", i, prefix, in_names[i], in_macros[i]) for i, t in enumerate(sg.input_tensors())]
+    outputs = [io_tensor(t, "output", i, prefix, out_names[i], out_macros[i])
+               for i, t in enumerate(sg.output_tensors())]
     if not inputs or not outputs:
         raise EmitError("the model has no inputs or no outputs; there is nothing to run on a device")
     return inputs, outputs
@@ -147,6 +176,17 @@ def _output_tolerance(sg: Subgraph, position: int, expected: np.ndarray) -> tupl
     return c_float_literal(bound), "float kernels: 1e-4 relative"
 
 
+def printed_decimal(value: float) -> str:
+    """`value` as the self-check's format_decimal() prints it (float32 arithmetic, 6 decimals, no trailing
+    zeros), so the README can quote the firmware's output exactly."""
+    v = min(np.float32(abs(value)), np.float32(4.0e9))
+    whole = int(v)
+    micros = int(np.float32(np.float32(v - np.float32(whole)) * np.float32(1e6) + np.float32(0.5)))
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    return str(whole) if micros == 0 else f"{whole}.{micros:06d}".rstrip("0")
+
+
 def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dict[str, Any]:
     """Initializer bodies and tolerances for model_test_data.h."""
     sg = model.main
@@ -155,6 +195,7 @@ def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dic
                         f"model {len(sg.inputs)}/{len(sg.outputs)}")
     tolerances = [_output_tolerance(sg, i, np.asarray(y)) for i, y in enumerate(golden.outputs)]
     return {
+        "tolerance_texts": [printed_decimal(float(t.rstrip("f"))) for t, _ in tolerances],
         "source": comment_text(source, 100),
         "inputs": [c_values(np.asarray(x)) for x in golden.inputs],
         "outputs": [c_values(np.asarray(y)) for y in golden.outputs],
@@ -163,10 +204,13 @@ def golden_context(model: TFLiteModel, golden: GoldenVector, source: str) -> dic
     }
 
 
-def arena_for(model: TFLiteModel, target: TargetProfile) -> Arena:
-    """The recommended arena from edgeq.arena: the host TFLM measurement + kernel buffers + margin."""
+def arena_for(model: TFLiteModel, target: TargetProfile, measured: TargetArena | None = None) -> Arena:
+    """The arena to compile in: from the measurement on the target's core when there is one (`edgeq verify` with
+    a TFLM tree), else the host TFLM measurement + the optimized kernels' buffers + the profile's margin."""
     from edgeq.check.arena import recommended_arena
 
+    if measured is not None:
+        return Arena(measured.recommended_bytes, measured.describe(target), measured.used_bytes)
     plan = recommended_arena(model, target)
     return Arena(plan.recommended_bytes,
                  f"TFLM used {plan.measured.host_bytes} bytes on the 64-bit host, + "
@@ -174,8 +218,11 @@ def arena_for(model: TFLiteModel, target: TargetProfile) -> Arena:
                  f"{plan.margin_bytes} bytes margin ({target.name} profile), rounded up to 16")
 
 
-def tflm_build_context(target: TargetProfile) -> dict[str, str]:
-    """TFLM build settings for a Cortex-M target: pinned commit, kernel dir, CMSIS core and device names."""
+def tflm_build_context(target: TargetProfile) -> dict[str, Any]:
+    """TFLM build settings for a Cortex-M target: pinned commit, kernel dir, CMSIS core and device names, and how
+    TFLM is compiled from a tree (`build`: edgeq/data/tflm_build.toml)."""
+    from edgeq.emit.tflm_build import build_context
+
     core = target.cpu.core
     suffix = core.removeprefix("cortex-m")
     return {
@@ -183,7 +230,23 @@ def tflm_build_context(target: TargetProfile) -> dict[str, str]:
         "kernels": "cmsis_nn" if target.runtime.kernels == "cmsis-nn" else "reference",
         "core": f"M{suffix}",
         "device": f"ARMCM{suffix}",
+        "build": build_context(),
     }
+
+
+def qemu_board_context(target: TargetProfile) -> dict[str, str] | None:
+    """The emulated board of a Cortex-M target for `-DEDGEQ_BOARD=qemu`: QEMU machine, edgeq's start-up code and
+    the linker script for the machine's memory map; None when QEMU has no machine for the core."""
+    from edgeq.emulate.firmware import EXIT_FAULT, render_linker_script
+    from edgeq.emulate.machines import data_dir, machines
+
+    name = target.emulator.qemu_machine if target.is_mcu else ""
+    machine = machines().get(name) if name else None
+    if machine is None:
+        return None
+    return {"machine": machine.name, "cpu": machine.cpu, "exit_fault": str(EXIT_FAULT),
+            "startup": (data_dir() / "startup.c").read_text(encoding="utf-8"),
+            "link_script": render_linker_script(machine)}
 
 
 def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[str, Any]:
@@ -203,7 +266,8 @@ def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[
         "target": {"name": target.name, "kind": target.kind, "core": target.cpu.core,
                    "core_label": comment_text(target.cpu.core or target.name, 40),
                    "cflags": list(target.cpu.cflags), "cycle_counter": target.cpu.cycle_counter,
-                   "kernels": target.runtime.kernels},
+                   "kernels": target.runtime.kernels, "zephyr_board": target.sdk.zephyr_board,
+                   "arduino_fqbn": target.sdk.arduino_fqbn, "idf_target": target.sdk.idf_target},
     }
 
 

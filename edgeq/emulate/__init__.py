@@ -1,11 +1,14 @@
-"""Emulated on-target verification: build the compiled-C model for a target's core with arm-none-eabi-gcc,
-run it in qemu-system-arm on a board with that core, and compare its outputs with the host TFLM interpreter.
+"""Emulated on-target verification: build the emitted model (edgeq's compiled-C engine, or TensorFlow Lite Micro
+with edgeq's resolver) for a target's core with arm-none-eabi-gcc, run it in qemu-system-arm on a board with
+that core, and compare its outputs with the host TFLM interpreter.
 
-    report = edgeq.emulate.verify("out/")      # OUT written by `edgeq convert --runtime c`
+    report = edgeq.emulate.verify("out/")                          # OUT from convert/emit --runtime c
+    report = edgeq.emulate.verify("out/", tflm_tree="tflm-tree")   # OUT from convert/emit (TFLM)
     report.passed, report.to_dict()
 
-Pieces: machines (QEMU memory maps), firmware (harness + start-up code + link), plugin (the instruction-
-counting QEMU plugin), qemu (running the guest under a time-out), verify (the comparison and the report).
+Pieces: machines (QEMU memory maps), firmware (harness + start-up code + link), tflm (TFLM trees and the cached
+library), tflm_firmware (the TFLM harness and link), plugin (the instruction-counting QEMU plugin), qemu
+(running the guest under a time-out), verify (the comparison and the report).
 """
 
 from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project

@@ -46,6 +46,8 @@ class GuestRun:
     detail: str = ""
     op_markers: list[tuple[int, str]] = field(default_factory=list)
     op_instructions: list[list[int]] = field(default_factory=list)
+    arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() (TFLM firmware only)
+    arena_needed_bytes: int | None = None  # the smallest arena the model ran alike in (0: none)
 
 
 def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, counts: Path) -> list[str]:
@@ -72,8 +74,10 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     counts = work_dir / COUNTS_FILE
     counts.unlink(missing_ok=True)
     done = run_bounded(qemu_command(toolchain, firmware, plugin, counts), timeout=timeout, cwd=work_dir)
-    samples, stack, ended, errors, markers = parse_console(done.stdout)
-    overhead, instructions, per_op = read_counts(counts)
+    samples, numbers, errors = parse_console(done.stdout)
+    markers = parse_op_markers(done.stdout)
+    stack, ended = numbers.get("STACK"), numbers.get("END")
+    overhead, instructions, per_op = read_counts(counts, op_pair=firmware.op_marker is not None)
     fault = _FAULT_LINE.search(done.stderr + "\n" + done.stdout)
 
     if done.timed_out:
@@ -101,17 +105,28 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     return GuestRun(status=status, exit_code=None if done.timed_out else done.returncode,
                     samples=[samples[i] for i in sorted(samples)], instructions=instructions[: len(samples)],
                     marker_overhead=overhead, stack_used_bytes=stack, detail=detail, op_markers=markers,
-                    op_instructions=per_op)
+                    op_instructions=per_op, arena_used_bytes=numbers.get("ARENA"),
+                    arena_needed_bytes=numbers.get("ARENA_NEEDED"))
 
 
-def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int | None, list[str],
-                                      list[tuple[int, str]]]:
-    """The guest's EDGEQ lines -> (samples by index, stack bytes, END count, ERROR messages, the model's
-    marked operators as (index, opcode))."""
+def parse_op_markers(text: str) -> list[tuple[int, str]]:
+    """The guest's `EDGEQ OPS` line -> the model's marked operators as (index, opcode); [] without one."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[:2] == ["EDGEQ", "OPS"]:
+            try:
+                return [(int(index), opcode) for index, _, opcode in (item.partition(":") for item in parts[2:])]
+            except ValueError:
+                return []
+    return []
+
+
+def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], list[str]]:
+    """The guest's EDGEQ lines -> (samples by index, numbers by tag (STACK, END, ARENA, ARENA_NEEDED), ERROR
+    messages)."""
     samples: dict[int, SampleOutput] = {}
     numbers: dict[str, int] = {}
     errors = []
-    markers: list[tuple[int, str]] = []
     for line in text.splitlines():
         parts = line.strip().split(" ", 4)
         if len(parts) < 2 or parts[0] != "EDGEQ":
@@ -122,23 +137,21 @@ def parse_console(text: str) -> tuple[dict[int, SampleOutput], int | None, int |
                 samples[int(parts[2])] = SampleOutput(rc=int(parts[4]))
             elif tag == "OUT":
                 samples[int(parts[2])].outputs[int(parts[3])] = bytes.fromhex(parts[4] if len(parts) == 5 else "")
-            elif tag in ("STACK", "END"):
+            elif tag in ("STACK", "END", "ARENA", "ARENA_NEEDED"):
                 numbers[tag] = int(parts[2])
             elif tag == "ERROR":
                 errors.append(line.strip()[len("EDGEQ ERROR "):])
-            elif tag == "OPS":
-                markers = [(int(index), opcode) for index, _, opcode in
-                           (item.partition(":") for item in line.split()[2:])]
         except (ValueError, IndexError, KeyError):
             errors.append(f"unreadable line from the guest: {line.strip()[:120]}")
-    return samples, numbers.get("STACK"), numbers.get("END"), errors, markers
+    return samples, numbers, errors
 
 
-def read_counts(path: Path) -> tuple[int | None, list[int], list[list[int]]]:
+def read_counts(path: Path, op_pair: bool = True) -> tuple[int | None, list[int], list[list[int]]]:
     """The plugin's file -> (begin/end marker overhead, instructions per inference, per inference the split
-    [prologue, each marked operator, epilogue]). The file holds the empty begin/end pair, then a pair around
-    one operator marker (that marker's own cost), then each inference; operator markers are "op <count>"
-    lines before their measurement. Every figure excludes the markers' own instructions."""
+    [prologue, each marked operator, epilogue]). The file holds the empty begin/end pair, then (`op_pair`:
+    the compiled-C harness, not TFLM's) a pair around one operator marker (that marker's own cost), then each
+    inference; operator markers are "op <count>" lines before their measurement. Every figure excludes the
+    markers' own instructions."""
     if not path.is_file():
         return None, [], []
     measurements: list[tuple[list[int], int]] = []
@@ -150,12 +163,13 @@ def read_counts(path: Path) -> tuple[int | None, list[int], list[list[int]]]:
         elif len(words) == 1 and words[0].isdigit():
             measurements.append((marks, int(words[0])))
             marks = []
-    if len(measurements) < 2:
+    first = 2 if op_pair else 1
+    if len(measurements) < first:
         return (measurements[0][1] if measurements else None), [], []
     overhead = measurements[0][1]
-    marker = measurements[1][1] - overhead
+    marker = measurements[1][1] - overhead if op_pair else 0
     totals, splits = [], []
-    for marks, total in measurements[2:]:
+    for marks, total in measurements[first:]:
         totals.append(total - overhead - marker * len(marks))
         if marks:
             edges = [0, *marks]

@@ -1,14 +1,15 @@
-"""Emulated on-target verification: the compiled-C model, built for the target's core, run in QEMU on golden
-inputs and compared with the host TFLM interpreter (the microcontroller's truth)."""
+"""Emulated on-target verification: the emitted model (compiled-C engine, or TFLM with edgeq's resolver), built
+for the target's core, run in QEMU on golden inputs and compared with the host TFLM interpreter (the
+microcontroller's truth)."""
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,15 +21,20 @@ from edgeq.emulate.plugin import counting_plugin
 from edgeq.emulate.qemu import COMPLETED, GuestRun, run_guest
 from edgeq.emulate.tools import Toolchain, find_toolchain, run_bounded
 from edgeq.errors import EdgeqError, UsageError, VerifyError
-from edgeq.tflite import TFLiteModel
+
+if TYPE_CHECKING:
+    from edgeq.check.arena import TargetArena
+    from edgeq.tflite import TFLiteModel
 
 DEFAULT_SAMPLES = 8
 DEFAULT_TIMEOUT = 60.0
 INSTRUCTION_COUNT = ("guest instructions QEMU executed from the call of edgeq_mark_begin to edgeq_mark_end "
-                     "around one <name>_invoke, minus the same count for an empty begin/end pair")
+                     "around one inference (<name>_invoke, or TFLM's Invoke), minus the same count for an empty "
+                     "begin/end pair")
+RUNTIMES = ("c", "tflm")
 
 # Report statuses; only PASSED passes.
-PASSED, MISMATCH, INVOKE_ERROR = "passed", "mismatch", "invoke-error"
+PASSED, MISMATCH, INVOKE_ERROR, ARENA_ERROR = "passed", "mismatch", "invoke-error", "arena-error"
 
 
 @dataclass
@@ -54,6 +60,12 @@ class EmulationReport:
     timeout_seconds: float = DEFAULT_TIMEOUT
     per_op: list[dict[str, Any]] = field(default_factory=list)
     macs: int | None = None
+    runtime: str = "c"                  # what ran the model: "c" (edgeq's compiled-C engine) or "tflm"
+    kernels: str = "compiled-c"         # TFLM's kernels ("cmsis-nn", "reference") or "compiled-c"
+    arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() on the emulated core
+    arena_needed_bytes: int | None = None  # the smallest arena (multiple of 16) the model ran alike in
+    arena_given_bytes: int | None = None
+    tflm: dict[str, Any] | None = None  # the tree and the cached library the firmware was linked with
 
     @property
     def passed(self) -> bool:
@@ -100,6 +112,15 @@ class EmulationReport:
             "macs": self.macs, "instructions_per_mac": self.instructions_per_mac,
             "per_op": [dict(row) for row in self.per_op], "per_op_type": self.per_op_type(),
             "exit_code": self.exit_code, "timeout_seconds": self.timeout_seconds,
+            "runtime": self.runtime, "kernels": self.kernels,
+            "arena": None if self.arena_used_bytes is None else {
+                "used_bytes": self.arena_used_bytes, "needed_bytes": self.arena_needed_bytes,
+                "given_bytes": self.arena_given_bytes,
+                "method": "used: TFLM's MicroInterpreter::arena_used_bytes() on the emulated core after the "
+                          "samples ran; needed: the smallest arena (a multiple of 16 bytes, found by bisection on "
+                          "the core) in which the last sample allocated, ran and gave the same outputs again "
+                          "(AllocateTensors briefly needs more than it keeps)"},
+            "tflm": self.tflm,
         }
 
     def summary(self) -> str:
@@ -116,6 +137,8 @@ class EmulationReport:
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs for a terminal table."""
         rows = [("target", f"{self.target} on QEMU {self.machine} ({self.core}, QEMU {self.qemu_version})"),
+                ("runtime", "TensorFlow Lite Micro, " + self.kernels + " kernels" if self.runtime == "tflm"
+                 else "edgeq's compiled-C engine"),
                 ("result", "PASSED" if self.passed else f"FAILED ({self.status})")]
         if self.detail:
             rows.append(("detail", self.detail))
@@ -127,6 +150,9 @@ class EmulationReport:
             rows.append(("flash", f"{s.flash_bytes:,} bytes (model {s.model_flash_bytes:,})"))
             rows.append(("RAM", f"{s.ram_bytes:,} bytes (model {s.model_ram_bytes:,}; stack+heap reserved "
                                 f"{s.stack_reserved_bytes + s.heap_reserved_bytes:,})"))
+        if self.arena_used_bytes is not None:
+            needed = f"; the model runs in {self.arena_needed_bytes:,}" if self.arena_needed_bytes else ""
+            rows.append(("arena", f"TFLM used {self.arena_used_bytes:,} bytes on the {self.core}{needed}"))
         if self.stack_used_bytes is not None:
             rows.append(("stack used", f"{self.stack_used_bytes:,} bytes by the inference"))
         if self.instructions:
@@ -149,7 +175,8 @@ def report_target(out_dir: Path) -> str:
     """The target name recorded in OUT/report.json ("target": {"name": ...} or "target": "name")."""
     path = Path(out_dir) / "report.json"
     if not path.is_file():
-        raise VerifyError(f"{path} not found: pass --target, or verify a directory written by edgeq convert")
+        raise VerifyError(f"{path} not found: pass --target, or verify a directory written by edgeq convert or "
+                          "edgeq emit")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -229,46 +256,83 @@ def per_op_counts(model: TFLiteModel, run: GuestRun) -> list[dict[str, Any]]:
     return rows
 
 
+def project_runtime(out_dir: Path) -> str:
+    """What runs the model in OUT: report.json's project runtime, else 'c' for a compiled-C model
+    (<name>_model.h) and 'tflm' for a TFLM project (model_ops.h)."""
+    try:
+        data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+        runtime = data["project"]["runtime"]
+        if runtime in RUNTIMES:
+            return runtime
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no usable record: look at the files
+    compiled = any("_invoke" in p.read_text(encoding="utf-8", errors="replace") for p in out_dir.rglob("*_model.h"))
+    tflm = any(out_dir.rglob("model_ops.h"))
+    if compiled and tflm:
+        raise VerifyError(f"{out_dir} holds both a compiled-C model and a TFLM project; verify one at a time")
+    if not compiled and not tflm:
+        raise VerifyError(f"{out_dir}: no firmware project to verify; write one with edgeq convert or edgeq emit "
+                          "(--runtime c or tflm)")
+    return "c" if compiled else "tflm"
+
+
 def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float = DEFAULT_TIMEOUT,
-           target: str | None = None) -> EmulationReport:
-    """Build OUT's compiled-C model for its target, run `samples` golden inputs on the emulated board and
-    compare every output with the host TFLM interpreter. Raises ToolMissingError/VerifyError when it cannot
-    run at all; a mismatch, fault or time-out is a report with `passed` False."""
+           target: str | None = None, tflm_tree: str | Path | None = None,
+           on_build: Callable[[int, Path], None] | None = None) -> EmulationReport:
+    """Build OUT's model for its target (the compiled-C engine, or TFLM from `tflm_tree` / $EDGEQ_TFLM_TREE with
+    edgeq's resolver), run `samples` golden inputs on the emulated board and compare every output with the host
+    TFLM interpreter. `on_build(files, where)` is called before a TFLM library is compiled (the first time for a
+    tree and core). Raises ToolMissingError/VerifyError when it cannot run at all; a mismatch, fault or time-out
+    is a report with `passed` False."""
     from edgeq.tflite import read_model
     from edgeq.tflite.golden import golden_vectors
 
     out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise VerifyError(f"{out_dir}: no such folder; give the OUT folder of `edgeq convert --runtime c`")
     if samples < 1:
-        raise UsageError("--samples must be at least 1")
+        raise UsageError("--verify-samples must be at least 1")
     profile = get_target(target or report_target(out_dir))
     machine = machine_for(profile)
+    runtime = project_runtime(out_dir)
+    tree = None
+    if runtime == "tflm":
+        from edgeq.emulate.tflm import find_tree
+
+        tree = find_tree(tflm_tree, cmsis_nn=profile.runtime.kernels == "cmsis-nn")
     toolchain = find_toolchain()
     model_path = out_dir / "model.tflite"
     if not model_path.is_file():
-        raise VerifyError(f"{model_path} not found: verify a directory written by edgeq convert --runtime c")
+        raise VerifyError(f"{model_path} not found: verify a directory written by edgeq convert or edgeq emit")
     model = read_model(model_path)
-    project = find_project(out_dir)
+    project = find_project(out_dir) if runtime == "c" else None
     try:
         vectors = golden_vectors(model, samples)
     except EdgeqError as exc:
         raise VerifyError(f"no host reference for {model_path.name}: {exc}") from None
     inputs = [[np.ascontiguousarray(x).tobytes() for x in v.inputs] for v in vectors]
     output_sizes = [int(np.asarray(y).nbytes) for y in vectors[0].outputs]
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="edgeq-verify-") as tmp:
-        firmware, run = emulate_project(project, profile, inputs, output_sizes, timeout, Path(tmp), toolchain)
+        if project is not None:
+            firmware, run = emulate_project(project, profile, inputs, output_sizes, timeout, Path(tmp), toolchain)
+        else:  # runtime tflm: find_tree gave a tree
+            firmware, run, extra = _emulate_tflm(out_dir, model, profile, Path(str(tree)), inputs, output_sizes,
+                                                 timeout, Path(tmp), toolchain, on_build)
 
     report = EmulationReport(target=profile.name, core=machine.cpu, machine=machine.name,
                              qemu_version=qemu_version(toolchain), cpu_flags=list(profile.cpu.cflags),
                              samples=samples, status=run.status, detail=run.detail, sizes=firmware.sizes,
                              stack_used_bytes=run.stack_used_bytes, instructions=run.instructions,
                              exit_code=run.exit_code, timeout_seconds=timeout, macs=total_macs(model),
-                             per_op=per_op_counts(model, run))
+                             per_op=per_op_counts(model, run), **extra)
     if run.status != COMPLETED:
         return report
     failed = [(i, s.rc) for i, s in enumerate(run.samples) if s.rc != 0]
     if failed:
         report.status = INVOKE_ERROR
-        report.detail = (f"{project.name}_invoke returned {failed[0][1]} on sample {failed[0][0]} "
+        call = f"{project.name}_invoke" if project is not None else "TFLM's Invoke()"
+        report.detail = (f"{call} returned {failed[0][1]} on sample {failed[0][0]} "
                          f"({len(failed)} of {samples} samples failed)")
         return report
     equal, max_diff, mismatched, compared = _compare([tuple(v.outputs) for v in vectors], run)
@@ -277,12 +341,57 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
     report.status = PASSED if equal else MISMATCH
     if not equal:
         report.detail = f"{mismatched} of {compared} output values differ (max difference {max_diff})"
+    elif runtime == "tflm":
+        report.arena_used_bytes, report.arena_needed_bytes = run.arena_used_bytes, run.arena_needed_bytes
+        if not run.arena_used_bytes or run.arena_needed_bytes is None:
+            report.status, report.detail = ARENA_ERROR, "the guest did not report the arena TFLM used"
+        elif run.arena_needed_bytes == 0:
+            report.status = ARENA_ERROR
+            report.detail = (f"the last sample did not run alike again in the {report.arena_given_bytes} bytes of "
+                             "arena it first ran in")
     return report
 
 
+def _emulate_tflm(out_dir: Path, model: TFLiteModel, profile: TargetProfile, tree: Path,
+                  samples: list[list[bytes]], output_sizes: list[int], timeout: float, work_dir: Path,
+                  toolchain: Toolchain, on_build: Callable[[int, Path], None] | None
+                  ) -> tuple[Firmware, GuestRun, dict[str, Any]]:
+    """Build (or reuse) TFLM for the core, link edgeq's TFLM harness with OUT's sources and run it."""
+    from edgeq.check.arena import recommended_arena
+    from edgeq.emulate.tflm import tflm_library
+    from edgeq.emulate.tflm_firmware import build_tflm_firmware, find_tflm_sources, harness_arena_bytes
+
+    sources = find_tflm_sources(out_dir)
+    library = tflm_library(tree, profile, toolchain, on_start=on_build)
+    arena = harness_arena_bytes(recommended_arena(model, profile).recommended_bytes)
+    machine = machine_for(profile)
+    input_sizes = [len(x) for x in samples[0]]
+    firmware = build_tflm_firmware(sources, machine, library, input_sizes, output_sizes, arena,
+                                   work_dir / "build", toolchain)
+    blob = b"".join(b"".join(sample) for sample in samples)
+    run = run_guest(firmware, blob, toolchain, counting_plugin(toolchain), timeout, work_dir / "run",
+                    expected_samples=len(samples))
+    kernels = "cmsis-nn" if profile.runtime.kernels == "cmsis-nn" else "reference"
+    extra = {"runtime": "tflm", "kernels": kernels, "arena_given_bytes": arena,
+             "tflm": {"tree": str(tree), "tree_sha256": library.tree_digest, "library": str(library.path),
+                      "library_built_now": library.built_now}}
+    return firmware, run, extra
+
+
+def measured_arena(report: EmulationReport) -> TargetArena | None:
+    """The recommendation from the arena TFLM used on the emulated core (None unless a TFLM run passed)."""
+    from edgeq.check.arena import target_arena
+
+    if not report.passed or not report.arena_used_bytes or not report.arena_needed_bytes:
+        return None
+    where = f"QEMU {report.machine} ({report.core}), TFLM with {report.kernels} kernels"
+    return target_arena(report.arena_needed_bytes, report.arena_used_bytes, get_target(report.target), where)
+
+
 def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
-    """Set report.json["emulation"] in OUT, atomically (a temporary file renamed over the old one)."""
-    from edgeq.output import json_text
+    """Set report.json["emulation"] in OUT, atomically (a reader never sees half a file). A passed TFLM run also
+    replaces the host-measured arena recommendation (report.json["target"]["arena"])."""
+    from edgeq.output import json_text, update_output_file
 
     path = Path(out_dir) / "report.json"
     data: dict[str, Any] = {}
@@ -291,15 +400,14 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             raise VerifyError(f"{path} is not valid JSON; not overwriting it") from None
+        if not isinstance(data, dict) or "edgeq_version" not in data:  # never rewrite a report edgeq did not write
+            raise VerifyError(f"{path} is not an edgeq report; not overwriting it")
     data["emulation"] = report.to_dict()
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, partial = tempfile.mkstemp(prefix=".report.json.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as fh:
-            fh.write(json_text(data))
-        os.chmod(partial, mode)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    arena = measured_arena(report)
+    if arena is not None:
+        target = data.get("target")
+        if not isinstance(target, dict):
+            target = data["target"] = {"name": report.target}
+        target["arena"] = arena.to_dict(target.get("arena") if isinstance(target.get("arena"), dict) else None)
+    update_output_file(out_dir, "report.json", json_text(data))
     return path

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import ModelLoadError
+from edgeq.load import legacy
 from edgeq.tfenv import captured_output, keras, tensorflow
 from edgeq.tflite.signature import TensorSpec
 
@@ -30,6 +31,7 @@ class LoadedModel:
     trackable: Any = field(default=None, repr=False)  # keeps a SavedModel's variables alive
     layer_names: list[str] = field(default_factory=list)
     compat_fixes: list[str] = field(default_factory=list)
+    loader: str = "keras"  # what read the file: 'keras' (Keras 3), 'tf-keras' (legacy Keras 2), 'tf.saved_model'
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float inference on a batch: one array per input, [N, *shape] -> one array per output."""
@@ -78,11 +80,34 @@ def load_model(path: str | Path, unsafe: bool = False) -> LoadedModel:
     raise ModelLoadError(f"{path}: unknown model format {suffix!r}; expected .keras, .h5 or a SavedModel directory")
 
 
-_UNSAFE_HINTS = ("safe_mode", "lambda", "arbitrary code")
+# Keras 3's safe-mode refusals; `\blambda` so that 'TFOpLambda' (a TensorFlow call, no user code) is no hint.
+_UNSAFE_HINT = re.compile(r"safe_mode|arbitrary code|\blambda\b", re.I)
 _UNRECOGNIZED = re.compile(r"Unrecognized keyword arguments? passed to (\w+): \{(.*)\}", re.S)
 
 
 def _load_keras(path: Path, unsafe: bool, fmt: str) -> LoadedModel:
+    config = legacy.read_config(path)  # a truncated or foreign file fails here, before any loader runs
+    if not unsafe:
+        legacy.refuse_lambda(path, config)
+    if config.tf_op_layers:
+        model = legacy.load_tf_keras(path, unsafe)
+        return _from_keras(path, fmt, model, [], loader=legacy.TF_KERAS)
+    try:
+        return _load_keras3(path, unsafe, fmt)
+    except ModelLoadError as exc:
+        if not config.is_keras2:
+            raise
+        keras3_error = exc
+    try:  # a Keras 2 file Keras 3 cannot rebuild may still load with the Keras 2 loader
+        model = legacy.load_tf_keras(path, unsafe)
+    except ModelLoadError:
+        raise keras3_error from None
+    reason = str(keras3_error).split(": ", 1)[-1][:160]
+    return _from_keras(path, fmt, model, [f"loaded with tf-keras (Keras 2): Keras 3 failed: {reason}"],
+                       loader=legacy.TF_KERAS)
+
+
+def _load_keras3(path: Path, unsafe: bool, fmt: str) -> LoadedModel:
     k = keras()
     custom_objects: dict[str, Any] = {}
     fixes: list[str] = []
@@ -127,7 +152,7 @@ def _compat_layer(base: type, dropped: set[str]) -> type:
 
 def _explain_keras_failure(path: Path, message: str, unsafe: bool) -> ModelLoadError:
     lowered = message.lower()
-    if not unsafe and any(hint in lowered for hint in _UNSAFE_HINTS):
+    if not unsafe and _UNSAFE_HINT.search(lowered):
         return ModelLoadError(
             f"{path}: the model needs unsafe deserialization (e.g. a Lambda layer runs arbitrary code); "
             "re-run with --unsafe-load only if you trust the file")
@@ -136,7 +161,7 @@ def _explain_keras_failure(path: Path, message: str, unsafe: bool) -> ModelLoadE
     return ModelLoadError(f"{path}: Keras could not load the model{where}: {message[:300]}")
 
 
-def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str]) -> LoadedModel:
+def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str], loader: str = "keras") -> LoadedModel:
     try:
         inputs = [TensorSpec(_tensor_name(t, f"input_{i}"), _static_shape(path, t.shape), _dtype(t))
                   for i, t in enumerate(model.inputs)]
@@ -147,7 +172,8 @@ def _from_keras(path: Path, fmt: str, model: Any, fixes: list[str]) -> LoadedMod
         raise ModelLoadError(f"{path}: a subclassed Keras model without defined inputs cannot be converted; "
                              "build it with keras.Input or call it once before saving") from None
     return LoadedModel(path=path, format=fmt, sha256=model_sha256(path), inputs=inputs, outputs=outputs,
-                       keras_model=model, layer_names=[layer.name for layer in model.layers], compat_fixes=fixes)
+                       keras_model=model, layer_names=[layer.name for layer in model.layers], compat_fixes=fixes,
+                       loader=loader)
 
 
 def _tensor_name(tensor: Any, default: str) -> str:
@@ -195,7 +221,7 @@ def _load_saved_model(path: Path) -> LoadedModel:
     outputs = [TensorSpec(name, tuple(int(d or 0) for d in spec.shape[1:]), spec.dtype.name)
                for name, spec in sorted(signature.structured_outputs.items())]
     return LoadedModel(path=path, format="savedmodel", sha256=model_sha256(path), inputs=inputs, outputs=outputs,
-                       signature=signature, trackable=loaded)
+                       signature=signature, trackable=loaded, loader="tf.saved_model")
 
 
 def batch_one_specs(model: LoadedModel) -> list[Any]:

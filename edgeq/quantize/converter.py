@@ -7,10 +7,12 @@ import tempfile
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from edgeq.errors import ConversionError, QuantizationError, UsageError
+from edgeq.load.legacy import TF_KERAS
 from edgeq.load.loader import LoadedModel, batch_one_specs, fixed_batch_function
 from edgeq.samples import SampleSet
 from edgeq.tfenv import captured_output, keras, tensorflow
@@ -74,19 +76,75 @@ def convert(model: LoadedModel, options: QuantizeOptions, samples: SampleSet | N
     return bytes(result)
 
 
+def calibrated_model(model: LoadedModel, options: QuantizeOptions, samples: SampleSet) -> bytes:
+    """The converter's calibrate-only step: a float .tflite whose activation tensors carry the min/max seen on
+    `samples`, which `quantize_calibrated` turns into the integer model (what `convert` does in one go)."""
+    tf = tensorflow()
+    if options.mode != "int8":
+        raise UsageError(f"calibrate-then-quantize is an int8 path, not {options.mode}")
+    with tempfile.TemporaryDirectory(prefix="edgeq-savedmodel-") as tmp, captured_output():
+        try:
+            _export_fixed_batch(model, Path(tmp))
+            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+            _configure(converter, options, samples, model, None)
+            converter._experimental_calibrate_only = True  # TF's own QuantizationDebugger uses this switch
+            return bytes(converter.convert())
+        except Exception as exc:
+            raise ConversionError(f"TFLite calibration failed: {_first_error_line(str(exc))}") from None
+
+
+def quantize_calibrated(calibrated: bytes, options: QuantizeOptions) -> bytes:
+    """A calibrated model (ranges possibly adjusted) -> the full-integer model, with the converter's own
+    quantizer and the settings `convert` uses for int8 (per-channel weights, the I/O type asked for)."""
+    tf = tensorflow()
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    io_dtype = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[options.effective_io_type]
+    with captured_output():
+        try:
+            return bytes(mlir_quantize(calibrated, disable_per_channel=False, input_data_type=io_dtype,
+                                       output_data_type=io_dtype))
+        except Exception as exc:
+            raise ConversionError(f"TFLite quantization failed: {_first_error_line(str(exc))}") from None
+
+
 def _export_fixed_batch(model: LoadedModel, directory: Path) -> None:
     """Re-export with a batch-1 signature (no SHAPE/STRIDED_SLICE ops from a dynamic batch)."""
     tf = tensorflow()
     specs = batch_one_specs(model)
-    if model.keras_model is not None:
-        signature = specs if len(specs) == 1 else [specs]
-        keras_model = _unrolled_recurrent(model)
-        keras_model.export(str(directory), format="tf_saved_model", input_signature=signature, verbose=False)
+    if model.keras_model is not None and model.loader != TF_KERAS:
+        _export_named_outputs(model, _unrolled_recurrent(model), specs, directory)
         return
     module = tf.Module()
-    module.trackable = model.trackable
+    # A tf-keras model saved as such would be traced layer by layer by Keras 2's own SavedModel code: only its
+    # variables need to travel with the batch-1 function.
+    module.trackable = model.trackable if model.keras_model is None else list(model.keras_model.weights)
     function = fixed_batch_function(model)
     tf.saved_model.save(module, str(directory), signatures={"serving_default": function.get_concrete_function()})
+
+
+def signature_output_names(model: LoadedModel) -> list[str]:
+    """The Keras output names, unique (a repeated name gets its position appended)."""
+    names = [spec.name for spec in model.outputs]
+    return [name if names.count(name) == 1 else f"{name}_{i}" for i, name in enumerate(names)]
+
+
+def _export_named_outputs(model: LoadedModel, keras_model: Any, specs: list[Any], directory: Path) -> None:
+    """Export like `keras_model.export(format="tf_saved_model")`, with the signature's outputs keyed by the Keras
+    output names: the .tflite's signature then says `probs`, not `output_0`, for firmware and validation."""
+    names = signature_output_names(model)
+
+    def serve(*args: Any) -> dict[str, Any]:
+        outputs = keras_model(list(args) if len(args) > 1 else args[0], training=False)
+        if isinstance(outputs, dict):
+            return outputs
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        return dict(zip(names, outputs, strict=True))
+
+    archive = keras().export.ExportArchive()
+    archive.track(keras_model)
+    archive.add_endpoint("serving_default", serve, input_signature=specs)
+    archive.write_out(str(directory), verbose=False)
 
 
 def _rolled_recurrent_layers(keras_model) -> list:

@@ -50,3 +50,12 @@ def output_names(tflite: TFLiteModel) -> list[str]:
     """Display names of the outputs: signature names, else cleaned tensor names."""
     _, outputs = signature_names(tflite)
     return [outputs.get(t.index) or clean_name(t.name) for t in tflite.main.output_tensors()]
+
+
+def io_names(tflite: TFLiteModel) -> tuple[list[str], list[str]]:
+    """Display names of the inputs and outputs in the model's order: the Keras names its signature carries
+    (`image`, `probs`), else the tensor names without `serving_default_` and `:0`."""
+    inputs, outputs = signature_names(tflite)
+    sg = tflite.main
+    return ([inputs.get(t.index) or clean_name(t.name) for t in sg.input_tensors()],
+            [outputs.get(t.index) or clean_name(t.name) for t in sg.output_tensors()])

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from edgeq.render import render
+from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
 from edgeq.validate.report import ValidationReport, fmt
 from edgeq.version import __version__
 
+if TYPE_CHECKING:
+    from edgeq.quantize.recover import RecoveryReport
+
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
+SQNR_TICK_DB = 10.0
+FOLD_ROWS = 20  # longer per-layer tables (and their chart) are folded into <details>
 GOOD, FAIR, POOR = "#2e7d32", "#ef6c00", "#c62828"
-COLUMNS = {"top1_accuracy": "top-1 accuracy", "accuracy_drop_pp": "accuracy drop vs float (pp)",
-           "top1_agreement": "top-1 agreement with float", "max_abs_error": "max abs error",
-           "mean_abs_error": "mean abs error", "sqnr_db": "SQNR (dB)"}
+COLUMNS = {metric.key: metric.heading for metric in METRICS}
 
 
 def _svg(width: int, height: int, plot_id: str, title: str) -> ET.Element:
@@ -49,8 +53,16 @@ def layer_plot(rows: list[dict[str, Any]]) -> Markup:
     """Horizontal bars: SQNR (dB) of each matched layer, in execution order."""
     rows = sorted(rows, key=lambda r: r["order"])
     label_w, bar_w, row_h = 180, 360, 20
-    svg = _svg(label_w + bar_w + 70, 30 + row_h * len(rows), "plot-layers", "Per-layer SQNR, float vs integer")
+    bottom = 22 + row_h * len(rows)
+    svg = _svg(label_w + bar_w + 70, bottom + 20, "plot-layers", "Per-layer SQNR, float vs integer")
     _text(svg, label_w, 14, "SQNR (dB), higher is better", **{"class": "axis"})
+    for step in range(int(SQNR_AXIS_DB / SQNR_TICK_DB) + 1):
+        db = step * SQNR_TICK_DB
+        x = label_w + db / SQNR_AXIS_DB * bar_w
+        ET.SubElement(svg, "line", {"class": "tick", "x1": f"{x:.1f}", "x2": f"{x:.1f}", "y1": "20",
+                                    "y2": str(bottom), "stroke": "#ddd", "data-db": f"{db:g}"})
+        label = f"≥{db:g}" if db == SQNR_AXIS_DB else f"{db:g}"
+        _text(svg, x, bottom + 14, label, **{"text-anchor": "middle", "class": "axis"})
     for i, row in enumerate(rows):
         y = 22 + i * row_h
         sqnr = float(row["sqnr_db"])
@@ -135,14 +147,16 @@ def _plots(report: ValidationReport) -> dict[str, list[dict[str, Any]]]:
     return {"confusion": confusion, "histograms": histograms}
 
 
-def render_html(report: ValidationReport) -> str:
-    """The report as one HTML page that opens offline (deterministic bytes for the same report)."""
+def render_html(report: ValidationReport, recovery: RecoveryReport | None = None) -> str:
+    """The report as one HTML page that opens offline (deterministic bytes for the same report); with the
+    accuracy-recovery candidates when `edgeq convert --recover` ran."""
     layers = report.layers
     view = {
         "version": __version__,
         "report": report,
         "passed": report.passed,
         "checks": [{"status": c.status, "name": c.name, "text": c.describe()} for c in report.checks],
+        "explanations": [f"{c.name}: {c.reason}" for c in report.failures if c.reason],
         "columns": COLUMNS,
         "metric_rows": _metric_rows(report),
         "interpreters": [{"name": n, "ran": i.ran, "samples": i.samples, "text": i.detail if i.ran else i.reason}
@@ -153,6 +167,9 @@ def render_html(report: ValidationReport) -> str:
                         "mean": fmt(r["mean_abs_error"]), "lsb": fmt(r["max_error_lsb"])}
                        for r in layers.get("rows", [])],
         "layer_plot": layer_plot(layers["rows"]) if layers.get("rows") else None,
+        "fold_rows": FOLD_ROWS,
         **_plots(report),
+        "recovery": recovery,
+        "recovery_rows": recovery.rows() if recovery is not None else [],
     }
     return render(TEMPLATE, view)

@@ -104,15 +104,50 @@ class ErrorStats:
 
 @dataclass
 class Top1Stats:
-    """Streaming top-1 agreement between a reference and a test output."""
+    """Streaming top-1 agreement between a reference and a test output, and why they disagree.
+
+    `unit`: the test output's quantization step. A disagreement is `tied` when the test output's top value is
+    shared by several classes (arg-max then picks the first), `unresolvable` when it is tied or the reference's
+    top-2 margin is below one step (no integer output can keep such an order). The reference's per-class range
+    tells whether the float model's outputs vary at all.
+    """
 
     positions: int = 0
     agree: int = 0
+    unit: float = 0.0
+    tied: int = 0
+    unresolvable: int = 0
+    reference_min: np.ndarray | None = field(default=None, repr=False)
+    reference_max: np.ndarray | None = field(default=None, repr=False)
 
     def update(self, reference: np.ndarray, test: np.ndarray) -> None:
         a, b = top1(reference), top1(test)
         self.positions += a.size
         self.agree += int(np.count_nonzero(a == b))
+        ref, out = _f64(reference), _f64(test)
+        flat = ref.reshape(-1, ref.shape[-1])
+        low, high = flat.min(axis=0), flat.max(axis=0)
+        self.reference_min = low if self.reference_min is None else np.minimum(self.reference_min, low)
+        self.reference_max = high if self.reference_max is None else np.maximum(self.reference_max, high)
+        disagree = a != b
+        if not disagree.any() or ref.shape[-1] < 2:
+            return
+        tied = np.count_nonzero(out == out.max(axis=-1, keepdims=True), axis=-1) > 1
+        top2 = np.sort(ref, axis=-1)[..., -2:]
+        close = (top2[..., 1] - top2[..., 0]) < self.unit
+        self.tied += int(np.count_nonzero(disagree & tied))
+        self.unresolvable += int(np.count_nonzero(disagree & (tied | close)))
+
+    @property
+    def disagreements(self) -> int:
+        return self.positions - self.agree
+
+    @property
+    def reference_spread(self) -> float:
+        """The largest range of one class's float score over every sample seen (0 when constant)."""
+        if self.reference_min is None or self.reference_max is None:
+            return math.nan
+        return float((self.reference_max - self.reference_min).max())
 
     @property
     def agreement(self) -> float:

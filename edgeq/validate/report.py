@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeq.errors import UsageError
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.tflite.reader import INTEGER_DTYPES
+from edgeq.validate.gates import GATES, METRIC_BY_KEY, METRICS, Thresholds
 from edgeq.validate.metrics import (
     HISTOGRAM_LABELS,
     AccuracyStats,
@@ -23,27 +23,6 @@ from edgeq.validate.metrics import (
 MAX_CONFUSION_CLASSES = 64  # beyond this a confusion matrix is neither readable nor small
 FLOAT_UNIT = 1.0 / 256  # error histogram unit for outputs without a quantization step
 INTERPRETERS = ("litert", "tflm")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The CI gates. None disables a gate. Defaults are the CLI's defaults."""
-
-    max_drop: float | None = 1.0  # top-1 accuracy drop vs float, percentage points (labelled output)
-    min_agreement: float | None = 0.97  # top-1 agreement with float (classification outputs)
-    max_error: float | None = None  # max abs error of dequantized outputs (every output)
-    min_sqnr: float | None = 20.0  # SQNR in dB (regression outputs: one value per position)
-    min_accuracy: float | None = None  # absolute top-1 accuracy (labelled output; needs no reference)
-
-    def __post_init__(self) -> None:
-        for name in ("min_agreement", "min_accuracy"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise UsageError(f"--{name.replace('_', '-')} is a fraction between 0 and 1, not {value}")
-        for name in ("max_drop", "max_error"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise UsageError(f"--{name.replace('_', '-')} must not be negative, not {value}")
 
 
 @dataclass
@@ -114,7 +93,8 @@ class OutputStats:
     def create(cls, output: OutputInfo, against_float: bool) -> OutputStats:
         confusion = output.labelled and output.classes <= MAX_CONFUSION_CLASSES
         return cls(error=ErrorStats() if against_float else None,
-                   agreement=Top1Stats() if against_float and output.kind == "classification" else None,
+                   agreement=Top1Stats(unit=output.unit) if against_float and output.kind == "classification"
+                   else None,
                    histogram=ErrorHistogram(output.unit) if against_float else None,
                    accuracy=AccuracyStats() if output.labelled else None,
                    float_accuracy=AccuracyStats() if output.labelled and against_float else None,
@@ -169,15 +149,6 @@ class InterpreterInfo:
         return info
 
 
-METRIC_TITLES = {
-    "accuracy_drop_pp": "top-1 accuracy drop vs float (pp)",
-    "top1_agreement": "top-1 agreement with float",
-    "max_abs_error": "max abs error vs float",
-    "sqnr_db": "SQNR vs float (dB)",
-    "top1_accuracy": "top-1 accuracy",
-}
-
-
 @dataclass(frozen=True)
 class Check:
     """One metric against one threshold for one interpreter and output: passed, failed or skipped."""
@@ -197,12 +168,13 @@ class Check:
         return f"{self.interpreter}.{self.output}.{self.metric}"
 
     def describe(self) -> str:
-        title = METRIC_TITLES[self.metric]
+        title = METRIC_BY_KEY[self.metric].title
         where = f"{self.interpreter} output {self.output!r}"
         if self.status == "skipped":
             return f"{where}: {title}: skipped ({self.reason})"
         relation = {"passed": self.operator, "failed": {"<=": ">", ">=": "<"}[self.operator]}[self.status]
-        return f"{where}: {title} {fmt(self.value)} {relation} {fmt(self.threshold)} ({self.option})"
+        because = f" — {self.reason}" if self.reason else ""
+        return f"{where}: {title} {fmt(self.value)} {relation} {fmt(self.threshold)} ({self.option}){because}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -219,32 +191,46 @@ def evaluate_checks(report: ValidationReport) -> list[Check]:
     for interpreter in INTERPRETERS:
         info = report.interpreters[interpreter]
         for index, output in enumerate(report.outputs):
-            gates = [("accuracy_drop_pp", "--max-drop", "<=", t.max_drop, output.labelled, True),
-                     ("top1_agreement", "--min-agreement", ">=", t.min_agreement, output.kind == "classification",
-                      True),
-                     ("max_abs_error", "--max-error", "<=", t.max_error, True, True),
-                     ("sqnr_db", "--min-sqnr", ">=", t.min_sqnr, output.kind == "regression", True),
-                     ("top1_accuracy", "--min-accuracy", ">=", t.min_accuracy, output.labelled, False)]
-            for metric, option, operator, threshold, applies, needs_float in gates:
-                if threshold is None or not applies:
+            for gate in GATES:
+                threshold = getattr(t, gate.option)
+                if threshold is None or not gate.applies_to(output):
                     continue
                 reason, value = "", None
                 if not info.ran:
                     reason = f"{interpreter} did not run"
-                elif needs_float and not has_reference:
+                elif gate.needs_reference and not has_reference:
                     reason = "no float reference model (--reference)"
                 else:
-                    value = report.stats[interpreter][index].metrics().get(metric)
+                    value = report.stats[interpreter][index].metrics().get(gate.metric)
                     if value is None or math.isnan(value):
                         reason, value = "no samples", None
                 if value is None:
-                    checks.append(Check(interpreter, output.name, metric, option, operator, threshold, None,
-                                        "skipped", reason))
+                    checks.append(Check(interpreter, output.name, gate.metric, gate.flag, gate.operator, threshold,
+                                        None, "skipped", reason))
                     continue
-                ok = value <= threshold + 1e-9 if operator == "<=" else value >= threshold - 1e-9
-                checks.append(Check(interpreter, output.name, metric, option, operator, threshold, value,
-                                    "passed" if ok else "failed"))
+                status = "passed" if gate.holds(value, threshold) else "failed"
+                why = explain_agreement(report.stats[interpreter][index], output) \
+                    if status == "failed" and gate.metric == "top1_agreement" else ""
+                checks.append(Check(interpreter, output.name, gate.metric, gate.flag, gate.operator, threshold,
+                                    value, status, why))
     return checks
+
+
+def explain_agreement(stats: OutputStats, output: OutputInfo) -> str:
+    """Why top-1 agreement is low when most disagreements are ties no integer output can resolve ('' otherwise):
+    a float model whose scores barely differ (often: data not preprocessed like the training data) makes arg-max
+    of the quantized scores pick by class order, while the values themselves are close (see the SQNR)."""
+    top = stats.agreement
+    if top is None or top.disagreements == 0 or top.unresolvable * 2 < top.disagreements:
+        return ""
+    sqnr = stats.error.sqnr_db if stats.error is not None else math.nan
+    spread = top.reference_spread
+    cause = (f"the float scores barely vary across samples (at most {fmt(spread, 3)}): check that the data is "
+             "preprocessed like the training data" if spread < 2 * output.unit
+             else "the float top-2 scores are that close on those samples")
+    return (f"not an accuracy loss: {top.unresolvable} of {top.disagreements} disagreements are arg-max ties "
+            f"({top.tied} tied integer top values; float top-2 margins below one output step, {fmt(output.unit, 3)}) "
+            f"broken by class order, while the values agree (SQNR {fmt(sqnr, 3)} dB); {cause}")
 
 
 @dataclass
@@ -366,6 +352,8 @@ class ValidationReport:
             "layers": self.layers,
             "checks": [c.to_dict() for c in self.checks],
             "failures": [c.describe() for c in self.failures],
+            "explanations": [f"{c.interpreter} output {c.output!r}: {c.reason}" for c in self.checks
+                             if c.status == "failed" and c.reason],
             "verdict": self.verdict(),
         })
 
@@ -416,9 +404,11 @@ def terminal_tables(report: ValidationReport, layers: int = 5) -> list[Any]:
     title = f"edgeq validate {report.model['file']}{reference} on {report.data['source']}, {samples}"
     metrics = Table(title=Text(title),  # Text: file and tensor names are never read as rich markup
                     title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("run", "output", "n", "acc", "drop pp", "agree", "max err", "mean err", "SQNR dB"):
-        metrics.add_column(column, justify="left" if column in ("run", "output") else "right")
-    keys = ("top1_accuracy", "accuracy_drop_pp", "top1_agreement", "max_abs_error", "mean_abs_error", "sqnr_db")
+    for column in ("run", "output", "n"):
+        metrics.add_column(column, justify="right" if column == "n" else "left")
+    for metric in METRICS:
+        metrics.add_column(metric.column, justify="right")
+    keys = [metric.key for metric in METRICS]
     for name, output, values in report.metric_rows():
         blank = "" if name == "float" else "n/a"  # the float model has only its accuracy
         metrics.add_row(name, Text(output.name), str(values["samples"]),

@@ -172,8 +172,8 @@ def _outputs(tflite: TFLiteModel, reference: LoadedModel | None, iomap: IOMap | 
                                    "class-score vector [C] (C >= 2) to compare them with")
         top = int(stream.labels.max())
         if top >= labelled.classes:
-            raise CalibrationError(f"validation data {stream.source}: label {top} is outside output "
-                                   f"{labelled.name!r}'s classes 0..{labelled.classes - 1}")
+            raise CalibrationError(f"validation data {stream.source}: label {top} is outside the classes "
+                                   f"0..{labelled.classes - 1} of output {labelled.name!r}")
         labelled.labelled = True
     return infos
 

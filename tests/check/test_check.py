@@ -100,8 +100,8 @@ def test_android_target_checks_with_litert(digits_int8):
     assert "LiteRT" in _rule(result, "runs_on_runtime").detail
 
 
-def test_float_model_on_a_microcontroller_is_a_warning_not_a_failure(shared_models):
-    result = check_model(shared_models / "hello_world_float.tflite", "cortex-m4")
+def test_float_model_on_a_microcontroller_is_a_warning_not_a_failure(sine_float_path):
+    result = check_model(sine_float_path, "cortex-m4")
     assert result.ok
     warning = _rule(result, "integer_only")
     assert not warning.ok and warning.severity == "warning" and "FULLY_CONNECTED" in warning.detail

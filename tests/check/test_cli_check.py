@@ -66,18 +66,19 @@ def test_check_json_of_a_fitting_model_exits_0(run_cli, tmp_path, digits_int8):
     assert report["target"]["latency"]["estimate"] is True
 
 
-def test_check_needs_a_target(run_cli, flash_heavy_path):
-    code, _, err = run_cli(["check", str(flash_heavy_path)])
-    assert_one_line_error(code, err, "--target", expected_code=2)
+def test_check_defaults_to_the_target_convert_and_emit_use(run_cli, flash_heavy_path):
+    code, out, err = run_cli(["check", str(flash_heavy_path), "--json"])
+    assert json.loads(out)["target"]["name"] == "cortex-m4", err
 
 
-def test_inspect_json_lists_ops_tensors_macs_arena(run_cli, shared_models):
-    code, out, err = run_cli(["inspect", str(shared_models / "person_detect.tflite"), "--json"])
+def test_inspect_json_lists_ops_tensors_macs_arena(run_cli, person_path, sine_int8_path):
+    code, out, err = run_cli(["inspect", str(person_path), "--json"])
     assert code == 0, err
     data = json.loads(out)
+    # person_detect's geometry: 7,157,888 MACs and a 55,296-byte peak, as for TFLM's model
     assert data["ops"]["CONV_2D"] == 14 and data["macs"]["total"] == 7157888
     assert data["arena"]["host_bytes"] >= data["activation_peak"]["bytes"] == 55296
-    code, out, _ = run_cli(["inspect", str(shared_models / "hello_world_int8.tflite")])
+    code, out, _ = run_cli(["inspect", str(sine_int8_path)])
     assert code == 0 and "FULLY_CONNECTED" in out and "scale" in out
 
 
@@ -101,12 +102,12 @@ def _other_flatbuffer() -> bytes:
     ("directory", "no such .tflite file"),
 ])
 @pytest.mark.parametrize("command", [["inspect"], ["check", "--target", "cortex-m4"]])
-def test_malformed_input_is_one_line_error(run_cli, tmp_path, shared_models, content, fragment, command):
+def test_malformed_input_is_one_line_error(run_cli, tmp_path, person_path, content, fragment, command):
     path = tmp_path / "model.tflite"
     if content == "random":
         path.write_bytes(bytes(range(256)) * 8)
     elif content == "truncated":
-        path.write_bytes((shared_models / "person_detect.tflite").read_bytes()[:2000])
+        path.write_bytes(person_path.read_bytes()[:2000])
     elif content == "other":
         path.write_bytes(_other_flatbuffer())
     elif content == "directory":

@@ -53,12 +53,11 @@ def _expected(data: bytes) -> dict:
     return {"ops": ops, "tensors": tensors}
 
 
-@pytest.mark.parametrize("model_name", ["person_detect.tflite", "trained_lstm_int8.tflite",
-                                        "hello_world_float.tflite"])
-def test_inspect_matches_the_schema_op_by_op(shared_models, model_name):
-    data = (shared_models / model_name).read_bytes()
-    expected = _expected(data)
-    result = inspect(shared_models / model_name, measure=False).to_dict()
+@pytest.mark.parametrize("model_path", ["person_path", "lstm_path", "sine_float_path"])
+def test_inspect_matches_the_schema_op_by_op(request, model_path):
+    path = request.getfixturevalue(model_path)
+    expected = _expected(path.read_bytes())
+    result = inspect(path, measure=False).to_dict()
     sg = result["subgraphs"][0]
     assert len(sg["operators"]) == len(expected["ops"]) > 0
     for got, want in zip(sg["operators"], expected["ops"], strict=True):

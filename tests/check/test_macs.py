@@ -37,10 +37,10 @@ def test_digits_macs_match_the_keras_layers(digits_int8, digits_source):
         + 384 * 32 + 32 * 10
 
 
-def test_fully_connected_and_lstm_macs(shared_models):
-    hello = read_model(shared_models / "hello_world_int8.tflite")
-    assert [c.macs for c in op_costs(hello)] == [1 * 16, 16 * 16, 16 * 1]
-    lstm = read_model(shared_models / "trained_lstm_int8.tflite")
+def test_fully_connected_and_lstm_macs(sine_int8_path, lstm_path):
+    sine = read_model(sine_int8_path)
+    assert [c.macs for c in op_costs(sine)] == [1 * 16, 16 * 16, 16 * 1]
+    lstm = read_model(lstm_path)
     costs = op_costs(lstm)
     # 28 steps x 4 gates x 20 units x (28 inputs + 20 recurrent); then the 560 -> 10 dense layer
     assert costs[0].opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM" and costs[0].macs == 28 * 4 * 20 * (28 + 20)
@@ -68,7 +68,8 @@ def test_reference_kernels_are_estimated_slower(digits_int8):
     assert estimate_latency(digits_int8, reference).cycles > 3 * estimate_latency(digits_int8, m4).cycles
 
 
-def test_esp32_s3_estimate_matches_the_published_person_detect_time(shared_models):
-    """esp-tflite-micro's README: person_detect takes 54 ms on an ESP32-S3 at 240 MHz with ESP-NN."""
-    model = read_model(shared_models / "person_detect.tflite")
+def test_esp32_s3_estimate_matches_the_published_person_detect_time(person_path):
+    """esp-tflite-micro's README: person_detect takes 54 ms on an ESP32-S3 at 240 MHz with ESP-NN. The built
+    model has person_detect's layers (the same MACs per op: test_cli_check.py checks the total)."""
+    model = read_model(person_path)
     assert estimate_latency(model, get_target("esp32-s3")).ms == pytest.approx(54, rel=0.1)

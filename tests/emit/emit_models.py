@@ -89,3 +89,47 @@ def build_tiny_model(float_io: bool = False, tensor_name: str = "input") -> byte
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+_TYPES = {"float32": "FLOAT32", "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "int32": "INT32"}
+
+
+def build_single_op_model(op: str, in_dtype: str, out_dtype: str, size: int,
+                          in_quant: tuple[float, int] | None = None,
+                          out_quant: tuple[float, int] | None = None) -> bytes:
+    """input [1, size] -> one RESHAPE, QUANTIZE or DEQUANTIZE -> output [1, size], with the given types and
+    (scale, zero point) pairs: the I/O helpers' test models and TFLite's own QUANTIZE/DEQUANTIZE to compare with."""
+    fb = schema()
+    T = fb.TensorType
+    tensors = [_tensor(fb, "x", [1, size], getattr(T, _TYPES[in_dtype]), 0, *(in_quant or (None,))),
+               _tensor(fb, "y", [1, size], getattr(T, _TYPES[out_dtype]), 0, *(out_quant or (None,)))]
+    buffers = [b""]
+    inputs = [0]
+    if op == "RESHAPE":
+        buffers.append(np.array([1, size], dtype=np.int32).tobytes())
+        tensors.append(_tensor(fb, "new_shape", [2], T.INT32, 1))
+        inputs.append(2)
+    model = fb.ModelT()
+    model.version = 3
+    code = fb.OperatorCodeT()
+    value = getattr(fb.BuiltinOperator, op)
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = value, min(value, 127), 1
+    model.operatorCodes = [code]
+    sg = fb.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.name = tensors, [0], [1], b"main"
+    operator = fb.OperatorT()
+    operator.opcodeIndex, operator.inputs, operator.outputs = 0, inputs, [1]
+    if op == "RESHAPE":
+        operator.builtinOptionsType = fb.BuiltinOptions.ReshapeOptions
+        operator.builtinOptions = fb.ReshapeOptionsT()
+        operator.builtinOptions.newShape = [1, size]
+    sg.operators = [operator]
+    model.subgraphs = [sg]
+    model.buffers = []
+    for data in buffers:
+        b = fb.BufferT()
+        b.data = list(data) if data else None
+        model.buffers.append(b)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -101,3 +101,16 @@ def test_convert_rejects_a_bad_template_before_converting(tmp_path, run_cli, dig
                                   "-o", str(tmp_path / "out")])
     assert code == 2 and "--template applies to --runtime tflm" in stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_piped_output_keeps_whole_names(tmp_path, run_cli) -> None:
+    """Output to a pipe or a CI log is not cut at 80 columns: names a user copies stay whole."""
+    from emit_models import build_tiny_model
+
+    name = "a_very_long_tensor_name_that_a_user_must_be_able_to_copy_from_the_ci_log_" + "x" * 40
+    model = written(build_tiny_model(tensor_name=name), tmp_path)
+    code, stdout, err = run_cli(["inspect", str(model)])
+    assert code == 0, err
+    assert name in stdout and "…" not in stdout
+    code, stdout, _ = run_cli(["templates"])
+    assert "arduino-nano-33-ble-sense" in stdout and "stm32l4r5-nucleo" in stdout

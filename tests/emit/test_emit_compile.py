@@ -3,11 +3,13 @@ with each Cortex-M profile's flags. TFLM and the platform SDKs are stood in for 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 import pytest
 from emit_cc import PLATFORM_SHIM, TFLM_SHIM, Job, project_jobs, run_jobs
+from fake_tflm_tree import make_fake_tree
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
@@ -50,7 +52,9 @@ def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_floa
     jobs = []
     for label, model in (("int8", tiny_int8), ("float_io", tiny_float_io)):
         project = tmp_path / label
-        write_project(model, project, target=m4, template=template, name="tiny")
+        # esp-idf builds only for ESP chips; its portable sources still compile with the Cortex-M flags
+        target = get_target("esp32-s3") if template == "esp-idf" else m4
+        write_project(model, project, target=target, template=template, name="tiny")
         jobs += project_jobs(project, template, "tiny", tools["g++"], tools["gcc"])
         jobs += project_jobs(project, template, "tiny", tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
                              m4.cpu.cflags)
@@ -58,11 +62,11 @@ def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_floa
 
 
 @pytest.mark.arm
-def test_real_models_compile(tmp_path, digits_int8, shared_models, tools) -> None:
-    """A model converted by edgeq and TFLM's own person-detection model (300 KB: AVERAGE_POOL_2D, ...)."""
+def test_real_models_compile(tmp_path, digits_int8, person_path, tools) -> None:
+    """The example and a model with person_detect's layers and quirk (300 KB: AVERAGE_POOL_2D, ...)."""
     m7 = get_target("cortex-m7")
     jobs = []
-    for label, model in (("digits", digits_int8), ("person", read_model(shared_models / "person_detect.tflite"))):
+    for label, model in (("digits", digits_int8), ("person", read_model(person_path))):
         project = tmp_path / label
         write_project(model, project, target=m7, template="tflm-cmake", name=label)
         jobs += project_jobs(project, "tflm-cmake", label, tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
@@ -84,14 +88,12 @@ def test_int8_registrations_can_be_switched_off(tmp_path, tiny_int8, tools) -> N
 @pytest.mark.arm
 def test_cmake_project_configures_and_compiles(tmp_path, tiny_int8, tools) -> None:
     """CMake reads the generated CMakeLists.txt and toolchain file and builds the application's objects
-    (the shim stands in for a TFLM tree, so only compiling, not linking, is possible)."""
+    (a fake tree of declaration-only shims stands in for TFLM, so only compiling, not linking, is possible)."""
     cmake = shutil.which("cmake")
     assert cmake, "this test needs cmake (apt install cmake)"
     project = tmp_path / "project"
     write_project(tiny_int8, project, target=get_target("cortex-m4"), template="tflm-cmake", name="tiny")
-    tree = tmp_path / "tree"
-    shutil.copytree(TFLM_SHIM, tree)
-    (tree / "tensorflow" / "lite" / "micro" / "stand_in.cc").write_text("int edgeq_stand_in = 0;\n")
+    tree = make_fake_tree(tmp_path / "tree")
     build = tmp_path / "build"
     configure = subprocess.run(
         [cmake, "-S", str(project), "-B", str(build), "-G", "Unix Makefiles", f"-DTFLM_TREE={tree}",
@@ -112,3 +114,68 @@ def test_shims_are_marked() -> None:
     assert len(headers) > 20
     for header in headers:
         assert "DECLARATION-ONLY SHIM" in header.read_text(), header
+
+
+ARDUINO_BOARDS = {  # board -> (the core's defines, the library header the sketch must include)
+    "nano33ble": (("-DARDUINO=10819", "-DARDUINO_ARDUINO_NANO33BLE", "-DARDUINO_ARCH_MBED"), "TensorFlowLite.h"),
+    "nano33ble, TINY_USE_CHIRALE": (("-DARDUINO=10819", "-DARDUINO_ARDUINO_NANO33BLE", "-DARDUINO_ARCH_MBED",
+                                     "-DTINY_USE_CHIRALE=1"), "Chirale_TensorFlowLite.h"),
+    "portenta_h7_m7": (("-DARDUINO=10819", "-DARDUINO_PORTENTA_H7_M7", "-DARDUINO_ARCH_MBED"),
+                       "Chirale_TensorFlowLite.h"),
+    "nano_esp32": (("-DARDUINO=10819", "-DARDUINO_NANO_ESP32", "-DARDUINO_ARCH_ESP32"), "Chirale_TensorFlowLite.h"),
+}
+
+
+def test_arduino_sketch_takes_the_library_that_builds_for_the_board(tmp_path, tiny_int8, tools) -> None:
+    """Arduino_TensorFlowLite only on the Nano 33 BLE (its header stops other boards, see the shim); Chirale's
+    library on the other mbed and ESP32 boards; the sketch compiles warning-free for each."""
+    write_project(tiny_int8, tmp_path, target=get_target("cortex-m4"), template="arduino", name="tiny")
+    sketch = tmp_path / "tiny" / "tiny.ino"
+    headers = {"TensorFlowLite.h", "Chirale_TensorFlowLite.h"}
+    jobs = []
+    for board, (defines, header) in ARDUINO_BOARDS.items():
+        job = Job(tools["g++"], sketch, "c++", (*defines, "-include", "Arduino.h"),
+                  (sketch.parent, TFLM_SHIM, PLATFORM_SHIM))
+        deps = subprocess.run([*job.command()[:-3], "-M", str(sketch)], capture_output=True, text=True, check=False)
+        assert deps.returncode == 0, f"{board}: {deps.stderr}"
+        included = {h for h in headers if re.search(rf"(^|[\s/]){re.escape(h)}\b", deps.stdout)}
+        assert included == {header}, f"{board} includes {included}"
+        jobs.append(job)
+    run_jobs(jobs)
+
+
+def test_arduino_sketch_refuses_a_board_no_library_serves(tmp_path, tiny_int8, tools) -> None:
+    write_project(tiny_int8, tmp_path, target=get_target("cortex-m4"), template="arduino", name="tiny")
+    sketch = tmp_path / "tiny" / "tiny.ino"
+    for defines in (("-DARDUINO_AVR_UNO", "-DARDUINO_ARCH_AVR"), ("-DARDUINO_SAMD_ZERO", "-DARDUINO_ARCH_SAMD")):
+        job = Job(tools["g++"], sketch, "c++", ("-DARDUINO=10819", *defines, "-include", "Arduino.h"),
+                  (sketch.parent, TFLM_SHIM, PLATFORM_SHIM))
+        proc = subprocess.run(job.command(), capture_output=True, text=True, check=False)
+        assert proc.returncode != 0
+        assert "edgeq: no Arduino TensorFlow Lite library builds for this board" in proc.stderr
+        assert "unsupported board" not in proc.stderr  # stopped by the sketch, not deep inside a library
+
+
+@pytest.mark.arm
+def test_named_io_macros_compile_and_equal_the_index_macros(tmp_path, digits_int8, tools) -> None:
+    """model_io.h names inputs and outputs after the Keras model (MODEL_INPUT_IMAGE_*, MODEL_OUTPUT_PROBS_*)
+    next to the index macros; a program using both compiles with -Werror as C11 and C++17."""
+    project = tmp_path / "p"
+    write_project(digits_int8, project, target=get_target("cortex-m4"), template="tflm-cmake")
+    header = (project / "src" / "model_io.h").read_text()
+    assert '// Input 0: "image", int8 [1, 8, 8, 1]' in header and '// Output 0: "probs", int8 [1, 10]' in header
+    assert "#define MODEL_OUTPUT_PROBS_ZERO_POINT MODEL_OUTPUT0_ZERO_POINT" in header
+    use = tmp_path / "use_names.c"
+    use.write_text(
+        '#include "model_io.h"\n'
+        "_Static_assert(MODEL_INPUT_IMAGE_INDEX == 0 && MODEL_OUTPUT_PROBS_INDEX == 0, \"indices\");\n"
+        "_Static_assert(MODEL_INPUT_IMAGE_ELEMENTS == MODEL_INPUT0_ELEMENTS, \"elements\");\n"
+        "_Static_assert(MODEL_OUTPUT_PROBS_ZERO_POINT == MODEL_OUTPUT0_ZERO_POINT, \"zero point\");\n"
+        "float scale_ratio(void) { return MODEL_INPUT_IMAGE_SCALE / MODEL_OUTPUT_PROBS_SCALE; }\n"
+        "int probs_elements(void) { return (int)MODEL_OUTPUT_PROBS_ELEMENTS; }\n")
+    use_cc = tmp_path / "use_names.cc"
+    use_cc.write_text(use.read_text().replace("_Static_assert", "static_assert"))
+    run_jobs([Job(tools["gcc"], use, "c", (), (project / "src",)),
+              Job(tools["g++"], use_cc, "c++", (), (project / "src",)),
+              Job(tools["arm-none-eabi-gcc"], use, "c", tuple(get_target("cortex-m4").cpu.cflags),
+                  (project / "src",))])

@@ -10,6 +10,7 @@ from emit_models import build_tiny_model
 
 from edgeq.check.targets import get_target
 from edgeq.emit import write_project
+from edgeq.emulate.machines import data_dir
 from edgeq.render import (
     MAX_IDENTIFIER,
     c_identifier,
@@ -78,6 +79,19 @@ def test_hostile_names_compile(tmp_path, tools) -> None:
         for path in project.rglob("*"):
             text = path.read_text() if path.is_file() else ""
             assert name not in text and tensor_name not in text, path
-            assert re.search(r"^\s*#\s*error", text, re.MULTILINE) is None, path
+            if path.relative_to(project).as_posix() == "board/qemu/startup.c":  # fixed code; its #error is its own
+                assert text == (data_dir() / "startup.c").read_text()
+                continue
+            # the only #error is the sketch's own refusal of boards no library serves
+            assert re.search(r'^\s*#\s*error(?! "edgeq: no Arduino)', text, re.MULTILINE) is None, path
         jobs += project_jobs(project, template, result.name, tools["g++"], tools["gcc"])
     run_jobs(jobs)
+
+
+def test_several_outputs_are_each_identifiable_by_name() -> None:
+    from edgeq.emit.sources import named_constants
+
+    assert named_constants("output", ["probs", "box-coords", "probs"]) == \
+        ["OUTPUT_PROBS_0", "OUTPUT_BOX_COORDS", "OUTPUT_PROBS_2"]
+    assert named_constants("input", ["a", "a", "a_1"]) == ["INPUT_A_0", "INPUT_A_1", "INPUT_A_1_2"]
+    assert named_constants("input", ["", "é"]) == ["INPUT_0", "INPUT_E"]

@@ -24,7 +24,7 @@ TEMPLATES = project_templates()
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 GOLDEN_CASES = {  # template -> target the golden project is emitted for
-    "tflm-cmake": "cortex-m4", "arduino": "cortex-m4", "zephyr": "cortex-m33", "esp-idf": "cortex-m4",
+    "tflm-cmake": "cortex-m4", "arduino": "cortex-m4", "zephyr": "cortex-m33", "esp-idf": "esp32-s3",
     "android": "android-arm64",
 }
 # Variables a template gets from the template that includes it ({% set %} before {% include %}).
@@ -53,6 +53,8 @@ def test_incompatible_choices_are_usage_errors() -> None:
         select_template(get_target("android-arm64"), "tflm-cmake")
     with pytest.raises(UsageError, match="known templates"):
         select_template(get_target("cortex-m4"), "makefile")
+    with pytest.raises(UsageError, match="esp-idf builds for xtensa chips, and cortex-m4's CPU is armv7e-m"):
+        select_template(get_target("cortex-m4"), "esp-idf")
     assert select_template(get_target("android-arm64"), None).name == "android"
     assert select_template(get_target("cortex-m4"), None).name == "tflm-cmake"
 
@@ -118,17 +120,22 @@ def test_re_emission_is_byte_identical(tmp_path, tiny_float_io) -> None:
             assert str(tmp_path).encode() not in content, "no absolute paths in generated files"
 
 
-def test_emit_refuses_to_overwrite_and_replaces_with_force(tmp_path, tiny_int8) -> None:
+def test_emit_refuses_to_overwrite_and_force_replaces_only_its_own_output(tmp_path, tiny_int8) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("user file")
     from edgeq.errors import OutputExistsError
 
-    with pytest.raises(OutputExistsError):
+    with pytest.raises(OutputExistsError, match="use --force"):
         emit_project(tiny_int8, out, target="cortex-m4")
+    with pytest.raises(OutputExistsError, match="not an edgeq output"):
+        emit_project(tiny_int8, out, target="cortex-m4", force=True)
     assert (out / "keep.txt").read_text() == "user file"
-    emit_project(tiny_int8, out, target="cortex-m4", force=True)
-    assert not (out / "keep.txt").exists() and (out / "src" / "model_data.cc").exists()
+    (out / "keep.txt").unlink()
+    emit_project(tiny_int8, out, target="cortex-m4", force=True)  # an empty folder
+    first = (out / "src" / "model_io.h").read_bytes()
+    emit_project(tiny_int8, out, target="cortex-m4", template="zephyr", force=True)  # its own earlier output
+    assert (out / "src" / "main.cc").exists() and not (out / "cmake").exists() and first
 
 
 def _arrays(header: str) -> list[np.ndarray]:
@@ -182,5 +189,5 @@ def test_android_module(tmp_path, tiny_int8) -> None:
     assert "fun run(input0: FloatArray): List<FloatArray>" in kotlin
     assert (tmp_path / "src/main/assets/kws.tflite").read_bytes() == tiny_int8.data
     gradle = (tmp_path / "build.gradle.kts").read_text()
-    assert 'implementation("com.google.ai.edge.litert:litert:' in gradle and 'noCompress += "tflite"' in gradle
+    assert 'implementation("com.google.ai.edge.litert:litert:' in gradle and "noCompress" not in gradle
     assert "implementation(" in (tmp_path / "README.md").read_text()

@@ -25,7 +25,7 @@ def digits_c_out(tmp_path_factory, digits_int8):
     out = tmp_path_factory.mktemp("verify") / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(digits_int8.data)
-    (out / "report.json").write_text(json.dumps({"target": {"name": "cortex-m4", "kind": "mcu"}}))
+    (out / "report.json").write_text(json.dumps({"edgeq_version": "0", "target": {"name": "cortex-m4", "kind": "mcu"}}))
     build = write_project(digits_int8, "digits", golden_vectors(digits_int8, 2), out)
     assert (out / "main.c").is_file()
     return out, build
@@ -118,7 +118,8 @@ def test_a_directory_without_c_sources_says_how_to_get_them(digits_c_out, toolch
     out.mkdir()
     shutil.copy(digits_c_out[0] / "model.tflite", out)
     shutil.copy(digits_c_out[0] / "report.json", out)
-    with pytest.raises(VerifyError, match="no compiled-C model .* --runtime c"):
+    with pytest.raises(VerifyError, match="no firmware project to verify; write one with edgeq convert or edgeq "
+                                          "emit \\(--runtime c or tflm\\)"):
         verify(out)
 
 

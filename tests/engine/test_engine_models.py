@@ -1,18 +1,19 @@
 """Whole models through the compiled-C engine: bit-exact with TFLM, sanitizer-clean, warning-free builds.
 
 Models: the example (int8, float32 and uint8 I/O), a ResNet-style and a depthwise-separable model built in
-conftest.py, and TFLM's own person-detection and hello-world models (not produced by edgeq).
+conftest.py, and the stand-ins for TFLM's person-detection and hello-world models (tests/models.py; the person
+model carries person_detect's quirk, a bias quantized_dimension that LiteRT refuses).
 """
 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 from build_tools import require_tools
 from engine_harness import build_executable, run_cases
+from models import tflm_outputs, tflm_quantize
 
 from edgeq.engine import generate, write_project
 from edgeq.errors import EmitError, UnsupportedOpError
@@ -23,23 +24,16 @@ from edgeq.tflite.runners import TFLMRunner
 MODELS = ["digits_int8", "digits_float32", "digits_uint8", "resnet_style", "dw_separable"]
 
 
-def _bmp_pixels(path: Path) -> np.ndarray:
-    """The 96x96 grayscale pixels, top row first (BMP stores rows bottom-up), bytes read as int8."""
-    data = path.read_bytes()
-    offset = int.from_bytes(data[10:14], "little")
-    rows = np.frombuffer(data[offset:offset + 96 * 96], dtype=np.int8).reshape(96, 96)
-    return np.ascontiguousarray(rows[::-1]).reshape(1, 96, 96, 1)
-
-
 @pytest.fixture(scope="session")
-def model_runs(engine_models, shared_models, tmp_path_factory, gcc):
+def model_runs(engine_models, sine_int8_path, person_path, person_pair, tmp_path_factory, gcc):
     """name -> (model, build, inputs, TFLM outputs, engine outputs), every model in one sanitized build."""
     models = dict(engine_models)
-    models["hello_world_int8"] = read_model(shared_models / "hello_world_int8.tflite")
-    models["person_detect"] = read_model(shared_models / "person_detect.tflite")
+    models["sine_int8"] = read_model(sine_int8_path)
+    models["person"] = read_model(person_path)
     inputs = {name: golden_inputs(model, 4) for name, model in models.items()}
-    inputs["person_detect"] = [[_bmp_pixels(shared_models / f"{n}.bmp")] for n in ("person", "no_person")] + \
-        inputs["person_detect"][:1]
+    images, _ = person_pair
+    pictures = tflm_quantize(person_path, images[::-1])  # person first, then nobody
+    inputs["person"] = [[x] for x in pictures] + inputs["person"][:1]
     builds = [generate(model, name) for name, model in models.items()]
     expected = {}
     for name, model in models.items():
@@ -51,7 +45,7 @@ def model_runs(engine_models, shared_models, tmp_path_factory, gcc):
             for name, build, g in zip(models, builds, got, strict=True)}
 
 
-@pytest.mark.parametrize("name", [*MODELS, "hello_world_int8", "person_detect"])
+@pytest.mark.parametrize("name", [*MODELS, "sine_int8", "person"])
 def test_model_is_bit_exact_with_tflm(model_runs, name):
     model, build, _, expected, got = model_runs[name]
     for v, (e_vec, g_vec) in enumerate(zip(expected, got, strict=True)):
@@ -61,12 +55,16 @@ def test_model_is_bit_exact_with_tflm(model_runs, name):
     assert build.arena_bytes >= build.lower_bound_bytes > 0
 
 
-def test_person_detect_recognises_the_person(model_runs):
-    got = model_runs["person_detect"][4]
+def test_person_model_recognises_the_person(model_runs, person_path, person_pair):
+    got = model_runs["person"][4]
     (person,), (nobody,) = got[0], got[1]
-    # The scores TFLM's own example test documents for these two images (shared/models README).
-    assert person.reshape(-1).tolist() == [-113, 113]
-    assert nobody.reshape(-1).tolist() == [57, -57]
+    images, labels = person_pair
+    tflm_nobody, tflm_person = tflm_outputs(person_path, tflm_quantize(person_path, images))
+    assert labels.tolist() == [0, 1]  # (no person, person), class 1 = person
+    # the scores tflite-micro's interpreter gives for the two images, unsaturated and on the right side
+    assert person.tolist() == tflm_person.tolist() and nobody.tolist() == tflm_nobody.tolist()
+    assert -127 < person[0, 0] < 0 < person[0, 1] < 127
+    assert -127 < nobody[0, 1] < 0 < nobody[0, 0] < 127
 
 
 def test_residual_adds_run_in_place_and_plan_reaches_the_bound(model_runs):
@@ -79,8 +77,8 @@ def test_residual_adds_run_in_place_and_plan_reaches_the_bound(model_runs):
         assert b.arena_bytes <= b.greedy_arena_bytes
 
 
-def test_unsupported_op_names_it_and_points_to_tflm(shared_models):
-    lstm = read_model(shared_models / "trained_lstm_int8.tflite")
+def test_unsupported_op_names_it_and_points_to_tflm(lstm_path):
+    lstm = read_model(lstm_path)
     with pytest.raises(UnsupportedOpError, match=r"UNIDIRECTIONAL_SEQUENCE_LSTM.*--runtime tflm"):
         generate(lstm, "lstm")
 

@@ -111,7 +111,6 @@ def nonlinear_driver(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def activations_int8() -> TFLiteModel:
     """One int8 model with a Softmax / sigmoid / tanh branch per configuration, converted once."""
-    pytest.importorskip("tflite_micro", reason="tflite-micro (the reference) has wheels for Linux x86-64 only")
     from edgeq.tfenv import captured_output, keras, tensorflow
 
     tf, K = tensorflow(), keras()

@@ -47,7 +47,8 @@ CASES = [
     ("missing model", lambda d: ["convert", str(d["occupied"].parent / "nope.keras"), "--calib", CALIB], 1,
      "no such file"),
     ("unknown format", lambda d: ["convert", str(d["model.onnx"]), "--calib", CALIB], 1, "unknown model format"),
-    ("corrupt keras", lambda d: ["convert", str(d["corrupt.keras"]), "--calib", CALIB], 1, "Keras could not load"),
+    ("corrupt keras", lambda d: ["convert", str(d["corrupt.keras"]), "--calib", CALIB], 1,
+     "not a valid Keras .keras file"),
     ("unknown target", lambda d: ["convert", MODEL, "--calib", CALIB, "--target", "pdp11"], 1,
      "unknown target 'pdp11'; known targets: android-arm64, "),
     ("float mode on mcu", lambda d: ["convert", MODEL, "--mode", "float16"], 2,
@@ -55,8 +56,8 @@ CASES = [
     ("bad mode", lambda d: ["convert", MODEL, "--mode", "int4"], 2, "'int4' is not one of"),
     ("bad sample count", lambda d: ["convert", MODEL, "--calib-samples", "0"], 2, "--calib-samples"),
     ("bad mean", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "a,b"], 2, "comma-separated numbers"),
-    ("mean per channel", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "0.5,0.4,0.3"], 1,
-     "--mean has 3 values but the samples have 1 channel(s)"),
+    ("mean per channel", lambda d: ["convert", MODEL, "--calib", CALIB, "--mean", "0.5,0.4,0.3"], 2,
+     "--mean has 3 values but the samples have 1 channel (last axis): give 1 value"),
     ("zero std", lambda d: ["convert", MODEL, "--calib", CALIB, "--std", "0"], 2, "--std must not be 0"),
     ("no calibration", lambda d: ["convert", MODEL], 1, "needs calibration data: pass --calib"),
     ("both calibrations", lambda d: ["convert", MODEL, "--calib", CALIB, "--synthetic-calib"], 2, "not both"),
@@ -88,15 +89,14 @@ def test_existing_output_is_not_overwritten_without_force(bad_data, run_cli):
     assert sorted(p.name for p in occupied.iterdir()) == ["keep.txt"]
 
 
-def test_force_replaces_output_and_json_goes_to_stdout(tmp_path, run_cli):
+def test_force_replaces_an_empty_folder_and_json_goes_to_stdout(tmp_path, run_cli):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "stale.txt").write_text("old")
     code, stdout, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(out), "--force", "--json"])
     assert code == 0, err
     report = json.loads(stdout)
     assert report["target"]["name"] == "cortex-m4"
-    assert not (out / "stale.txt").exists() and (out / "model.tflite").exists()
+    assert (out / "model.tflite").exists()
     assert "Quantizing to int8 for cortex-m4" in err  # progress goes to stderr, never into the JSON
 
 
@@ -125,7 +125,7 @@ def test_help_is_fast_and_lists_commands():
 
 def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     """A tensor or file name like '[/bold]' must print verbatim, not crash rich's markup parser."""
-    import copy
+    import dataclasses
     import io
     from types import SimpleNamespace
 
@@ -135,12 +135,16 @@ def test_names_from_the_model_are_never_read_as_rich_markup(digits_convert_dir):
     from edgeq.cli.convert_cmd import _summary_table
 
     _, result = digits_convert_dir
-    report = copy.deepcopy(result.report)
-    report["model"]["inputs"][0]["name"] = "in[/bold]put"
-    report["calibration"]["source"] = "[red]calib.npz"
+    real = result.tflite
+    hostile = dataclasses.replace(real.main.input_tensors()[0], name="in[/bold]put")
+    tflite = SimpleNamespace(size=real.size, op_counts=real.op_counts, data=real.data,
+                             main=SimpleNamespace(input_tensors=lambda: [hostile],
+                                                  output_tensors=real.main.output_tensors))
+    fake = dataclasses.replace(result, out_dir="out[/]", tflite=tflite,
+                               samples=dataclasses.replace(result.samples, source="[red]calib.npz"))
     buffer = io.StringIO()
     console = Console(file=buffer, width=200)
-    console.print(_summary_table(SimpleNamespace(report=report, out_dir="out[/]")))
+    console.print(_summary_table(fake))
     RichProgress(console).step("Loading [/italic]model.keras")
     text = buffer.getvalue()
     assert "in[/bold]put" in text and "[red]calib.npz" in text and "Loading [/italic]model.keras" in text

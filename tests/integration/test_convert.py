@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeq.errors import QuantizationError, UsageError
+from edgeq.errors import QuantizationError, UsageError, VerifyError
 from edgeq.pipeline import ConvertOptions, convert
 from edgeq.quantize.converter import QuantizeOptions, float_ops, prove_integer_only, quantize
 from edgeq.tflite import read_model
@@ -163,8 +163,9 @@ def test_runtime_c_verify_runs_on_the_emulated_board(compiled_c_convert):
     assert emulation["instructions_per_inference"] > 0
 
 
-def test_verify_needs_the_compiled_c_runtime(tmp_path, digits_keras_path):
-    with pytest.raises(UsageError, match="--runtime c"):
+def test_verify_with_tflm_needs_a_tflm_tree_before_any_work(tmp_path, digits_keras_path, monkeypatch):
+    monkeypatch.delenv("EDGEQ_TFLM_TREE", raising=False)
+    with pytest.raises(VerifyError, match="needs a TFLM tree: pass --tflm-tree DIR or set EDGEQ_TFLM_TREE"):
         convert(digits_keras_path, tmp_path / "o", ConvertOptions(verify=True))
     assert not (tmp_path / "o").exists()
 

@@ -120,7 +120,7 @@ def test_dynamic_spatial_input_is_refused(tmp_path):
         ("absent.keras", None, "no such file"),
         ("model.onnx", b"onnx", "unknown model format '.onnx'"),
         ("model.tflite", b"TFL3", "already a .tflite"),
-        ("garbage.keras", b"\x00" * 64, "Keras could not load"),
+        ("garbage.keras", b"\x00" * 64, "not a valid Keras .keras file"),
         ("emptydir", "dir", "no saved_model.pb"),
     ],
 )

@@ -109,7 +109,7 @@ def test_preprocess_scale_mean_std_and_bgr():
 def test_preprocess_values_must_be_one_or_one_per_channel(tmp_path):
     np.save(tmp_path / "c.npy", np.ones((3, 8, 8, 1), np.float32))
     # numpy alone would broadcast three means over one channel into a [3, 8, 8, 3] calibration set
-    with pytest.raises(CalibrationError, match=r"--mean has 3 values but the samples have 1 channel"):
+    with pytest.raises(UsageError, match=r"--mean has 3 values but the samples have 1 channel \(last axis\): give 1"):
         load_samples(tmp_path / "c.npy", IMAGE, preprocess=Preprocess(mean=(1.0, 2.0, 3.0)))
     with pytest.raises(UsageError, match="--std must not be 0"):
         Preprocess(std=(1.0, 0.0, 1.0))

@@ -24,10 +24,8 @@ def _fuzz_module():
 
 
 @pytest.fixture(scope="module")
-def seeds(shared_models, digits_int8) -> list[bytes]:
-    return [(shared_models / "hello_world_int8.tflite").read_bytes(),
-            (shared_models / "trained_lstm_int8.tflite").read_bytes(),
-            digits_int8.data]
+def seeds(sine_int8_path, lstm_path, digits_int8) -> list[bytes]:
+    return [sine_int8_path.read_bytes(), lstm_path.read_bytes(), digits_int8.data]
 
 
 def test_random_mutations_raise_only_edgeq_errors(seeds):

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from edgeq.errors import CalibrationError
+from edgeq.errors import CalibrationError, UsageError
 from edgeq.samples import Preprocess, load_samples, select_indices
 from edgeq.tflite.signature import TensorSpec
 from edgeq.validate.data import open_samples
@@ -100,7 +100,7 @@ def test_image_folder_errors_name_the_validation_data(tmp_path):
 def test_preprocessing_that_does_not_fit_the_channels_is_refused(tmp_path):
     np.savez(tmp_path / "v.npz", x=np.ones((4, 8, 8, 1), np.float32))
     stream = open_samples(tmp_path / "v.npz", IMAGE, preprocess=Preprocess(std=(1.0, 2.0)))
-    with pytest.raises(CalibrationError, match="--std has 2 values but the samples have 1 channel"):
+    with pytest.raises(UsageError, match="--std has 2 values but the samples have 1 channel"):
         _collect(stream, 2)
 
 

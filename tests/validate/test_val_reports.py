@@ -59,11 +59,11 @@ def test_junit_failures_name_the_metric(mismatched_int8_path, digits_source):
     assert f"{value:.4g} < 0.97" in " ".join(f.get("message") for f in failures.values())
 
 
-def test_junit_marks_skipped_checks(shared_models, tmp_path):
+def test_junit_marks_skipped_checks(sine_int8_path, tmp_path):
     import numpy as np
 
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 10, dtype=np.float32)[:, None])
-    report = validate_model(shared_models / "hello_world_int8.tflite", tmp_path / "sine.npz")  # no reference
+    report = validate_model(sine_int8_path, tmp_path / "sine.npz")  # no reference
     suite = ET.fromstring(junit_xml(report)).find("testsuite")
     skipped = [c.find("skipped").get("message") for c in suite.findall("testcase")]
     assert skipped and all("no float reference" in m for m in skipped)
@@ -103,3 +103,20 @@ def test_html_is_deterministic_and_escapes_names(digits_report):
     finally:
         digits_report.outputs[0].name = "probs"
     assert "<probs&>" not in html and "&lt;probs&amp;&gt;" in html
+
+
+def test_html_layer_table_wraps_folds_and_has_axis_ticks(digits_report):
+    import copy
+    import re
+
+    html = render_html(digits_report)
+    assert re.search(r"\(keras\)\s+· data", html) and re.search(r"samples[^·<]*\s+· edgeq", html)  # spaced meta line
+    ticks = re.findall(r'<line class="tick"[^>]*data-db="(\d+)"', html)
+    assert ticks == ["0", "10", "20", "30", "40", "50", "60"]
+    assert "<details>" not in html  # a short table stays open
+    many = copy.copy(digits_report)
+    row = dict(digits_report.layers["rows"][0], tensor=";".join(f"model/block_{i}/conv2d/BiasAdd" for i in range(6)))
+    many.layers = {**digits_report.layers, "rows": [dict(row, layer=f"layer_{i}", order=i) for i in range(66)]}
+    html = render_html(many)
+    assert html.count("<details>") == 2 and "Table of all 66 layers, worst first" in html
+    assert '<div class="tensor">model/block_0/conv2d/BiasAdd; model/block_1/conv2d/BiasAdd;' in html

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -112,16 +111,12 @@ def test_model_from_different_weights_fails(mismatched_int8_path, digits_source)
     assert message.startswith("validation failed: ") and "top-1 agreement with float" in message
 
 
-def test_litert_refused_model_validates_with_tflm_alone(shared_models, tmp_path):
-    # person_detect: LiteRT rejects its per-channel quantization; TFLM runs it (labels: 0 no person, 1 person)
-    images = []
-    for name in ("no_person", "person"):
-        data = (shared_models / f"{name}.bmp").read_bytes()
-        offset = struct.unpack("<I", data[10:14])[0]
-        pixels = np.frombuffer(data[offset:offset + 96 * 96], np.int8).reshape(96, 96, 1)[::-1]  # bottom-up BMP
-        images.append((pixels.astype(np.float32) + 1) / 127.5)  # the input's own scale 1/127.5, zero point -1
-    np.savez(tmp_path / "person.npz", x=np.stack(images), y=np.array([0, 1]))
-    report = validate_model(shared_models / "person_detect.tflite", tmp_path / "person.npz",
+def test_litert_refused_model_validates_with_tflm_alone(person_path, person_pair, tmp_path):
+    # person_detect's quirk: LiteRT rejects its per-channel quantization; TFLM runs it (labels: 0 no person,
+    # 1 person)
+    images, labels = person_pair
+    np.savez(tmp_path / "person.npz", x=images, y=labels)
+    report = validate_model(person_path, tmp_path / "person.npz",
                       options=ValidationOptions(thresholds=Thresholds(min_accuracy=1.0)))
     litert = report.interpreters["litert"]
     assert not litert.ran and "quantized_dimension" in litert.reason
@@ -134,7 +129,9 @@ def test_litert_refused_model_validates_with_tflm_alone(shared_models, tmp_path)
 
 def test_multi_input_multi_output_model(mimo):
     reference, tflite, data = mimo
-    assert [t.name.split(":")[-1] for t in tflite.main.output_tensors()] != ["0", "1", "2"]  # reordered
+    from edgeq.tflite.signature import output_names
+
+    assert sorted(output_names(tflite)) == ["cls", "emb", "reg"]  # the signature carries the Keras names
     report = validate_model(tflite, data, reference)
     assert sorted(o.name for o in report.outputs) == ["cls", "emb", "reg"]
     for output in report.outputs:  # each .tflite output compared with the right reference output
@@ -158,10 +155,10 @@ def test_int16x8_model(digits_int16x8, digits_source, digits_report):
     assert entry["compared_values"] == 500 and entry["max_difference_lsb"] is not None
 
 
-def test_batched_litert_gives_the_same_numbers(shared_models, tmp_path):
-    # hello_world's FULLY_CONNECTED ops accept a batch, so LiteRT runs 16 samples per invoke
+def test_batched_litert_gives_the_same_numbers(sine_int8_path, tmp_path):
+    # the sine model's FULLY_CONNECTED ops accept a batch, so LiteRT runs 16 samples per invoke
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 40, dtype=np.float32)[:, None])
-    model = shared_models / "hello_world_int8.tflite"
+    model = sine_int8_path
     batched = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=16))
     single = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=1))
     assert "batched, 16 samples per invoke" in batched.interpreters["litert"].detail
@@ -170,9 +167,9 @@ def test_batched_litert_gives_the_same_numbers(shared_models, tmp_path):
     assert batched.litert_vs_tflm["outputs"][0]["compared_values"] == 40
 
 
-def test_float_model_compares_raw_floats(shared_models, tmp_path):
+def test_float_model_compares_raw_floats(sine_float_path, tmp_path):
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 20, dtype=np.float32)[:, None])
-    report = validate_model(shared_models / "hello_world_float.tflite", tmp_path / "sine.npz")
+    report = validate_model(sine_float_path, tmp_path / "sine.npz")
     (entry,) = report.litert_vs_tflm["outputs"]
     assert entry["max_difference_lsb"] is None and entry["compared_values"] == 20
     assert report.outputs[0].kind == "regression" and not report.outputs[0].quantized
@@ -187,14 +184,14 @@ def test_reference_that_does_not_match_is_one_line_error(digits_int8, mimo):
 
 def test_labels_outside_the_classes(tmp_path, digits_int8, digits_source):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 8, 8, 1), np.float32), y=np.array([1, 10, 2]))
-    with pytest.raises(CalibrationError, match=r"label 10 is outside output 'probs''s classes 0..9"):
+    with pytest.raises(CalibrationError, match=r"label 10 is outside the classes 0..9 of output 'probs'"):
         validate_model(digits_int8, tmp_path / "v.npz", digits_source)
 
 
-def test_labels_for_a_regression_model(tmp_path, shared_models):
+def test_labels_for_a_regression_model(tmp_path, sine_int8_path):
     np.savez(tmp_path / "v.npz", x=np.zeros((3, 1), np.float32), y=np.array([1, 0, 2]))
     with pytest.raises(CalibrationError, match="no model output is a class-score vector"):
-        validate_model(shared_models / "hello_world_int8.tflite", tmp_path / "v.npz")
+        validate_model(sine_int8_path, tmp_path / "v.npz")
 
 
 def test_no_interpreter_can_run(tmp_path, digits_int8):

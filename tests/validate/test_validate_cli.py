@@ -87,23 +87,22 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     ("shape.npz", [], 1, "the model expects (8, 8, 1)"),
     ("labels.npz", [], 1, "different sample counts"),
     ("strings.npz", [], 1, "expected numbers"),
-    (None, ["--reference", "SHARED:hello_world_float.tflite"], 1, "already a .tflite model"),
+    (None, ["--reference", "SINE_FLOAT"], 1, "already a .tflite model"),
     (None, ["--min-agreement", "1.5"], 2, "--min-agreement is a fraction between 0 and 1"),
     (None, ["--max-drop", "lots"], 2, "expected a number or 'off'"),
 ], ids=["empty", "shape", "label count", "dtype", "tflite as reference", "agreement range", "not a number"])
-def test_bad_input_is_one_line_error(digits_int8_path, bad, shared_models, run_cli, data, extra, code, fragment):
-    extra = [e.replace("SHARED:", f"{shared_models}/") for e in extra]
+def test_bad_input_is_one_line_error(digits_int8_path, bad, sine_float_path, run_cli, data, extra, code, fragment):
+    extra = [str(sine_float_path) if e == "SINE_FLOAT" else e for e in extra]
     data_path = str(bad[data]) if data else VAL
     got, _, err = run_cli(["validate", str(digits_int8_path), "-d", data_path, *extra])
     assert got == code, err
     assert fragment in last_error(err)
 
 
-def test_reference_with_other_io_is_one_line_error(shared_models, bad, run_cli):
-    code, _, err = run_cli(["validate", str(shared_models / "hello_world_int8.tflite"), "-d", str(bad["sine.npz"]),
-                            "-r", KERAS])
+def test_reference_with_other_io_is_one_line_error(sine_int8_path, bad, run_cli):
+    code, _, err = run_cli(["validate", str(sine_int8_path), "-d", str(bad["sine.npz"]), "-r", KERAS])
     assert code == 1
-    assert "reference digits.keras does not match hello_world_int8.tflite: input 0" in last_error(err)
+    assert "reference digits.keras does not match sine_int8.tflite: input 0" in last_error(err)
 
 
 def test_missing_data_option_is_usage_error(digits_int8_path, run_cli):

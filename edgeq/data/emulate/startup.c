@@ -38,6 +38,10 @@ void edgeq_fault(uint32_t pc, uint32_t lr, uint32_t exc_return);
 void _init(void) {}
 void _fini(void) {}
 
+/* C++ objects with static storage register their destructors with __cxa_atexit(..., &__dso_handle); crtbegin.o
+   (left out by -nostartfiles) would define it. */
+void *__dso_handle = &__dso_handle;
+
 /* The FPU (and MVE) must be on before any compiled code runs: at -O2 the compiler may use FP or
    vector registers even in the copy loops below, so this part is assembly. */
 __attribute__((naked, noreturn)) void Reset_Handler(void)

@@ -2,9 +2,12 @@
 // Model sha256 67d867ac50ea779bf805debd167f4020a8a1ccfe8d486e78b85728067a7d3203 (1168 bytes), symbol prefix 'tiny'.
 //
 // Android library module: the model as an asset and TinyModel, a Kotlin wrapper around LiteRT's Interpreter.
+// Written for AGP 9, which compiles Kotlin itself (built-in Kotlin); on AGP 8 add id("org.jetbrains.kotlin.android")
+// to the plugins block (see README.md).
+import org.jetbrains.kotlin.gradle.dsl.JvmTarget
+
 plugins {
     id("com.android.library")
-    id("org.jetbrains.kotlin.android")
 }
 
 android {
@@ -12,12 +15,8 @@ android {
     compileSdk = 35
 
     defaultConfig {
-        minSdk = 21
-    }
-
-    // The model is memory-mapped from the APK: it must be stored uncompressed.
-    androidResources {
-        noCompress += "tflite"
+        // LiteRT 2.1.5 declares minSdkVersion 23 in its manifest.
+        minSdk = 23
     }
 
     compileOptions {
@@ -27,9 +26,11 @@ android {
 }
 
 kotlin {
-    jvmToolchain(17)
+    compilerOptions {
+        jvmTarget.set(JvmTarget.JVM_17)
+    }
 }
 
 dependencies {
-    implementation("com.google.ai.edge.litert:litert:1.4.1")
+    implementation("com.google.ai.edge.litert:litert:2.1.5")
 }

@@ -5,6 +5,8 @@
 extern "C" {
 #endif
 uint32_t k_cycle_get_32(void);
+// A macro in Zephyr (sys/time_units.h, included by kernel.h): hardware cycles (uint64_t) -> microseconds.
+uint32_t k_cyc_to_us_floor32(uint64_t t);
 #ifdef __cplusplus
 }
 #endif

@@ -74,7 +74,8 @@ void log_line(LogFunction log, const char* format, ...) {
   log(line);
 }
 
-// |value| with 6 decimals, without %f (newlib-nano's printf has no floating point by default).
+// |value| to 6 decimals without trailing zeros ("1", "0.5", "0.003922"), without %f (newlib-nano's printf has
+// no floating point by default).
 void format_decimal(float value, char* out, size_t size) {
   if (value < 0.0f) value = -value;
   if (value > 4.0e9f) value = 4.0e9f;
@@ -84,7 +85,16 @@ void format_decimal(float value, char* out, size_t size) {
     whole += 1;
     micros -= 1000000ul;
   }
-  snprintf(out, size, "%lu.%06lu", whole, micros);
+  if (micros == 0ul) {
+    snprintf(out, size, "%lu", whole);
+    return;
+  }
+  int digits = 6;
+  while (micros % 10ul == 0ul) {
+    micros /= 10ul;
+    --digits;
+  }
+  snprintf(out, size, "%lu.%0*lu", whole, digits, micros);
 }
 
 // Runs the golden input and compares the outputs with the host's. Logs PASS/FAIL, the largest difference,

@@ -9,6 +9,9 @@ import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
+import kotlin.math.abs
+import kotlin.math.sign
+import kotlin.math.truncate
 import org.tensorflow.lite.Interpreter
 
 /**
@@ -45,7 +48,7 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         output1Buffer.rewind()
         interpreter.runForMultipleInputsOutputs(
             arrayOf<Any>(input0Buffer),
-            mapOf<Int, Any>(0 to output0Buffer, 1 to output1Buffer),
+            mapOf<Int, Any>(0 to output0Buffer, 1 to output1Buffer)
         )
         return listOf(readOutput0(), readOutput1())
     }
@@ -75,19 +78,24 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         /** Input 0: "input", int8 [1, 2, 2, 2]. */
         val INPUT0_SHAPE = intArrayOf(1, 2, 2, 2)
         const val INPUT0_ELEMENTS = 8
+        const val INPUT_INPUT_INDEX = 0
         const val INPUT0_SCALE = 0.0500000007f
         const val INPUT0_ZERO_POINT = -3
 
-        /** A real value -> input 0's integer value (rounded half away from zero, saturated). */
+        /**
+         * A real value -> input 0's integer value: round(value / scale) + zero point, rounded half away
+         * from zero as TFLite's QUANTIZE rounds, saturated to int8; NaN gives the zero point.
+         */
         fun quantizeInput0(value: Float): Int {
             val scaled = value / INPUT0_SCALE
-            val rounded = if (scaled >= 0f) (scaled + 0.5f).toInt() else (scaled - 0.5f).toInt()
-            return (rounded + INPUT0_ZERO_POINT).coerceIn(-128, 127)
+            val q = roundHalfAwayFromZero(scaled) + INPUT0_ZERO_POINT
+            return q.coerceIn(-128L, 127L).toInt()
         }
 
         /** Output 0: "probabilities", int8 [1, 4]. */
         val OUTPUT0_SHAPE = intArrayOf(1, 4)
         const val OUTPUT0_ELEMENTS = 4
+        const val OUTPUT_PROBABILITIES_INDEX = 0
         const val OUTPUT0_SCALE = 0.00390625f
         const val OUTPUT0_ZERO_POINT = -128
 
@@ -97,11 +105,27 @@ class TinyModel(context: Context, numThreads: Int = 2) : Closeable {
         /** Output 1: "logits", int8 [1, 4]. */
         val OUTPUT1_SHAPE = intArrayOf(1, 4)
         const val OUTPUT1_ELEMENTS = 4
+        const val OUTPUT_LOGITS_INDEX = 1
         const val OUTPUT1_SCALE = 0.25f
         const val OUTPUT1_ZERO_POINT = 10
 
         /** Output 1's integer value -> its real value. */
         fun dequantizeOutput1(q: Int): Float = (q - OUTPUT1_ZERO_POINT) * OUTPUT1_SCALE
+
+        /**
+         * `value` rounded half away from zero, as std::round in TFLite's QUANTIZE (2.5 -> 3, -2.5 -> -3,
+         * 0.49999997 -> 0), after clamping to +-2^31 so that neither the conversion nor adding a zero point
+         * can overflow; NaN gives 0.
+         */
+        private fun roundHalfAwayFromZero(value: Float): Long {
+            if (value.isNaN()) return 0L
+            val clamped = value.coerceIn(-ROUNDING_LIMIT, ROUNDING_LIMIT)
+            val whole = truncate(clamped)
+            // clamped - whole is exact in Float; clamped + 0.5f is not (0.49999997f + 0.5f rounds to 1f)
+            return (if (abs(clamped - whole) >= 0.5f) whole + sign(clamped) else whole).toLong()
+        }
+
+        private const val ROUNDING_LIMIT = 2147483648f
 
         private fun loadModel(context: Context, asset: String): MappedByteBuffer =
             context.assets.openFd(asset).use { descriptor ->

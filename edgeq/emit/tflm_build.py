@@ -1,0 +1,46 @@
+"""How TensorFlow Lite Micro is compiled from a create_tflm_tree.py tree: the data in edgeq/data/tflm_build.toml,
+rendered into the tflm-cmake project's CMakeLists.txt and used by `edgeq verify` to build its cached library."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+
+import tomllib
+
+from edgeq import resources
+from edgeq.errors import EmitError
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """How TFLM is compiled from a tree (see edgeq/data/tflm_build.toml)."""
+
+    required: tuple[str, ...]
+    required_cmsis_nn: tuple[str, ...]
+    source_dirs: tuple[str, ...]
+    source_extensions: tuple[str, ...]
+    include_dirs: tuple[str, ...]
+    defines: tuple[str, ...]
+    cmsis_nn_defines: tuple[str, ...]
+    options: tuple[str, ...]
+    c_options: tuple[str, ...]
+    cxx_options: tuple[str, ...]
+    device_header: str
+
+
+@cache
+def build_settings() -> BuildSettings:
+    """The settings in edgeq/data/tflm_build.toml; unknown or missing keys are an error of the installation."""
+    path = resources.data_dir() / "tflm_build.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    fields = set(BuildSettings.__dataclass_fields__)
+    if set(data) != fields:
+        raise EmitError(f"{path}: keys {sorted(set(data) ^ fields)} do not match edgeq's; reinstall edgeq")
+    return BuildSettings(**{k: v if isinstance(v, str) else tuple(v) for k, v in data.items()})
+
+
+def build_context() -> dict[str, Any]:
+    """The settings as template variables (lists of strings)."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(build_settings()).items()}

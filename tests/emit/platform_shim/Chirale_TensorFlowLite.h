@@ -1,0 +1,2 @@
+// DECLARATION-ONLY SHIM FOR edgeq's COMPILE TESTS -- not the real SDK header (see README.md here).
+#pragma once
