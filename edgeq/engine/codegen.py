@@ -30,6 +30,18 @@ _IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at 
 _WEIGHT_ARRAYS = ("w", "bias")  # op arrays that hold a model's weights and biases in another layout
 
 
+@dataclass(frozen=True)
+class OpKernels:
+    """What the generated code does for one operator: the functions it calls (in order), the number of
+    arguments of each call and the operator's parameter struct type ("" without one)."""
+
+    index: int
+    opcode: str
+    functions: tuple[str, ...]
+    args: tuple[int, ...]
+    params_type: str
+
+
 @dataclass
 class EngineBuild:
     """The generated sources and what they need. `files` maps relative paths to bytes."""
@@ -48,6 +60,9 @@ class EngineBuild:
     inplace_ops: tuple[int, ...] = ()
     model_sha256: str = ""
     notes: list[str] = field(default_factory=list)
+    op_kernels: tuple[OpKernels, ...] = ()
+    final_calls: int = 0  # memcpy calls after the last operator (outputs that could not be computed in place)
+    dsp: bool = False
 
     def to_dict(self) -> dict:
         """The numbers a report shows (no file contents)."""
@@ -56,6 +71,11 @@ class EngineBuild:
                 "weights_bytes": self.weights_bytes, "constant_bytes": self.constant_bytes,
                 "io_bytes": sum(self.input_bytes) + sum(self.output_bytes),
                 "in_place_ops": list(self.inplace_ops), "ops": len(self.ops)}
+
+    @property
+    def tables_bytes(self) -> int:
+        """Constant arrays beyond the weights and biases: per-channel multipliers and shifts, filter sums, tables."""
+        return self.constant_bytes - self.weights_bytes
 
     @property
     def header(self) -> str:
@@ -213,7 +233,11 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         ops=tuple(op.opcode for op, _ in lowered), input_bytes=_bytes_of(tensors, subgraph.inputs),
         output_bytes=_bytes_of(tensors, subgraph.outputs),
         greedy_arena_bytes=storage.plan.greedy_by_size_peak if renderer.uses_arena else 0,
-        plan_strategy=storage.plan.strategy, inplace_ops=tuple(storage.inplace_ops), model_sha256=model.sha256)
+        plan_strategy=storage.plan.strategy, inplace_ops=tuple(storage.inplace_ops), model_sha256=model.sha256,
+        op_kernels=tuple(OpKernels(op.index, op.opcode, tuple(c.function for c in low.calls),
+                                   tuple(len(c.args) for c in low.calls), low.params_type if low.calls else "")
+                         for op, low in lowered),
+        final_calls=len(final_copies), dsp=dsp)
 
 
 def _io_entry(t: Tensor) -> dict:
@@ -224,4 +248,4 @@ def _io_entry(t: Tensor) -> dict:
             "bytes": int(t.nbytes), "elements": int(t.num_elements), "quant": quant}
 
 
-__all__ = ["EngineBuild", "Location", "generate"]
+__all__ = ["EngineBuild", "Location", "OpKernels", "generate"]
