@@ -89,7 +89,9 @@ class KernelCall:
 @dataclass
 class Lowered:
     """One operator, lowered. `alias_of`: the output shares that input tensor's storage (free reshape);
-    `inplace_input`: an input the output may overwrite when it dies at this op."""
+    `inplace_input`: an input the output may overwrite when it dies at this op; `overlap` (input, d): the
+    kernel writes its output behind its reads of that input, so when the input dies here the output may start
+    up to d bytes before it and run over it (see write_behind in ops_conv)."""
 
     calls: list[KernelCall] = field(default_factory=list)
     params_type: str = ""
@@ -98,6 +100,7 @@ class Lowered:
     structs: list[tuple[str, str, list[tuple[str, FieldValue]]]] = field(default_factory=list)
     alias_of: int | None = None
     inplace_input: int | None = None
+    overlap: tuple[int, int] | None = None
     scratch_bytes: int = 0
     headers: tuple[str, ...] = ("eq_kernels.h",)
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from edgeq.engine.ir import ArrayArg, KernelCall, LiteralArg, Lowered, LoweringContext, ParamsArg, ScratchArg, TensorArg
-from edgeq.engine.ops_conv import _nhwc, _per_channel_multipliers, _window_params, activation_bounds, require_int8
+from edgeq.engine.ops_conv import (
+    _nhwc,
+    _per_channel_multipliers,
+    _window_params,
+    activation_bounds,
+    require_int8,
+    write_behind,
+)
 from edgeq.engine.ops_elementwise import lower_add as lower_add_portable
 from edgeq.tflite import Operator
 
@@ -103,9 +110,12 @@ def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | None:
     if not _fits_int16(params):
         return None
     scratch = 0 if direct else 2 * kp
+    # Two pixels at a time: im2col copies both windows before writing them; the direct path reads them again
+    # for every channel pair.
+    overlap = (inp, write_behind(window, block=2, reads_first=not direct))
     return Lowered(calls=[_call("eq_conv_dsp_s8", op, scratch)], params_type="eq_conv_dsp_params", params=params,
                    arrays=[("w", "int8_t", laid), *_tables(folded, mult, shift, pairs)], scratch_bytes=scratch,
-                   headers=_HEADERS)
+                   headers=_HEADERS, overlap=overlap)
 
 
 def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | None:
@@ -130,7 +140,7 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     laid = weights.reshape(k_h * k_w, out_c // 4, 4).transpose(1, 0, 2).reshape(-1)
     return Lowered(calls=[_call("eq_dwconv_dsp_s8", op, in_c)], params_type="eq_dwconv_dsp_params", params=params,
                    arrays=[("w", "int8_t", laid), *_tables(folded, mult, shift, out_c)],
-                   scratch_bytes=in_c, headers=_HEADERS)
+                   scratch_bytes=in_c, headers=_HEADERS, overlap=(inp, write_behind(window)))
 
 
 def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered | None:
