@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from edgeq.engine.ir import (
     ArrayArg,
+    ArrayRef,
     CFloat,
     FieldValue,
     KernelCall,
@@ -87,7 +88,9 @@ class EngineBuild:
         return sorted(p for p in self.files if p.endswith(".c"))
 
 
-def _field_text(value: FieldValue) -> str:
+def _field_text(value: FieldValue, prefix: str) -> str:
+    if isinstance(value, ArrayRef):
+        return f"{prefix}_{value.suffix}" if value.suffix else "NULL"
     if isinstance(value, CFloat):
         return c_float(value.value, value.double)
     if isinstance(value, list):
@@ -156,10 +159,10 @@ def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
     structs = []
     if low.params_type:
         structs.append({"ctype": low.params_type, "name": f"{prefix}_params",
-                        "fields": [(k, _field_text(v)) for k, v in low.params]})
+                        "fields": [(k, _field_text(v, prefix)) for k, v in low.params]})
     for suffix, ctype, fields in low.structs:
         structs.append({"ctype": ctype, "name": f"{prefix}_{suffix}",
-                        "fields": [(k, _field_text(v)) for k, v in fields]})
+                        "fields": [(k, _field_text(v, prefix)) for k, v in fields]})
     arrays = [{"ctype": ctype, "name": f"{prefix}_{suffix}", "count": max(int(values.size), 1),
                "body": c_initializer(values)} for suffix, ctype, values in low.arrays]
     out = tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None

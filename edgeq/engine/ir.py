@@ -77,7 +77,14 @@ class CFloat:
     double: bool = False
 
 
-FieldValue = int | CFloat | list[int]
+@dataclass(frozen=True)
+class ArrayRef:
+    """A pointer field: the address of a const array defined for this op (by its suffix), or NULL."""
+
+    suffix: str | None
+
+
+FieldValue = int | CFloat | list[int] | ArrayRef
 
 
 @dataclass(frozen=True)

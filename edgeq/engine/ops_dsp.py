@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeq.engine.ir import ArrayArg, KernelCall, LiteralArg, Lowered, LoweringContext, ParamsArg, ScratchArg, TensorArg
+from edgeq.engine.ir import ArrayRef, KernelCall, LiteralArg, Lowered, LoweringContext, ParamsArg, ScratchArg, TensorArg
 from edgeq.engine.ops_conv import (
     _nhwc,
     _per_channel_multipliers,
@@ -65,20 +65,46 @@ def _fits_int16(params: list[tuple[str, int]]) -> bool:
     return all(-INT16_MAX - 1 <= int(v) <= INT16_MAX for _, v in params)
 
 
-def _tables(folded: np.ndarray, mult: np.ndarray, shift: np.ndarray, count: int) -> list[tuple[str, str, np.ndarray]]:
-    """The per-channel arrays, padded with zeros to `count` entries (the kernels' channel blocks)."""
-    def pad(values: np.ndarray, dtype: type) -> np.ndarray:
-        padded = np.zeros(count, dtype)
+# The parameter structs point at the op's weights and tables: fewer call arguments, less code per call.
+_POINTERS = [("w", ArrayRef("w")), ("bias", ArrayRef("bias")), ("mult", ArrayRef("mult")),
+             ("shift", ArrayRef("shift"))]
+
+
+def pack_quant(mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Per-channel multipliers and shifts as the kernels' eq_channel_quant reads them: (int32 words, int8 shift
+    table, table step). Bits 0-29 of a word hold the multiplier below its leading bit 30; when the shifts span
+    at most 4 values, bits 30-31 hold the shift less the smallest, the table's one entry (step 0), else the
+    table holds every shift (step 1). None when a multiplier is outside [2^30, 2^31) (a zero scale)."""
+    mult, shift = np.asarray(mult, np.int64), np.asarray(shift, np.int64)
+    if mult.size == 0 or (mult < 1 << 30).any() or (mult >= 1 << 31).any():
+        return None
+    low = mult & ((1 << 30) - 1)
+    if shift.max() - shift.min() <= 3:
+        base = int(shift.min())
+        return _wrap_int32(low | ((shift - base) << 30)), np.array([base], np.int8), 0
+    return _wrap_int32(low), shift.astype(np.int8), 1
+
+
+def _tables(folded: np.ndarray, mult: np.ndarray, shift: np.ndarray, count: int
+            ) -> tuple[list[tuple[str, str, np.ndarray]], int] | None:
+    """The per-channel arrays, padded with zeros to `count` entries (the kernels' channel blocks), and the
+    shift table's step; None when the multipliers cannot be packed."""
+    def pad(values: np.ndarray, dtype: type, fill: int = 0) -> np.ndarray:
+        padded = np.full(count, fill, dtype)
         padded[:values.size] = values
         return padded
 
-    return [("bias", "int32_t", pad(folded, np.int32)), ("mult", "int32_t", pad(mult, np.int32)),
-            ("shift", "int8_t", pad(shift, np.int8))]
+    packed = pack_quant(mult, shift)
+    if packed is None:
+        return None
+    words, table, step = packed
+    # A padding channel is computed (its result is not stored): it gets a shift the layer's requantization takes.
+    return [("bias", "int32_t", pad(folded, np.int32)), ("mult", "int32_t", pad(words, np.int32)),
+            ("shift", "int8_t", table if step == 0 else pad(table, np.int8, int(table.min())))], step
 
 
 def _call(function: str, op: Operator, scratch: int) -> KernelCall:
-    return KernelCall(function, (ParamsArg(), TensorArg(op.inputs[0]), ArrayArg("w"), ArrayArg("bias"),
-                                 ArrayArg("mult"), ArrayArg("shift"),
+    return KernelCall(function, (ParamsArg(), TensorArg(op.inputs[0]),
                                  ScratchArg("int8_t") if scratch else LiteralArg("NULL"),
                                  TensorArg(op.outputs[0], writable=True)))
 
@@ -107,14 +133,17 @@ def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | None:
     params = [*((n, window[n]) for n in names), ("kp", kp), ("direct", direct),
               ("input_zero_point", -window["input_offset"]), ("output_offset", window["output_offset"]),
               ("act_min", window["act_min"]), ("act_max", window["act_max"]), ("fast_requant", int(fast))]
-    if not _fits_int16(params):
+    packed = _tables(folded, mult, shift, pairs)
+    if packed is None or not _fits_int16(params):
         return None
+    tables, step = packed
+    params.append(("shift_step", step))
     scratch = 0 if direct else 2 * kp
     # Two pixels at a time: im2col copies both windows before writing them; the direct path reads them again
     # for every channel pair.
     overlap = (inp, write_behind(window, block=2, reads_first=not direct))
-    return Lowered(calls=[_call("eq_conv_dsp_s8", op, scratch)], params_type="eq_conv_dsp_params", params=params,
-                   arrays=[("w", "int8_t", laid), *_tables(folded, mult, shift, pairs)], scratch_bytes=scratch,
+    return Lowered(calls=[_call("eq_conv_dsp_s8", op, scratch)], params_type="eq_conv_dsp_params",
+                   params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=scratch,
                    headers=_HEADERS, overlap=overlap)
 
 
@@ -134,13 +163,16 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     params = [(n if n != "in_c" else "channels", window[n]) for n in names]
     params += [("input_zero_point", -window["input_offset"]), ("output_offset", window["output_offset"]),
                ("act_min", window["act_min"]), ("act_max", window["act_max"]), ("fast_requant", int(fast))]
-    if not _fits_int16(params):
+    packed = _tables(folded, mult, shift, out_c)
+    if packed is None or not _fits_int16(params):
         return None
+    tables, step = packed
+    params.append(("shift_step", step))
     # [channel group of 4][tap][4]: the kernel reads a group's taps in order.
     laid = weights.reshape(k_h * k_w, out_c // 4, 4).transpose(1, 0, 2).reshape(-1)
-    return Lowered(calls=[_call("eq_dwconv_dsp_s8", op, in_c)], params_type="eq_dwconv_dsp_params", params=params,
-                   arrays=[("w", "int8_t", laid), *_tables(folded, mult, shift, out_c)],
-                   scratch_bytes=in_c, headers=_HEADERS, overlap=(inp, write_behind(window)))
+    return Lowered(calls=[_call("eq_dwconv_dsp_s8", op, in_c)], params_type="eq_dwconv_dsp_params",
+                   params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=in_c,
+                   headers=_HEADERS, overlap=(inp, write_behind(window)))
 
 
 def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered | None:
@@ -163,16 +195,21 @@ def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered | None:
     laid = np.zeros((fours, kp), np.int8)
     laid[:out_depth, :depth] = filters
     laid = laid.reshape(fours // 4, 4, kp // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    count = out_depth if per_channel else 1
+    packed = pack_quant(mult[:count], shift[:count])
+    if packed is None:
+        return None
+    words, table, step = packed
     params = [("rows", elements // depth), ("depth", depth), ("out_depth", out_depth), ("kp", kp),
               ("per_channel", int(per_channel)), ("output_offset", ctx.zero_point(out)), ("act_min", act_min),
-              ("act_max", act_max), ("fast_requant", int(fast))]
-    count = out_depth if per_channel else 1
+              ("act_max", act_max), ("fast_requant", int(fast)), ("shift_step", step)]
     bias = np.zeros(fours, np.int32)
     bias[:out_depth] = folded
-    tables = [("bias", "int32_t", bias), ("mult", "int32_t", mult[:count]), ("shift", "int8_t", shift[:count])]
+    tables = [("bias", "int32_t", bias), ("mult", "int32_t", words), ("shift", "int8_t", table)]
     scratch = kp if kp != depth else 0
-    return Lowered(calls=[_call("eq_fc_dsp_s8", op, scratch)], params_type="eq_fc_dsp_params", params=params,
-                   arrays=[("w", "int8_t", laid), *tables], scratch_bytes=scratch, headers=_HEADERS)
+    return Lowered(calls=[_call("eq_fc_dsp_s8", op, scratch)], params_type="eq_fc_dsp_params",
+                   params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=scratch,
+                   headers=_HEADERS)
 
 
 def lower_add(ctx: LoweringContext, op: Operator) -> Lowered | None:

@@ -154,8 +154,32 @@ def test_cases_reach_the_dsp_kernels_with_both_requantizations(dsp_builds):
     sources = "".join(b.files[f"{b.name}_model.c"].decode() for b in builds)
     assert ".fast_requant = 1," in sources and ".fast_requant = 0," in sources
     assert ".direct = 1," in sources and ".direct = 0," in sources
+    # Both forms of the per-channel shifts: increments packed into the multipliers' words (a one-entry shift
+    # table, `.shift_step = 0`) and a table of every channel's shift (`.shift_step = 1`).
+    assert ".shift_step = 0," in sources and ".shift_step = 1," in sources
     # The outputs must exercise the arithmetic, not sit at one saturated value.
     assert len({int(v) for e in expected for vec in e for out in vec for v in np.unique(out)}) > 200
+
+
+def test_packed_multipliers_unpack_to_tflites():
+    from edgeq.engine.ops_dsp import pack_quant
+    from edgeq.engine.quant import quantize_multiplier
+
+    rng = np.random.default_rng(5)
+    steps = set()
+    for _ in range(200):
+        scales = rng.uniform(0.01, 1.0, int(rng.integers(1, 40))) * 2.0 ** -int(rng.integers(0, 20))
+        pairs = [quantize_multiplier(float(v)) for v in scales]
+        mult, shift = np.array([m for m, _ in pairs]), np.array([e for _, e in pairs])
+        words, table, step = pack_quant(mult, shift)
+        steps.add(step)
+        assert step == (0 if shift.max() - shift.min() <= 3 else 1) and table.size == (1 if step == 0 else shift.size)
+        unsigned = words.view(np.uint32).astype(np.int64)
+        # eq_channel_quant: the multiplier below bit 30 with bit 30 set; the table entry plus bits 30-31.
+        assert np.array_equal((unsigned & 0x3FFFFFFF) | 0x40000000, mult)
+        assert np.array_equal(table[np.arange(shift.size) * step].astype(np.int64) + (unsigned >> 30), shift)
+    assert steps == {0, 1}
+    assert pack_quant(np.array([0, 1 << 30]), np.array([0, 0])) is None  # a zero multiplier has no leading bit
 
 
 def test_dsp_kernels_are_bit_exact_on_the_host(dsp_builds, tmp_path_factory, gcc):

@@ -119,9 +119,21 @@ static inline int8_t eq_clamp_fast(int32_t v, int32_t lo, int32_t hi) {
 }
 
 /* The general form (eq_mul_by_quantized_mul) out of line: layers rarely need it, and inlined at every
- * output it would cost flash rather than instructions. */
+ * output it would cost flash rather than instructions. Static in each kernel file (one copy per file): the
+ * compiler then knows which registers it keeps, and the callers spill far less around the calls. */
 static EQ_NOINLINE int32_t eq_requant_general(int32_t acc, int32_t m, int32_t shift) {
     return eq_mul_by_quantized_mul(acc, m, shift);
+}
+
+/* Channel c's multiplier and shift from one word and a shift table. TFLite's multipliers lie in [2^30, 2^31):
+ * bits 0-29 of mult[c] hold the multiplier below its leading bit 30, bits 30-31 a shift increment. A layer
+ * whose shifts span at most 4 values has a one-entry table (its smallest shift; step 0) and the increments in
+ * the words, which saves a byte per channel; any other layer a table of every channel's shift (step 1). */
+static inline void eq_channel_quant(const int32_t *mult, const int8_t *shift, int32_t step, int32_t c, int32_t *m,
+                                    int32_t *s) {
+    const uint32_t word = (uint32_t)mult[c];
+    *m = (int32_t)((word & 0x3FFFFFFFu) | 0x40000000u);
+    *s = shift[c * step] + (int32_t)(word >> 30);
 }
 
 /* One output value: requantized (fast or general form), offset, clamped. */

@@ -57,34 +57,27 @@ static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x
 
 /* Requantization of one layer, gathered once per call. */
 typedef struct {
-    int32_t out_c, kp, offset, lo, hi;
+    int32_t out_c, kp, offset, lo, hi, step;
     int fast;
 } eq_conv_layer;
 
-/* One requantized, offset and clamped output value. */
-#define EQ_CONV_OUT(acc, m, shift)                                                                             \
-    eq_clamp_fast((fast ? eq_requant_fast((acc), (m), (shift)) : eq_requant_general((acc), (m), (shift))) + \
-                      offset, lo, hi)
-
 /* Every output channel of two pixels whose columns are x0 and x1 (for a single pixel, x1 == x0 and
- * out1 == out0: the same values are stored twice). */
+ * out1 == out0: the same values are stored twice). An odd channel count ends with a pair whose second channel
+ * is the zero channel edgeq added: computed, not stored. */
 static EQ_NOINLINE void eq_conv_columns(const eq_conv_layer *l, const int8_t *x0, const int8_t *x1, const int8_t *w,
                                         const int32_t *bias, const int32_t *mult, const int8_t *shift, int8_t *out0,
                                         int8_t *out1) {
-    const int32_t out_c = l->out_c, kp = l->kp, even = out_c & ~1, offset = l->offset, lo = l->lo, hi = l->hi;
-    const int fast = l->fast, full = lo == -128 && hi == 127;
-    int32_t c;
-    for (c = 0; c < even; c += 2, w += 2 * kp) {
+    const int32_t kp = l->kp, step = l->step;
+    const int8_t *const last = out0 + l->out_c - 1;
+    for (; out0 <= last; out0 += 2, out1 += 2, bias += 2, mult += 2, shift += 2 * step, w += 2 * kp) {
         int32_t acc[4], m0, m1, s0, s1;
-        acc[0] = acc[1] = bias[c];
-        acc[2] = acc[3] = bias[c + 1];
+        acc[0] = acc[1] = bias[0];
+        acc[2] = acc[3] = bias[1];
         eq_dot_2x2(w, x0, x1, kp, acc);
         /* Read before the stores below, which the compiler must assume may alias them. */
-        m0 = mult[c];
-        m1 = mult[c + 1];
-        s0 = shift[c];
-        s1 = shift[c + 1];
-        if (fast) {
+        eq_channel_quant(mult, shift, step, 0, &m0, &s0);
+        eq_channel_quant(mult, shift, step, 1, &m1, &s1);
+        if (l->fast) {
             acc[0] = eq_requant_fast(acc[0], m0, s0);
             acc[1] = eq_requant_fast(acc[1], m0, s0);
             acc[2] = eq_requant_fast(acc[2], m1, s1);
@@ -95,25 +88,26 @@ static EQ_NOINLINE void eq_conv_columns(const eq_conv_layer *l, const int8_t *x0
             acc[2] = eq_requant_general(acc[2], m1, s1);
             acc[3] = eq_requant_general(acc[3], m1, s1);
         }
-        if (full) { /* no activation bound inside the int8 range: one saturation */
-            out1[c] = (int8_t)eq_ssat8(acc[1] + offset);
-            out0[c] = (int8_t)eq_ssat8(acc[0] + offset);
-            out1[c + 1] = (int8_t)eq_ssat8(acc[3] + offset);
-            out0[c + 1] = (int8_t)eq_ssat8(acc[2] + offset);
-        } else {
-            out1[c] = eq_clamp_fast(acc[1] + offset, lo, hi);
-            out0[c] = eq_clamp_fast(acc[0] + offset, lo, hi);
-            out1[c + 1] = eq_clamp_fast(acc[3] + offset, lo, hi);
-            out0[c + 1] = eq_clamp_fast(acc[2] + offset, lo, hi);
+        {
+            const int32_t offset = l->offset, lo = l->lo, hi = l->hi;
+            if (lo == -128 && hi == 127) { /* no activation bound inside the int8 range: one saturation */
+                acc[0] = eq_ssat8(acc[0] + offset);
+                acc[1] = eq_ssat8(acc[1] + offset);
+                acc[2] = eq_ssat8(acc[2] + offset);
+                acc[3] = eq_ssat8(acc[3] + offset);
+            } else {
+                acc[0] = eq_clamp_fast(acc[0] + offset, lo, hi);
+                acc[1] = eq_clamp_fast(acc[1] + offset, lo, hi);
+                acc[2] = eq_clamp_fast(acc[2] + offset, lo, hi);
+                acc[3] = eq_clamp_fast(acc[3] + offset, lo, hi);
+            }
         }
-    }
-    if (even != out_c) { /* the last channel, paired with the zero channel edgeq added */
-        int32_t acc[4];
-        acc[0] = acc[1] = bias[c];
-        acc[2] = acc[3] = 0;
-        eq_dot_2x2(w, x0, x1, kp, acc);
-        out1[c] = EQ_CONV_OUT(acc[1], mult[c], shift[c]);
-        out0[c] = EQ_CONV_OUT(acc[0], mult[c], shift[c]);
+        out1[0] = (int8_t)acc[1];
+        out0[0] = (int8_t)acc[0];
+        if (out0 < last) {
+            out1[1] = (int8_t)acc[3];
+            out0[1] = (int8_t)acc[2];
+        }
     }
 }
 
@@ -149,8 +143,9 @@ static void eq_fill_column(const eq_conv_dsp_params *p, const int8_t *in_b, int3
     }
 }
 
-void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
-                    const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {
+    const int8_t *const w = p->w, *const shift = p->shift;
+    const int32_t *const bias = p->bias, *const mult = p->mult;
     const int32_t pixels = p->out_h * p->out_w;
     const int32_t kp = p->kp;
     eq_conv_layer l;
@@ -161,6 +156,7 @@ void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, const int8_t 
     l.lo = p->act_min;
     l.hi = p->act_max;
     l.fast = p->fast_requant;
+    l.step = p->shift_step;
     if (!p->direct) {
         /* Two columns; the K..kp tails meet zero weights but must hold defined values. */
         eq_fill_bytes(scratch, 0, 2 * kp);
@@ -218,10 +214,11 @@ static inline void eq_dot_4x1(const int8_t *w, const int8_t *x, int32_t kp, int3
     acc[3] = a3;
 }
 
-void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
-                  const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *EQ_RESTRICT out) {
+void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *EQ_RESTRICT out) {
+    const int8_t *const w = p->w, *const shift = p->shift;
+    const int32_t *const bias = p->bias, *const mult = p->mult;
     const int32_t kp = p->kp, out_depth = p->out_depth, offset = p->output_offset, lo = p->act_min;
-    const int32_t hi = p->act_max, step = p->per_channel ? 1 : 0;
+    const int32_t hi = p->act_max, step = p->per_channel ? 1 : 0, shift_step = p->shift_step;
     const int fast = p->fast_requant;
     int32_t r, o, k;
     for (r = 0; r < p->rows; ++r) {
@@ -238,7 +235,9 @@ void eq_fc_dsp_s8(const eq_fc_dsp_params *p, const int8_t *in, const int8_t *w, 
             }
             eq_dot_4x1(w + o * kp, x, kp, acc);
             for (k = 0; k < 4 && o + k < out_depth; ++k) {
-                out[o + k] = eq_out_value(acc[k], mult[(o + k) * step], shift[(o + k) * step], fast, offset, lo, hi);
+                int32_t m, s;
+                eq_channel_quant(mult, shift, shift_step, (o + k) * step, &m, &s);
+                out[o + k] = eq_out_value(acc[k], m, s, fast, offset, lo, hi);
             }
         }
         out += out_depth;

@@ -24,7 +24,7 @@
 
 /* Requantization of one depthwise layer, gathered once per call. */
 typedef struct {
-    int32_t ch, offset, lo, hi;
+    int32_t ch, offset, lo, hi, step;
     int fast;
 } eq_dw_layer;
 
@@ -33,7 +33,7 @@ typedef struct {
 static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *taps, int32_t n_taps,
                                     const int8_t *w, const int32_t *bias, const int32_t *mult, const int8_t *shift,
                                     int8_t *EQ_RESTRICT out) {
-    const int32_t ch = l->ch, offset = l->offset, lo = l->lo, hi = l->hi;
+    const int32_t ch = l->ch, offset = l->offset, lo = l->lo, hi = l->hi, step = l->step;
     const int fast = l->fast, full = lo == -128 && hi == 127;
     int32_t c, k;
     for (c = 0; c < ch; c += 4) {
@@ -50,16 +50,21 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
                 EQ_DW_TAP(*t + c, w);
             }
         }
+        int32_t m0, m1, m2, m3, s0, s1, s2, s3;
+        eq_channel_quant(mult, shift, step, c, &m0, &s0);
+        eq_channel_quant(mult, shift, step, c + 1, &m1, &s1);
+        eq_channel_quant(mult, shift, step, c + 2, &m2, &s2);
+        eq_channel_quant(mult, shift, step, c + 3, &m3, &s3);
         if (fast) {
-            a0 = eq_requant_fast(a0, mult[c], shift[c]);
-            a1 = eq_requant_fast(a1, mult[c + 1], shift[c + 1]);
-            a2 = eq_requant_fast(a2, mult[c + 2], shift[c + 2]);
-            a3 = eq_requant_fast(a3, mult[c + 3], shift[c + 3]);
+            a0 = eq_requant_fast(a0, m0, s0);
+            a1 = eq_requant_fast(a1, m1, s1);
+            a2 = eq_requant_fast(a2, m2, s2);
+            a3 = eq_requant_fast(a3, m3, s3);
         } else {
-            a0 = eq_requant_general(a0, mult[c], shift[c]);
-            a1 = eq_requant_general(a1, mult[c + 1], shift[c + 1]);
-            a2 = eq_requant_general(a2, mult[c + 2], shift[c + 2]);
-            a3 = eq_requant_general(a3, mult[c + 3], shift[c + 3]);
+            a0 = eq_requant_general(a0, m0, s0);
+            a1 = eq_requant_general(a1, m1, s1);
+            a2 = eq_requant_general(a2, m2, s2);
+            a3 = eq_requant_general(a3, m3, s3);
         }
         if (full) {
             out[c] = (int8_t)eq_ssat8(a0 + offset);
@@ -75,8 +80,9 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
     }
 }
 
-void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, const int8_t *w, const int32_t *bias,
-                      const int32_t *mult, const int8_t *shift, int8_t *scratch, int8_t *out) {
+void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out) {
+    const int8_t *const w = p->w, *const shift = p->shift;
+    const int32_t *const bias = p->bias, *const mult = p->mult;
     const int8_t *taps[EQ_DW_MAX_TAPS];
     int32_t offsets[EQ_DW_MAX_TAPS];
     eq_dw_layer l;
@@ -89,6 +95,7 @@ void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, const int
     l.lo = p->act_min;
     l.hi = p->act_max;
     l.fast = p->fast_requant;
+    l.step = p->shift_step;
     eq_fill_bytes(scratch, (int8_t)p->input_zero_point, ch);
     for (fy = 0, k = 0; fy < k_h; ++fy) { /* each tap's byte offset from the window's first tap */
         for (fx = 0; fx < k_w; ++fx) {
