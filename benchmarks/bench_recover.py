@@ -1,4 +1,4 @@
-"""`edgeq convert --recover` on the models built to be hard for min/max int8 (tests/quantize/recover_models.py).
+"""`edgeq convert --recover` on the models built to be hard for min/max int8 (tests/recover/recover_models.py).
 
 Run: .venv/bin/python benchmarks/bench_recover.py [--repeat N] [--cases a,b]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "quantize"))
+sys.path.insert(0, str(ROOT / "tests" / "recover"))
 
 from recover_models import ALL_CASES, build  # noqa: E402
 
@@ -34,7 +34,7 @@ def _timed_convert(case, out: Path, recover: bool) -> tuple[float, object]:
 
 def _quality(case, tflite) -> float:
     from edgeq.load.loader import load_model
-    from edgeq.quantize.recover.score import float_outputs, score
+    from edgeq.recover.score import float_outputs, score
     from edgeq.samples import load_samples
 
     source = load_model(case.model)

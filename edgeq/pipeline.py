@@ -10,9 +10,9 @@ from typing import Protocol
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, template_warnings, write_project
+from edgeq.emit.boards import machine_for
 from edgeq.emulate import verify
 from edgeq.emulate.engine_fit import counted_latency, engine_figures
-from edgeq.emulate.machines import machine_for
 from edgeq.emulate.tflm import find_tree
 from edgeq.emulate.tools import find_toolchain
 from edgeq.emulate.verify import measured_arena
@@ -29,7 +29,7 @@ from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
-from edgeq.quantize.recover import recover_accuracy
+from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.validate.html import render_html

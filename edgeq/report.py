@@ -18,31 +18,12 @@ from edgeq.emit import EmitResult
 from edgeq.emulate import EmulationReport
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions
-from edgeq.quantize.recover import RecoveryReport
+from edgeq.recover import RecoveryReport
 from edgeq.samples import SampleSet
-from edgeq.tflite import Tensor, TFLiteModel
+from edgeq.tflite import TFLiteModel
+from edgeq.tflite.describe import model_info
 from edgeq.validate.report import ValidationReport
 from edgeq.version import __version__
-
-
-def tensor_info(tensor: Tensor) -> dict[str, Any]:
-    """Name, shape, dtype and quantization of one tensor."""
-    info: dict[str, Any] = {"name": tensor.name, "shape": list(tensor.shape), "dtype": tensor.dtype}
-    if tensor.quantization is not None:
-        info.update(tensor.quantization.to_dict())
-    return info
-
-
-def model_info(tflite: TFLiteModel) -> dict[str, Any]:
-    """The parts of a .tflite model a user needs at a glance."""
-    return {
-        "sha256": tflite.sha256,
-        "size_bytes": tflite.size,
-        "inputs": [tensor_info(t) for t in tflite.main.input_tensors()],
-        "outputs": [tensor_info(t) for t in tflite.main.output_tensors()],
-        "ops": tflite.op_counts(),
-        "op_versions": tflite.op_versions(),
-    }
 
 
 def project_entry(project: EmitResult) -> dict[str, Any]:

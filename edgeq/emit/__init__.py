@@ -228,7 +228,7 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
 def emit_report(model: TFLiteModel, target: TargetProfile, result: EmitResult) -> dict[str, Any]:
     """report.json of an `edgeq emit` output: the model, the target and the project (deterministic: no times)."""
     from edgeq.check.rules import target_identity
-    from edgeq.report import model_info
+    from edgeq.tflite.describe import model_info
     from edgeq.version import __version__
 
     target_entry = target_identity(target, result.runtime)

@@ -237,8 +237,7 @@ def tflm_build_context(target: TargetProfile) -> dict[str, Any]:
 def qemu_board_context(target: TargetProfile) -> dict[str, str] | None:
     """The emulated board of a Cortex-M target for `-DEDGEQ_BOARD=qemu`: QEMU machine, edgeq's start-up code and
     the linker script for the machine's memory map; None when QEMU has no machine for the core."""
-    from edgeq.emulate.firmware import EXIT_FAULT, render_linker_script
-    from edgeq.emulate.machines import data_dir, machines
+    from edgeq.emit.boards import EXIT_FAULT, data_dir, machines, render_linker_script
 
     name = target.emulator.qemu_machine if target.is_mcu else ""
     machine = machines().get(name) if name else None

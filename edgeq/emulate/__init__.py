@@ -11,8 +11,8 @@ library), tflm_firmware (the TFLM harness and link), plugin (the instruction-cou
 (running the guest under a time-out), verify (the comparison and the report).
 """
 
+from edgeq.emit.boards import Machine, machine_for, machines
 from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
-from edgeq.emulate.machines import Machine, machine_for, machines
 from edgeq.emulate.qemu import GuestRun
 from edgeq.emulate.tools import DEBIAN_PACKAGES, Toolchain, find_toolchain
 from edgeq.emulate.verify import (

@@ -13,19 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgeq.emulate.machines import Machine, data_dir
+from edgeq.emit.boards import EXIT_FAULT, EXIT_SETUP, Machine, data_dir, render_linker_script
 from edgeq.emulate.tools import Toolchain, run_tool
 from edgeq.errors import VerifyError
 from edgeq.render import render
 from edgeq.version import __version__
 
-# Exit codes the guest reports through semihosting (QEMU itself exits 1 on its own errors).
-EXIT_SETUP = 3   # the harness could not start: I/O sizes differ from model.tflite, no input file
-EXIT_FAULT = 4   # a HardFault/MemManage/BusFault/UsageFault/SecureFault handler ran
-
 INPUT_FILE = "edgeq_inputs.bin"
-STACK_BYTES = 32 * 1024
-HEAP_BYTES = 16 * 1024  # newlib's stdio buffers for the semihosting console and the input file
 OPTIMIZE = "-O2"
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -106,12 +100,6 @@ def render_harness(name: str, input_sizes: list[int], output_sizes: list[int]) -
     return render("_emulate/harness.c.j2", {
         "version": __version__, "name": name, "NAME": name.upper(), "inputs": list(input_sizes),
         "outputs": list(output_sizes), "input_file": INPUT_FILE})
-
-
-def render_linker_script(machine: Machine, stack_bytes: int = STACK_BYTES, heap_bytes: int = HEAP_BYTES) -> str:
-    """The linker script placing code, data, heap and stack in `machine`'s memory map."""
-    return render("_emulate/link.ld.j2", {"version": __version__, "machine": machine,
-                                          "stack_bytes": stack_bytes, "heap_bytes": heap_bytes})
 
 
 def _object_name(source: Path, project: CProject) -> str:

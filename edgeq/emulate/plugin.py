@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from edgeq.emulate.machines import data_dir
+from edgeq.emit.boards import data_dir
 from edgeq.emulate.tools import Toolchain, run_tool
 from edgeq.errors import VerifyError
 

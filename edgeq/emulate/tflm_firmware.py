@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeq.emit.boards import Machine, data_dir
 from edgeq.emulate.firmware import (
     EXIT_FAULT,
     EXIT_SETUP,
@@ -23,7 +24,6 @@ from edgeq.emulate.firmware import (
     read_symbols,
     render_linker_script,
 )
-from edgeq.emulate.machines import Machine, data_dir
 from edgeq.emulate.tflm import TflmLibrary, compilers
 from edgeq.emulate.tools import Toolchain, run_tool
 from edgeq.errors import VerifyError

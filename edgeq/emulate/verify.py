@@ -15,8 +15,8 @@ import numpy as np
 
 from edgeq.check.macs import op_costs, total_macs
 from edgeq.check.targets import TargetProfile, get_target
+from edgeq.emit.boards import machine_for
 from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
-from edgeq.emulate.machines import machine_for
 from edgeq.emulate.plugin import counting_plugin
 from edgeq.emulate.qemu import COMPLETED, GuestRun, run_guest
 from edgeq.emulate.tools import Toolchain, find_toolchain, run_bounded

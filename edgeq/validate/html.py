@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
@@ -18,9 +18,6 @@ from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
 from edgeq.validate.report import ValidationReport, fmt
 from edgeq.version import __version__
-
-if TYPE_CHECKING:
-    from edgeq.quantize.recover import RecoveryReport
 
 TEMPLATE = "_report/validation_report.html.j2"
 SQNR_AXIS_DB = 60.0  # bars longer than this (and infinite SQNR) are drawn full length
@@ -147,9 +144,10 @@ def _plots(report: ValidationReport) -> dict[str, list[dict[str, Any]]]:
     return {"confusion": confusion, "histograms": histograms}
 
 
-def render_html(report: ValidationReport, recovery: RecoveryReport | None = None) -> str:
+def render_html(report: ValidationReport, recovery: Any = None) -> str:
     """The report as one HTML page that opens offline (deterministic bytes for the same report); with the
-    accuracy-recovery candidates when `edgeq convert --recover` ran."""
+    accuracy-recovery candidates when `edgeq convert --recover` ran (`recovery`: an edgeq.recover.RecoveryReport,
+    which sits above this layer, so only its `rows()` are used)."""
     layers = report.layers
     view = {
         "version": __version__,

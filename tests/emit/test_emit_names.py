@@ -10,7 +10,7 @@ from emit_models import build_tiny_model
 
 from edgeq.check.targets import get_target
 from edgeq.emit import write_project
-from edgeq.emulate.machines import data_dir
+from edgeq.emit.boards import data_dir
 from edgeq.render import (
     MAX_IDENTIFIER,
     c_identifier,

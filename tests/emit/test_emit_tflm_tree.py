@@ -18,8 +18,8 @@ from test_emit_compile import cortex_m_flag_sets
 
 from edgeq.check.targets import get_target
 from edgeq.emit import write_project
+from edgeq.emit.boards import machines
 from edgeq.emit.tflm_build import build_settings
-from edgeq.emulate.machines import machines
 from edgeq.emulate.tflm import check_tree, tree_digest, tree_sources
 from edgeq.errors import VerifyError
 

@@ -135,8 +135,8 @@ def test_every_emulated_core_runs_the_harness(tmp_path, toolchain, target):
 
 @pytest.mark.parametrize("target", ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"])
 def test_edgeq_own_c_compiles_warning_free(tmp_path, toolchain, target):
+    from edgeq.emit.boards import data_dir
     from edgeq.emulate.firmware import render_harness
-    from edgeq.emulate.machines import data_dir
     from edgeq.emulate.tools import run_tool
 
     write_fake_model(tmp_path)

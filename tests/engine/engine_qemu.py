@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edgeq.check.targets import get_target
+from edgeq.emit.boards import data_dir
 from edgeq.emulate import find_toolchain, machine_for
 from edgeq.emulate.firmware import EXIT_FAULT, EXIT_SETUP, render_linker_script
-from edgeq.emulate.machines import data_dir
 from edgeq.emulate.tools import run_bounded, run_tool
 from edgeq.engine import EngineBuild
 from edgeq.tflite import TFLiteModel

@@ -158,7 +158,7 @@ def test_recover_needs_int8_and_enough_samples(recovered, tmp_path):
 
 def test_a_technique_that_fails_is_reported_not_fatal(recovered, tmp_path, monkeypatch):
     from edgeq.pipeline import ConvertOptions, convert
-    from edgeq.quantize.recover import search
+    from edgeq.recover import search
 
     def refuse(model):
         raise ValueError("clone_model cannot rebuild a subclassed model")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeq.quantize.converter import QuantizeOptions
-from edgeq.quantize.recover.score import GapClosed, Scores
+from edgeq.recover.score import GapClosed, Scores
 from edgeq.tflite import TFLiteModel
 from edgeq.validate.report import fmt, json_number
 

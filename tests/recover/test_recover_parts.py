@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from recover_models import build
 
-from edgeq.quantize.recover import ranges
+from edgeq.recover import ranges
 
 
 def _histogram(values: np.ndarray) -> ranges.TensorHistogram:
@@ -71,7 +71,7 @@ def scaled(tmp_path_factory):
 
 
 def test_equalization_keeps_the_function_and_balances_the_channels(scaled):
-    from edgeq.quantize.recover.equalize import equalizable_pairs, equalize
+    from edgeq.recover.equalize import equalizable_pairs, equalize
 
     case, source = scaled
     model = source.keras_model
@@ -88,7 +88,7 @@ def test_equalization_keeps_the_function_and_balances_the_channels(scaled):
 
 
 def test_equalization_skips_a_clipping_activation(tmp_path):
-    from edgeq.quantize.recover.equalize import equalizable_pairs
+    from edgeq.recover.equalize import equalizable_pairs
     from edgeq.tfenv import keras
 
     k = keras()
@@ -103,7 +103,7 @@ def test_equalization_skips_a_clipping_activation(tmp_path):
 
 
 def test_bias_correction_removes_the_mean_error_of_int8_weights(tmp_path):
-    from edgeq.quantize.recover.bias import correct_biases, fake_quantize
+    from edgeq.recover.bias import correct_biases, fake_quantize
     from edgeq.samples import SampleSet
     from edgeq.tfenv import keras
 

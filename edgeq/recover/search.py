@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,14 +25,11 @@ from edgeq.check.targets import TargetProfile
 from edgeq.errors import CalibrationError, EdgeqError, UsageError
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions, calibrated_model, quantize, quantize_calibrated
-from edgeq.quantize.recover import bias, equalize, ranges
-from edgeq.quantize.recover.report import Candidate, RecoveryReport
-from edgeq.quantize.recover.score import float_accuracy, float_outputs, gap_closed, score
+from edgeq.recover import bias, equalize, ranges
+from edgeq.recover.report import Candidate, RecoveryReport
+from edgeq.recover.score import float_accuracy, float_outputs, gap_closed, score
 from edgeq.samples import SampleSet, load_samples, select_indices
 from edgeq.tflite import TFLiteModel, read_model
-
-if TYPE_CHECKING:
-    from edgeq.pipeline import ConvertOptions
 
 MIN_SAMPLES = 20
 HELD_OUT_SHARE = 4  # one sample in four chooses, the rest calibrate
@@ -42,6 +40,18 @@ DEFAULT_MIN_SQNR_DB = 20.0
 MAX_VALIDATION_SAMPLES = 2000
 
 Step = Callable[[str], None]
+
+
+class RecoverOptions(Protocol):
+    """What recovery reads of `edgeq convert`'s options (edgeq.pipeline.ConvertOptions has these fields)."""
+
+    recover: bool
+    mode: str
+    io_type: str
+    runtime: str
+    val: Path | None
+    validation: Any  # ValidationOptions: thresholds and the validation sample limit
+    preprocess: Any  # samples.Preprocess
 
 
 def _subset(samples: SampleSet, indices: np.ndarray, tag: str) -> SampleSet:
@@ -121,7 +131,7 @@ def _int8_candidates(source: LoadedModel, options: QuantizeOptions, calib: Sampl
     return candidates
 
 
-def _int16_candidate(source: LoadedModel, options: ConvertOptions, target: TargetProfile, best: Candidate,
+def _int16_candidate(source: LoadedModel, options: RecoverOptions, target: TargetProfile, best: Candidate,
                      plain: TFLiteModel, calib: SampleSet, step: Step) -> Candidate:
     scores = best.selection
     assert scores is not None
@@ -159,7 +169,7 @@ def _int16_candidate(source: LoadedModel, options: ConvertOptions, target: Targe
                      cost=cost)
 
 
-def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet | None, options: ConvertOptions,
+def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet | None, options: RecoverOptions,
                      target: TargetProfile, step: Step) -> tuple[TFLiteModel, RecoveryReport | None]:
     """The model to ship and the report of every candidate (the plain model and None unless options.recover)."""
     if not options.recover:
@@ -210,7 +220,7 @@ def _score_all(candidates: list[Candidate], source: LoadedModel, samples: Sample
             candidate.status, candidate.detail, candidate.model = "failed", str(exc)[:200], None
 
 
-def _report_on_validation(report: RecoveryReport, source: LoadedModel, options: ConvertOptions) -> None:
+def _report_on_validation(report: RecoveryReport, source: LoadedModel, options: RecoverOptions) -> None:
     limit = min(options.validation.samples or MAX_VALIDATION_SAMPLES, MAX_VALIDATION_SAMPLES)
     data = load_samples(options.val, source.inputs, limit=limit, preprocess=options.preprocess, what="validation")
     expected = float_outputs(source, data)

@@ -1,4 +1,6 @@
-"""The QEMU machines firmware runs on (data/machines.toml) and the choice of one for a target profile."""
+"""The emulated boards: the QEMU machines firmware runs on (edgeq/data/emulate/machines.toml), the choice of one
+for a target profile, and what a firmware for one needs (linker script, exit codes, stack and heap). Both the
+`-DEDGEQ_BOARD=qemu` project files (emit) and `edgeq verify` (emulate) use it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,14 @@ from typing import Any
 from edgeq import resources
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import TargetError, VerifyError
+from edgeq.render import render
+from edgeq.version import __version__
+
+# Exit codes the guest reports through semihosting (QEMU itself exits 1 on its own errors).
+EXIT_SETUP = 3   # the harness could not start: I/O sizes differ from model.tflite, no input file
+EXIT_FAULT = 4   # a HardFault/MemManage/BusFault/UsageFault/SecureFault handler ran
+STACK_BYTES = 32 * 1024
+HEAP_BYTES = 16 * 1024  # newlib's stdio buffers for the semihosting console and the input file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,3 +97,9 @@ def machine_for(profile: TargetProfile) -> Machine:
         raise TargetError(f"target {profile.name} is a {profile.cpu.core} but QEMU machine {name} has a "
                           f"{machine.cpu}; fix [emulator] qemu_machine in {profile.name}.toml")
     return machine
+
+
+def render_linker_script(machine: Machine, stack_bytes: int = STACK_BYTES, heap_bytes: int = HEAP_BYTES) -> str:
+    """The linker script placing code, data, heap and stack in `machine`'s memory map."""
+    return render("_emulate/link.ld.j2", {"version": __version__, "machine": machine,
+                                          "stack_bytes": stack_bytes, "heap_bytes": heap_bytes})
