@@ -51,10 +51,11 @@ static EQ_NOINLINE void eq_dw_pixel(const eq_dw_layer *l, const int8_t *const *t
             }
         }
         int32_t m0, m1, m2, m3, s0, s1, s2, s3;
-        eq_channel_quant(mult, shift, step, c, &m0, &s0);
-        eq_channel_quant(mult, shift, step, c + 1, &m1, &s1);
-        eq_channel_quant(mult, shift, step, c + 2, &m2, &s2);
-        eq_channel_quant(mult, shift, step, c + 3, &m3, &s3);
+        const int8_t *const group = shift + (c & -step); /* the group's shifts, or the layer's one entry */
+        eq_channel_quant(mult + c, group, step, 0, &m0, &s0);
+        eq_channel_quant(mult + c, group, step, 1, &m1, &s1);
+        eq_channel_quant(mult + c, group, step, 2, &m2, &s2);
+        eq_channel_quant(mult + c, group, step, 3, &m3, &s3);
         if (fast) {
             a0 = eq_requant_fast(a0, m0, s0);
             a1 = eq_requant_fast(a1, m1, s1);
