@@ -38,10 +38,12 @@ def _wrap_int32(values: np.ndarray) -> np.ndarray:
     return ((np.asarray(values, np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
-def _channel_tables(ctx: LoweringContext, op: Operator, weights: np.ndarray, channels: int,
-                    input_offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """(bias with the input offset folded in, multipliers, int8 shifts, fast requantization exact) per output
-    channel, from `weights` [channels, taps]."""
+def _channel_tables(ctx: LoweringContext, op: Operator, weights: np.ndarray, channels: int, input_offset: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(weights, bias with the input offset folded in, multipliers, int8 shifts, fast requantization exact) per
+    output channel, from `weights` [channels, taps]. A channel whose multiplier is 0 (a scale below 2^-32)
+    outputs its zero point whatever it accumulates: its weights and bias become 0, so it accumulates 0, which
+    any multiplier maps to 0; it gets 2^30 and the layer's smallest shift, which the packed words can hold."""
     inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
     per_channel, mult, shift = _per_channel_multipliers(ctx, inp, filt, out, channels)
     if not per_channel:
@@ -49,11 +51,16 @@ def _channel_tables(ctx: LoweringContext, op: Operator, weights: np.ndarray, cha
     bias = np.zeros(channels, np.int64)
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         bias = np.asarray(ctx.constant(op.inputs[2]), np.int64).reshape(-1)
+    dead = mult == 0
+    if dead.any():
+        weights, bias, mult, shift = weights.copy(), bias.copy(), mult.copy(), shift.copy()
+        weights[dead], bias[dead], mult[dead] = 0, 0, 1 << 30
+        shift[dead] = shift[~dead].min() if (~dead).any() else -1
     w = weights.astype(np.int64)
     folded = _wrap_int32(bias + input_offset * w.sum(axis=1))
     bound = np.abs(folded.astype(np.int64)) + 128 * np.abs(w).sum(axis=1)
     fast = bool((shift <= -1).all() and (bound < _FAST_LIMIT).all())
-    return folded, mult.astype(np.int32), shift.astype(np.int8), fast
+    return weights, folded, mult.astype(np.int32), shift.astype(np.int8), fast
 
 
 def _constant_filter(ctx: LoweringContext, op: Operator) -> np.ndarray | None:
@@ -74,7 +81,8 @@ def pack_quant(mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndar
     """Per-channel multipliers and shifts as the kernels' eq_channel_quant reads them: (int32 words, int8 shift
     table, table step). Bits 0-29 of a word hold the multiplier below its leading bit 30; when the shifts span
     at most 4 values, bits 30-31 hold the shift less the smallest, the table's one entry (step 0), else the
-    table holds every shift (step 1). None when a multiplier is outside [2^30, 2^31) (a zero scale)."""
+    table holds every shift (step 1). None when a multiplier is outside [2^30, 2^31) (_channel_tables has
+    replaced TFLite's only other value, 0)."""
     mult, shift = np.asarray(mult, np.int64), np.asarray(shift, np.int64)
     if mult.size == 0 or (mult < 1 << 30).any() or (mult >= 1 << 31).any():
         return None
@@ -121,8 +129,8 @@ def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | None:
     taps = k_h * k_w * in_c
     kp = _round_up(taps, 4)
     direct = int(k_h == 1 and k_w == 1 and in_c % 4 == 0 and window["pad_h"] == 0 and window["pad_w"] == 0)
-    weights = filters.reshape(out_c, taps)
-    folded, mult, shift, fast = _channel_tables(ctx, op, weights, out_c, window["input_offset"])
+    weights, folded, mult, shift, fast = _channel_tables(ctx, op, filters.reshape(out_c, taps), out_c,
+                                                         window["input_offset"])
     pairs = _round_up(out_c, 2)
     laid = np.zeros((pairs, kp), np.int8)
     laid[:out_c, :taps] = weights
@@ -156,8 +164,9 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     if filters is None or out_c != in_c or in_c % 4 or k_h * k_w > DW_MAX_TAPS:
         return None
     window = dict(_window_params(ctx, op, (k_h, k_w), out_c))
-    weights = filters.reshape(k_h * k_w, out_c)
-    folded, mult, shift, fast = _channel_tables(ctx, op, weights.T, out_c, window["input_offset"])
+    by_channel, folded, mult, shift, fast = _channel_tables(ctx, op, filters.reshape(k_h * k_w, out_c).T, out_c,
+                                                            window["input_offset"])
+    weights = by_channel.T
     names = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w",
              "dilation_h", "dilation_w", "pad_h", "pad_w")
     params = [(n if n != "in_c" else "channels", window[n]) for n in names]
@@ -189,7 +198,7 @@ def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered | None:
         return None
     act_min, act_max = activation_bounds(ctx, op, out)
     input_offset = -ctx.zero_point(inp)
-    folded, mult, shift, fast = _channel_tables(ctx, op, filters, out_depth, input_offset)
+    filters, folded, mult, shift, fast = _channel_tables(ctx, op, filters, out_depth, input_offset)
     per_channel = ctx.scales(filt).size > 1
     kp, fours = _round_up(depth, 4), _round_up(out_depth, 4)
     laid = np.zeros((fours, kp), np.int8)

@@ -91,6 +91,45 @@ def build_tiny_model(float_io: bool = False, tensor_name: str = "input") -> byte
     return bytes(builder.Output())
 
 
+def build_quantize_model(quantizations: list[tuple[float, int]], values: int, dtype: str = "int8") -> bytes:
+    """For each (scale, zero point) k: float32 input f_k [values] -> QUANTIZE -> output k, and integer input
+    q_k [256] -> DEQUANTIZE -> float32 output. The integer inputs and outputs carry the quantizations, so the
+    model_io.h rendered for this model has a quantize and a dequantize helper per k, and the interpreter
+    running the model computes TFLite's QUANTIZE and DEQUANTIZE for the same parameters."""
+    fb = schema()
+    T = fb.TensorType
+    kind = {"int8": T.INT8, "uint8": T.UINT8}[dtype]
+    count = len(quantizations)
+    tensors = []
+    for k, (scale, zp) in enumerate(quantizations):  # 4 tensors per k: f_k, quantized_k, q_k, dequantized_k
+        tensors += [_tensor(fb, f"real{k}", [values], T.FLOAT32, 0),
+                    _tensor(fb, f"quantized{k}", [values], kind, 0, scale, zp),
+                    _tensor(fb, f"raw{k}", [256], kind, 0, scale, zp),
+                    _tensor(fb, f"dequantized{k}", [256], T.FLOAT32, 0)]
+    codes = []
+    for code in ("QUANTIZE", "DEQUANTIZE"):
+        oc = fb.OperatorCodeT()
+        value = getattr(fb.BuiltinOperator, code)
+        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = value, min(value, 127), 1
+        codes.append(oc)
+    sg = fb.SubGraphT()
+    sg.tensors, sg.name, sg.operators = tensors, b"main", []
+    for k in range(count):
+        for code, src, dst in ((0, 4 * k, 4 * k + 1), (1, 4 * k + 2, 4 * k + 3)):
+            op = fb.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = code, [src], [dst]
+            sg.operators.append(op)
+    # Inputs: the float ones, then the integer ones; outputs: the integer ones, then the float ones.
+    sg.inputs = [4 * k for k in range(count)] + [4 * k + 2 for k in range(count)]
+    sg.outputs = [4 * k + 1 for k in range(count)] + [4 * k + 3 for k in range(count)]
+    model = fb.ModelT()
+    model.version, model.description = 3, b"edgeq QUANTIZE/DEQUANTIZE reference"
+    model.operatorCodes, model.subgraphs, model.buffers = codes, [sg], [fb.BufferT()]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 _TYPES = {"float32": "FLOAT32", "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "int32": "INT32"}
 
 

@@ -50,7 +50,11 @@ def test_int_values() -> None:
 
 
 def test_float_literals_round_trip_exactly() -> None:
-    values = np.array([0.0, 1.0, -2.5, 1e-7, 3.4028235e38, 0.1, 1 / 3], np.float32)
+    # 0.0152711235 is a float32 that 8 significant digits do not pin down; the random bit patterns cover every
+    # exponent (denormals included).
+    bits = np.random.default_rng(9).integers(0, 0x7F800000, 5000).astype(np.uint32)
+    values = np.concatenate([np.array([0.0, 1.0, -2.5, 1e-7, 3.4028235e38, 0.1, 1 / 3, 0.015271123498678207],
+                                      np.float32), bits.view(np.float32), -bits.view(np.float32)])
     for value in values:
         literal = c_float_literal(float(value))
         assert literal.endswith("f") and ("." in literal or "e" in literal)

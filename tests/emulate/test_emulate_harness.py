@@ -73,6 +73,39 @@ def test_instruction_counts_repeat_exactly_across_runs(tmp_path, toolchain):
     assert len(first.instructions) == 4 and min(first.instructions) > 50
 
 
+def test_verify_counts_a_one_lsb_difference_as_a_mismatch(tmp_path, toolchain):
+    """verify's comparator on a real guest run: the host expectation moved by +-1 LSB in one value, at
+    either end of the sample list, is one mismatched value with a max difference of 1."""
+    from edgeq.emulate.verify import _compare
+
+    samples = fake_samples(3)
+    _, run = _run(tmp_path, toolchain, samples)
+    assert run.status == COMPLETED, run.detail
+    expected = [(expected_fake_outputs(x),) for x in samples]
+    assert _compare(expected, run) == (True, 0, 0, 3 * OUT_BYTES)
+    for sample, index, delta in ((0, 0, 1), (2, OUT_BYTES - 1, -1), (1, 2, 1), (1, 2, -1)):
+        moved = [tuple(a.copy() for a in want) for want in expected]
+        value = int(moved[sample][0][index])
+        moved[sample][0][index] = value + delta if -128 < value + delta < 127 else value - delta
+        assert _compare(moved, run) == (False, 1, 1, 3 * OUT_BYTES), (sample, index, delta)
+
+
+def test_verify_compares_float_outputs_to_the_ulp():
+    from edgeq.emulate.qemu import GuestRun, SampleOutput
+    from edgeq.emulate.verify import _compare
+
+    # A float output compared by value: one ulp off is a mismatch, NaN one with no finite max difference.
+    want = np.array([0.25, -1.5, 3.0], np.float32)
+    guest = want.copy()
+    guest[1] = np.nextafter(guest[1], np.float32(0))
+    run = GuestRun(COMPLETED, 0, [SampleOutput(0, {0: guest.tobytes()})], [1], 0, 0)
+    equal, max_diff, mismatched, compared = _compare([(want,)], run)
+    assert (equal, mismatched, compared) == (False, 1, 3) and max_diff == abs(float(want[1]) - float(guest[1]))
+    guest[1] = np.nan
+    run = GuestRun(COMPLETED, 0, [SampleOutput(0, {0: guest.tobytes()})], [1], 0, 0)
+    assert _compare([(want,)], run) == (False, None, 1, 3)
+
+
 def test_a_faulting_model_is_reported_as_a_fault(tmp_path, toolchain):
     samples = fake_samples(3, first=[5, FAULT_TRIGGER, 5])
     _, run = _run(tmp_path, toolchain, samples, behaviour="fault")

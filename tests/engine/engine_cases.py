@@ -30,7 +30,7 @@ def _scale(rng: np.random.Generator, lo: float = 1e-3, hi: float = 0.5) -> float
 
 
 def _zp(rng: np.random.Generator) -> int:
-    return int(rng.choice([-128, 0, int(rng.integers(-128, 128))]))
+    return int(rng.choice([-128, 0, 127, int(rng.integers(-128, 128))]))
 
 
 def _activation(rng: np.random.Generator) -> str:

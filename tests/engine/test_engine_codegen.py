@@ -108,6 +108,31 @@ def test_int8_paths_use_no_floating_point_on_cortex_m4(engine_models, dsp, tmp_p
     fpu = re.findall(r"^\s+[0-9a-f]+:\s+(?:[0-9a-f]{4} ?){1,2}\s+(v[a-z0-9.]+)\s", listing, re.M)
     kernel = "eq_conv_dsp_s8" if dsp else "eq_conv_s8"
     assert kernel in listing and not fpu, sorted(set(fpu))
+    # fpv4-sp-d16 has no double precision: `double` arithmetic compiles to library calls, not v* instructions.
+    undefined = subprocess.run(["arm-none-eabi-nm", "-u", *int8_objects], capture_output=True, text=True,
+                               check=True).stdout
+    assert soft_float_calls(undefined) == [], undefined
+
+
+# EABI soft-float helpers (__aeabi_dmul, __aeabi_fadd, __aeabi_i2d, __aeabi_ul2f, __aeabi_d2iz, ...), libgcc's
+# generic ones (__adddf3, __floatsisf, __fixdfsi, __extendsfdf2, ...) and libm.
+SOFT_FLOAT = re.compile(r"^(?:__aeabi_(?:[fd]\w*|\w*2[fd]\w*)|__\w*[sd]f\d?|__(?:float|fix)\w*"
+                        r"|(?:sqrt|exp|log|pow|round|floor|ceil|fabs|lround|tanh)f?)$")
+
+
+def soft_float_calls(nm_undefined: str) -> list[str]:
+    """The floating-point library symbols in `nm -u` output."""
+    return sorted({s for s in re.findall(r"^\s+U (\w+)$", nm_undefined, re.M) if SOFT_FLOAT.match(s)})
+
+
+def test_soft_float_pattern_knows_the_library_names():
+    listing = "".join(f"         U {name}\n" for name in (
+        "__aeabi_dmul", "__aeabi_fadd", "__aeabi_i2d", "__aeabi_ui2f", "__aeabi_l2d", "__aeabi_d2iz", "__aeabi_f2d",
+        "__aeabi_dcmplt", "__adddf3", "__floatsisf", "__fixdfsi", "__extendsfdf2", "roundf", "memcpy", "memset",
+        "__aeabi_memcpy", "__aeabi_idiv", "__aeabi_uidivmod", "__aeabi_ldivmod", "eq_conv_s8"))
+    assert soft_float_calls(listing) == sorted(["__aeabi_dmul", "__aeabi_fadd", "__aeabi_i2d", "__aeabi_ui2f",
+                                                "__aeabi_l2d", "__aeabi_d2iz", "__aeabi_f2d", "__aeabi_dcmplt",
+                                                "__adddf3", "__floatsisf", "__fixdfsi", "__extendsfdf2", "roundf"])
 
 
 def test_c_initializer_round_trips():

@@ -46,6 +46,14 @@ def test_random_plans_are_valid_and_never_worse_than_greedy_by_size():
         assert plan.peak <= plan.greedy_by_size_peak
 
 
+def test_lower_bound_counts_blocks_alive_at_their_last_step():
+    # `last` is inclusive: a tensor read by the op at step 3 is alive with the one that op writes.
+    assert lower_bound([Block("in", 10, 0, 3), Block("out", 20, 3, 5)]) == 30
+    assert lower_bound([Block("in", 10, 0, 2), Block("out", 20, 3, 5)]) == 20
+    assert lower_bound([Block("a", 8, 1, 1), Block("b", 4, 1, 1), Block("c", 16, 0, 0)]) == 16
+    assert lower_bound([]) == 0
+
+
 def test_known_graph_where_greedy_by_size_misses_the_optimum():
     # TFLM's greedy-by-size order places the 32-byte block first at 0 and ends at 80 bytes; 76 is possible
     # (and optimal: it is the lower bound, the bytes alive at step 2).

@@ -222,21 +222,44 @@ def test_emitted_project_golden_output_is_tflm_output(converted):
 
 # -------------------------------------------------------------------------------------------- refusals
 
-def test_rolled_lstm_converts_or_is_refused_in_one_line(tmp_path):
+def test_rolled_lstm_is_unrolled_then_converts_or_is_refused_exactly(tmp_path):
     """Keras 3 exports a rolled LSTM as a WHILE loop and TFLite's int8 calibrator segfaulted on it (the whole
-    process died). quantize now unrolls it; the unrolled cell converts integer-only or, when the converter
-    leaves a float SPLIT in the cell (seen with some weights), is refused naming the layer."""
+    process died). quantize unrolls it. What the converter then makes of the cell is not deterministic: for
+    this very file (fixed names and weights), fresh processes with identical inputs leave a float SPLIT in the
+    cell in about a third of the runs (18 of 47 measured; single-threaded TF, a fixed hash seed, no address
+    randomization or a fixed export path did not change that) and convert it integer-only, to the same bytes,
+    in the others. So the test pins both outcomes exactly: the integer-only model with its ops and validation
+    numbers, or the one-line refusal naming the layer with nothing written."""
     k = _keras()
-    k.utils.set_random_seed(7)
-    path = _write_model(lstm(k), tmp_path, "keras")
-    calib, _ = _write_data(tmp_path, {"x": (10, 4)}, seed=4)
+    L = k.layers
+    model = k.Sequential([k.Input((10, 4)), L.LSTM(8, name="lstm"), L.Dense(3, activation="softmax", name="head")],
+                         name="rnn")
+    # Weights from a seeded numpy draw, not Keras' initializers (those continue a global seed generator that
+    # earlier tests in the process have advanced); the head is sharpened into a decisive classifier.
+    rng = np.random.default_rng(7)
+    weights = [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    weights[-2] *= 40.0
+    model.set_weights(weights)
+    path = _write_model(model, tmp_path, "keras")
+    calib, val = _write_data(tmp_path, {"x": (10, 4)}, seed=4)
     try:
-        result = convert(path, tmp_path / "out", ConvertOptions(target="cortex-m4", calib=calib))
+        result = convert(path, tmp_path / "out", ConvertOptions(target="cortex-m4", calib=calib, val=val))
     except QuantizationError as exc:
-        assert "from layer 'lstm'" in str(exc) and "\n" not in str(exc)
+        message = str(exc)
+        assert message.startswith("the converted model is not integer-only: op 3 DEQUANTIZE") and "\n" not in message
+        assert "op 4 SPLIT from layer 'lstm'" in message and "lstm_cell" in message
+        assert not (tmp_path / "out").exists()
         return
-    assert "WHILE" not in result.tflite.op_counts() and {"FULLY_CONNECTED", "TANH"} <= set(result.tflite.op_counts())
-    assert any("unrolled" in fix for fix in result.report["source"]["compat_fixes"])
+    # 10 time steps unrolled: per step a SPLIT of the gates, 2 FULLY_CONNECTED, 3 LOGISTIC + 2 TANH, ...
+    assert result.tflite.op_counts() == {"ADD": 27, "FULLY_CONNECTED": 20, "LOGISTIC": 29, "MUL": 29,
+                                         "RESHAPE": 10, "SOFTMAX": 1, "SPLIT": 10, "TANH": 20, "UNPACK": 1}
+    assert result.report["quantization"]["integer_only"] is True
+    assert result.report["source"]["compat_fixes"] == \
+        ["'lstm' (LSTM): unrolled over the fixed time steps for export (a rolled layer becomes a WHILE loop)"]
+    checks = {(c.interpreter, c.metric): c.value for c in result.validation.checks}
+    assert checks == {("litert", "top1_agreement"): 94 / 96, ("tflm", "top1_agreement"): 94 / 96}
+    assert result.validation.metric("tflm", "sqnr_db") == pytest.approx(29.495, abs=1e-3)
+    assert result.validation.metric("litert", "sqnr_db") == pytest.approx(29.001, abs=1e-3)
 
 
 def test_layer_normalization_is_refused_naming_the_layer(tmp_path):

@@ -202,3 +202,24 @@ def test_synthetic_calibration_only_on_request_and_loudly(tmp_path, digits_keras
     assert report["calibration"]["synthetic"] is True and report["calibration"]["samples"] == 8
     assert report["calibration"]["source"] == "synthetic:normal(0,1):8:seed0"
     assert any("SYNTHETIC" in w for w in report["warnings"])
+
+
+def test_calib_samples_draws_that_many_rows_from_the_file(tmp_path, monkeypatch, digits_source, digits_int8,
+                                                          repo_root):
+    """--calib-samples N calibrates on the seeded draw of N rows (the quantizer is stubbed: only what it is
+    given matters here), and report.json says so."""
+    from edgeq import pipeline
+    from edgeq.samples import select_indices
+
+    given = []
+    monkeypatch.setattr(pipeline, "load_model", lambda *a, **k: digits_source)
+    monkeypatch.setattr(pipeline, "quantize", lambda source, options, samples, **k: given.append(samples)
+                        or digits_int8)
+    calib = repo_root / "examples" / "digits_calib.npz"
+    result = convert(calib.parent / "digits.keras", tmp_path / "out", ConvertOptions(calib=calib, calib_samples=50))
+    (samples,) = given
+    with np.load(calib) as npz:
+        rows = npz["x"]
+    np.testing.assert_array_equal(samples.arrays[0].reshape(50, -1),
+                                  rows[select_indices(len(rows), 50)].reshape(50, -1).astype(np.float32))
+    assert result.report["calibration"]["samples"] == 50

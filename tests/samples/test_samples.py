@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgeq.errors import CalibrationError, UsageError
-from edgeq.samples import Preprocess, load_samples, select_indices, synthetic_samples
+from edgeq.samples import SELECTION_SEED, Preprocess, load_samples, select_indices, synthetic_samples
 from edgeq.tflite.signature import TensorSpec
 
 IMAGE = [TensorSpec("image", (8, 8, 1))]
@@ -89,6 +89,32 @@ def test_selection_is_deterministic_sorted_and_bounded():
     assert np.array_equal(select_indices(10, 50), np.arange(10))
     with pytest.raises(CalibrationError):
         select_indices(10, 0)
+
+
+@pytest.mark.parametrize(("total", "limit", "indices"), [
+    (20, 5, [5, 6, 9, 10, 13]),
+    (1000, 10, [16, 40, 75, 175, 268, 306, 507, 631, 813, 842]),
+])
+def test_selection_is_pinned(total, limit, indices):
+    """The seeded draw (SELECTION_SEED 0) is part of the output's identity: the same calibration/validation
+    subset on every machine and release. Changing it is a visible, deliberate change of this table."""
+    assert SELECTION_SEED == 0
+    assert select_indices(total, limit).tolist() == indices
+
+
+def test_selection_covers_the_whole_file():
+    # A draw over the file, not its head or tail: every tenth of 10,000 samples gets 200/10 = 20 +- 10 picks.
+    chosen = select_indices(10_000, 200)
+    per_tenth = np.bincount(chosen // 1000, minlength=10)
+    assert per_tenth.min() >= 10 and per_tenth.max() <= 30, per_tenth.tolist()
+    assert chosen.min() < 100 and chosen.max() >= 9900
+
+
+def test_limited_load_returns_the_drawn_rows(tmp_path):
+    x = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1) * np.ones((1, 8, 8, 1), np.float32)
+    np.save(tmp_path / "c.npy", x)
+    samples = load_samples(tmp_path / "c.npy", IMAGE, limit=10)
+    assert samples.arrays[0][:, 0, 0, 0].tolist() == [16, 40, 75, 175, 268, 306, 507, 631, 813, 842]
 
 
 def test_limit_applies_to_inputs_and_labels_together(tmp_path):

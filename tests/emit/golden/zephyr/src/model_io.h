@@ -29,13 +29,19 @@ typedef int8_t tiny_input0_t;
 #define TINY_INPUT0_MAX (127)
 
 // A real value -> the input's integer value: round(value / scale) + zero_point (half away from zero, as
-// TFLite's QUANTIZE op rounds), saturated to the type's range.
+// TFLite's QUANTIZE op rounds), saturated to the type's range; NaN gives the zero point (real 0).
 static inline tiny_input0_t tiny_quantize_input0(float value) {
   float scaled = value / TINY_INPUT0_SCALE;
   if (!(scaled == scaled)) scaled = 0.0f;  // NaN
   if (scaled > 1048576.0f) scaled = 1048576.0f;
   if (scaled < -1048576.0f) scaled = -1048576.0f;
-  int32_t q = (int32_t)(scaled >= 0.0f ? scaled + 0.5f : scaled - 0.5f) + TINY_INPUT0_ZERO_POINT;
+  // roundf without libm: the fraction left by truncation is exact, whereas scaled + 0.5f rounds
+  // (0.49999997f + 0.5f is 1.0f).
+  int32_t q = (int32_t)scaled;
+  const float fraction = scaled - (float)q;
+  if (fraction >= 0.5f) q += 1;
+  if (fraction <= -0.5f) q -= 1;
+  q += TINY_INPUT0_ZERO_POINT;
   if (q < TINY_INPUT0_MIN) q = TINY_INPUT0_MIN;
   if (q > TINY_INPUT0_MAX) q = TINY_INPUT0_MAX;
   return (tiny_input0_t)q;
