@@ -12,6 +12,7 @@ from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, template_warnings, write_project
 from edgeq.emit.boards import machine_for
 from edgeq.emulate import verify
+from edgeq.emulate.engine_fit import counted_latency, engine_figures
 from edgeq.emulate.tflm import find_tree
 from edgeq.emulate.tools import find_toolchain
 from edgeq.emulate.verify import measured_arena
@@ -190,7 +191,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                            progress=progress.validation)
 
     progress.step(f"Checking the model against {target.name}")
-    result.check = check_model(tflite, target)
+    engine = engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures
+    result.check = check_model(tflite, target, engine=engine)
     for finding in result.check.rules:
         if finding.severity == "warning" and not finding.ok:
             warnings.append(f"{finding.rule}: {finding.detail}")
@@ -210,6 +212,10 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                           on_build=lambda files, where: progress.step(
                                               f"Compiling TensorFlow Lite Micro for {target.name} once ({files} "
                                               f"files; cached in {where})"))
+                emulated = result.emulation
+                if engine is not None and emulated.passed and emulated.instructions_per_inference is not None:
+                    result.check.latency = counted_latency(emulated.instructions_per_inference, emulated.per_op,
+                                                           target)
                 measured = measured_arena(result.emulation)
                 if measured is not None:  # the arena TFLM used on the core replaces the host's in the project
                     shutil.rmtree(staging / project)

@@ -111,19 +111,32 @@ def total_macs(model: TFLiteModel) -> int:
 
 @dataclass(frozen=True)
 class LatencyEstimate:
-    """An ESTIMATE of one inference's time on a target: cycles per op from the profile, over the clock."""
+    """An ESTIMATE of one inference's time on a target: cycles per op over the clock. Cycles come from the
+    profile's cycles per MAC, or for the compiled-C engine from instructions (`instructions`: counted under
+    QEMU when `instructions_counted`, else from the fitted per-kernel model) times assumed cycles per
+    instruction (`source` says which)."""
 
     ms: float
     cycles: int
     clock_mhz: float
     source: str
     per_op: tuple[tuple[int, str, str, int], ...]  # (op index, op, cost basis, cycles)
+    instructions: int | None = None
+    instructions_counted: bool = False
+
+    @property
+    def label(self) -> str:
+        """What the figure rests on, for one-line summaries."""
+        return "estimate from instructions counted under QEMU" if self.instructions_counted else "estimate"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": True, "ms": round(self.ms, 3), "cycles": self.cycles, "clock_mhz": self.clock_mhz,
-                "source": self.source,
-                "per_op": [{"index": i, "op": op, "basis": basis, "cycles": cycles}
-                           for i, op, basis, cycles in self.per_op]}
+        data: dict[str, Any] = {"estimate": True, "ms": round(self.ms, 3), "cycles": self.cycles,
+                                "clock_mhz": self.clock_mhz, "source": self.source}
+        if self.instructions is not None:
+            data.update(instructions=self.instructions, instructions_counted=self.instructions_counted)
+        data["per_op"] = [{"index": i, "op": op, "basis": basis, "cycles": cycles}
+                          for i, op, basis, cycles in self.per_op]
+        return data
 
 
 def _optimized(op: Operator, sg: Subgraph, target: TargetProfile, table: dict[str, OpInfo]) -> bool:

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeq.check.arena import ArenaPlan, MemoryPeak, activation_peak, recommended_arena
+from edgeq.check.c_engine import KERNELS as C_KERNELS
+from edgeq.check.c_engine import RUNTIME as C_RUNTIME
+from edgeq.check.c_engine import EngineFigures
 from edgeq.check.macs import LatencyEstimate, estimate_latency, total_macs
 from edgeq.check.optable import OpInfo, load_op_table
 from edgeq.check.targets import TargetProfile, get_target
@@ -70,6 +73,7 @@ class CheckContext:
 
     model: TFLiteModel
     target: TargetProfile
+    engine: EngineFigures | None = None  # --runtime c: the compiled-C engine's figures replace TFLM's
 
     @cached_property
     def op_table(self) -> dict[str, OpInfo]:
@@ -77,8 +81,8 @@ class CheckContext:
 
     @cached_property
     def missing_ops(self) -> dict[str, int]:
-        """Ops (name -> uses) the target's TFLM build does not register; none for LiteRT."""
-        if self.target.runtime.name != "tflm":
+        """Ops (name -> uses) the target's TFLM build does not register; none for LiteRT and the C engine."""
+        if self.target.runtime.name != "tflm" or self.engine is not None:
             return {}
         return {name: count for name, count in self.model.op_counts().items()
                 if name not in self.op_table or self.op_table[name].requires}
@@ -117,15 +121,22 @@ class CheckContext:
 
     @cached_property
     def arena_or_none(self) -> ArenaPlan | None:
-        """The recommended arena, or None for LiteRT targets and models TFLM cannot run."""
-        if self.target.runtime.name != "tflm" or self.runtime_failure is not None:
+        """The recommended TFLM arena, or None for LiteRT targets, the C engine and models TFLM cannot run."""
+        if self.target.runtime.name != "tflm" or self.engine is not None or self.runtime_failure is not None:
             return None
         return self.arena
 
     @cached_property
     def flash(self) -> Budget:
-        """Model + runtime code (estimate) + reserved flash against the target's flash."""
+        """Model + runtime code (estimate) + reserved flash against the target's flash; for the C engine its
+        code (measured or estimated) + weights + tables."""
         t = self.target
+        if self.engine is not None:
+            e = self.engine
+            parts = {"engine code": e.code_bytes, "weights": e.weights_bytes, "tables": e.tables_bytes,
+                     "reserved": int(t.memory.reserved_flash_kb * KIB)}
+            return Budget("flash", parts, int(t.memory.flash_kb * KIB),
+                          estimated_parts=() if e.code_measured else ("engine code",))
         parts = {"model": self.model.size, "runtime code": int(t.runtime.code_flash_kb * KIB),
                  "reserved": int(t.memory.reserved_flash_kb * KIB)}
         return Budget("flash", parts, int(t.memory.flash_kb * KIB), estimated_parts=("runtime code",))
@@ -135,6 +146,9 @@ class CheckContext:
         """Arena (or the activation peak when there is none) + reserved RAM against the target's RAM."""
         t = self.target
         reserved = int(t.memory.reserved_ram_kb * KIB)
+        if self.engine is not None:  # the engine's planned arena and the caller's I/O buffers, exact
+            parts = {"arena": self.engine.arena_bytes, "inputs/outputs": self.engine.io_bytes, "reserved": reserved}
+            return Budget("RAM", parts, int(t.memory.ram_kb * KIB))
         if t.runtime.name == "litert":  # no fixed arena: activations at their peak, the model is mmapped
             parts = {"activations (peak)": self.peak.bytes, "reserved": reserved}
             return Budget("RAM", parts, int(t.memory.ram_kb * KIB), estimated_parts=("activations (peak)",))
@@ -146,7 +160,7 @@ class CheckContext:
 
     @cached_property
     def latency(self) -> LatencyEstimate:
-        return estimate_latency(self.model, self.target)
+        return self.engine.latency if self.engine is not None else estimate_latency(self.model, self.target)
 
 
 @dataclass(frozen=True)
@@ -185,6 +199,10 @@ def _message(function: Rule) -> str:
 @rule("error")
 def ops_supported(ctx: CheckContext) -> tuple[bool, str]:
     """Every operator must be one the target's runtime registers."""
+    if ctx.engine is not None:
+        if ctx.engine.unsupported:
+            return False, ctx.engine.unsupported
+        return True, f"the compiled-C engine generates all {len(ctx.model.op_counts())} op types"
     if ctx.target.runtime.name != "tflm":  # LiteRT has every builtin; custom (incl. Flex) ops need extra libraries
         custom = sorted({op.opcode for sg in ctx.model.subgraphs for op in sg.operators if op.custom})
         if custom:
@@ -245,6 +263,8 @@ def integer_only(ctx: CheckContext) -> tuple[bool, str]:
 def optimized_kernels(ctx: CheckContext) -> tuple[bool, str]:
     """MAC-heavy operators should have an optimized kernel on the target (else the slow reference runs)."""
     kernels = ctx.target.runtime.kernels
+    if ctx.engine is not None:
+        return True, f"compiled-C engine, {ctx.engine.path} kernels"
     if ctx.target.runtime.name != "tflm":
         return True, f"{kernels} kernels"
     heavy = {name: ctx.op_table[name] for name in ctx.model.op_counts()
@@ -273,6 +293,7 @@ class CheckResult:
     macs: int
     latency: LatencyEstimate
     ops: list[dict[str, Any]] = field(default_factory=list)
+    engine: EngineFigures | None = None
 
     @property
     def ok(self) -> bool:
@@ -292,7 +313,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """report.json's `target` block (merged with name/kind/runtime/kernels by the caller)."""
-        return {
+        engine = {"engine": self.engine.to_dict()} if self.engine is not None else {}
+        return {**engine,
             "ok": self.ok,
             "rules": [r.to_dict() for r in self.rules],
             "ops": self.ops,
@@ -316,7 +338,9 @@ def _op_rows(ctx: CheckContext) -> list[dict[str, Any]]:
     versions = ctx.model.op_versions()
     for name, count in ctx.model.op_counts().items():
         info = ctx.op_table.get(name)
-        if ctx.target.runtime.name == "tflm":
+        if ctx.engine is not None:
+            supported, kernel = not ctx.engine.unsupported, f"compiled-c ({ctx.engine.path})"
+        elif ctx.target.runtime.name == "tflm":
             supported = name not in ctx.missing_ops
             kernel = (ctx.target.runtime.kernels if info is not None and info.optimized(ctx.target.runtime.kernels)
                       else "reference") if supported else None
@@ -328,20 +352,22 @@ def _op_rows(ctx: CheckContext) -> list[dict[str, Any]]:
     return rows
 
 
-def check_model(model: str | Path | bytes | TFLiteModel, target: str | TargetProfile = "cortex-m4") -> CheckResult:
-    """Run every rule for a .tflite (path, bytes or parsed model) on a target (name or profile).
+def check_model(model: str | Path | bytes | TFLiteModel, target: str | TargetProfile = "cortex-m4",
+                engine: EngineFigures | None = None) -> CheckResult:
+    """Run every rule for a .tflite (path, bytes or parsed model) on a target (name or profile); with `engine`
+    (edgeq.emulate.engine_fit.engine_figures) for the compiled-C engine instead of the profile's runtime.
 
     Never raises for a model that does not fit: see `.ok`."""
     target = get_target(target) if isinstance(target, str) else target
     model = model if isinstance(model, TFLiteModel) else read_model(model)
-    ctx = CheckContext(model, target)
+    ctx = CheckContext(model, target, engine)
     results = []
     for function, severity in RULES:
         ok, detail = function(ctx)
         results.append(RuleResult(function.__name__, severity, ok, _message(function), " ".join(detail.split())))
     return CheckResult(target=target, model=model, rules=results, flash=ctx.flash, ram=ctx.ram,
                        arena=ctx.arena_or_none, peak=ctx.peak, macs=total_macs(model), latency=ctx.latency,
-                       ops=_op_rows(ctx))
+                       ops=_op_rows(ctx), engine=engine)
 
 
 def rules_documentation() -> list[tuple[str, str, str]]:
@@ -350,12 +376,16 @@ def rules_documentation() -> list[tuple[str, str, str]]:
 
 
 
-def target_identity(target: TargetProfile) -> dict[str, Any]:
-    """Who the target is, as report.json's `target` block starts."""
+def target_identity(target: TargetProfile, runtime: str | None = None) -> dict[str, Any]:
+    """Who the target is, as report.json's `target` block starts; `runtime` "c": the compiled-C engine runs the
+    model instead of the profile's runtime."""
+    if runtime == C_RUNTIME:
+        return {"name": target.name, "kind": target.kind, "runtime": C_RUNTIME, "kernels": C_KERNELS}
     return {"name": target.name, "kind": target.kind, "runtime": target.runtime.name,
             "kernels": target.runtime.kernels}
 
 
 def target_report(result: CheckResult) -> dict[str, Any]:
     """report.json's `target` block: the profile's identity, then the verdict and its numbers."""
-    return {**target_identity(result.target), **result.to_dict()}
+    runtime = C_RUNTIME if result.engine is not None else None
+    return {**target_identity(result.target, runtime), **result.to_dict()}

@@ -125,5 +125,12 @@ def verify_command(state: State, out_dir: Path, samples: int, timeout: float, ta
         for label, value in report.rows():
             table.add_row(label, Text(value))
         state.out.print(table)
+        if report.per_op:
+            ops = Table(title="instructions per operator", title_justify="left")
+            for column in ("op", "type", "instructions", "share", "MACs", "instr/MAC"):
+                ops.add_column(column, justify="left" if column == "type" else "right")
+            for row in report.op_rows():
+                ops.add_row(*row)
+            state.out.print(ops)
     if not report.passed:
         raise VerifyError(report.summary())

@@ -67,7 +67,7 @@ def _summary_table(result: ConvertResult) -> Table:
         arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
         row("fits", f"flash {_used_of(check.flash.used, check.flash.capacity)}, "
                     f"RAM {_used_of(check.ram.used, check.ram.capacity)}{arena}; "
-                    f"~{check.latency.ms:,.2f} ms (estimate)")
+                    f"~{check.latency.ms:,.2f} ms ({check.latency.label})")
     project = result.project
     if project is not None:
         row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "

@@ -104,9 +104,10 @@ def check_tables(result: CheckResult, model_name: str) -> Group:
                         f"{a.kernel_buffers.kernels} buffers (estimate) + {a.margin_bytes} B margin")
     numbers.add_row("activation peak", f"{result.peak.bytes:,} B", escape(result.peak.describe()))
     numbers.add_row("MACs", f"{result.macs:,}", "")
+    basis = (f"from the profile's cycles per MAC (source: `edgeq targets show {result.target.name}`)"
+             if result.engine is None else f"from {result.latency.instructions:,} instructions (see report.json)")
     numbers.add_row("latency (ESTIMATE)", f"{result.latency.ms:,.2f} ms",
-                    f"{result.latency.cycles:,} cycles at {result.latency.clock_mhz:g} MHz from the profile's "
-                    f"cycles per MAC (source: `edgeq targets show {result.target.name}`)")
+                    f"{result.latency.cycles:,} cycles at {result.latency.clock_mhz:g} MHz {basis}")
     return Group(rules, ops, numbers)
 
 

@@ -179,7 +179,7 @@ def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name:
     from edgeq.engine import write_project as write_c_project
 
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
-    build = write_c_project(model, name, vectors, directory)
+    build = write_c_project(model, name, vectors, directory, dsp=target.cpu.dsp)
     written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
     return EmitResult(out_dir=directory, template=engine_template().project_dir, runtime="c", name=name, files=written,
                       arena_size=build.arena_bytes, memory=memory_summary(build, model))
@@ -237,11 +237,11 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
 
 def emit_report(model: TFLiteModel, target: TargetProfile, result: EmitResult) -> dict[str, Any]:
     """report.json of an `edgeq emit` output: the model, the target and the project (deterministic: no times)."""
+    from edgeq.check.rules import target_identity
     from edgeq.tflite.describe import model_info
     from edgeq.version import __version__
 
-    target_entry: dict[str, Any] = {"name": target.name, "kind": target.kind, "runtime": target.runtime.name,
-                                    "kernels": target.runtime.kernels}
+    target_entry = target_identity(target, result.runtime)
     if result.runtime == "tflm" and result.arena_size is not None:
         from edgeq.check.arena import recommended_arena
 

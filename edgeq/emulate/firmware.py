@@ -90,6 +90,7 @@ class Firmware:
     end_marker: int
     sizes: ImageSizes
     functions: dict[str, int]
+    op_marker: int | None = None
 
 
 def render_harness(name: str, input_sizes: list[int], output_sizes: list[int]) -> str:
@@ -126,7 +127,7 @@ def build_firmware(project: CProject, machine: Machine, cpu_flags: tuple[str, ..
     script.write_text(render_linker_script(machine), encoding="utf-8")
 
     cflags = [*cpu_flags, OPTIMIZE, "-std=c99", "-ffunction-sections", "-fdata-sections",
-              f"-DEDGEQ_EXIT_SETUP={EXIT_SETUP}", f"-DEDGEQ_EXIT_FAULT={EXIT_FAULT}"]
+              f"-DEDGEQ_EXIT_SETUP={EXIT_SETUP}", f"-DEDGEQ_EXIT_FAULT={EXIT_FAULT}", "-DEDGEQ_OP_MARKERS"]
     includes = [f"-I{d}" for d in project.include_dirs]
 
     def compile_one(source: Path, obj: Path) -> Path:
@@ -156,7 +157,8 @@ def build_firmware(project: CProject, machine: Machine, cpu_flags: tuple[str, ..
             raise VerifyError(f"{elf.name}: marker {marker} is missing from the linked image")
     sizes = image_sizes(elf, machine, toolchain, map_file, {o.name for o in model_objects})
     return Firmware(elf=elf, machine=machine, cflags=tuple(cflags), begin_marker=symbols["edgeq_mark_begin"],
-                    end_marker=symbols["edgeq_mark_end"], sizes=sizes, functions=functions)
+                    end_marker=symbols["edgeq_mark_end"], sizes=sizes, functions=functions,
+                    op_marker=symbols.get("edgeq_mark_op"))
 
 
 def read_symbols(elf: Path, toolchain: Toolchain, kinds: str = "") -> dict[str, int]:

@@ -33,7 +33,9 @@ class SampleOutput:
 
 @dataclass
 class GuestRun:
-    """The outcome of one QEMU run. `instructions` has one count per completed sample."""
+    """The outcome of one QEMU run. `instructions` has one count per completed sample; with operator
+    markers, `op_instructions` splits each into [prologue, one count per marked operator, epilogue] and
+    `op_markers` names those operators (index, opcode) in call order."""
 
     status: str
     exit_code: int | None
@@ -42,6 +44,8 @@ class GuestRun:
     marker_overhead: int | None
     stack_used_bytes: int | None
     detail: str = ""
+    op_markers: list[tuple[int, str]] = field(default_factory=list)
+    op_instructions: list[list[int]] = field(default_factory=list)
     arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() (TFLM firmware only)
     arena_needed_bytes: int | None = None  # the smallest arena the model ran alike in (0: none)
 
@@ -56,8 +60,9 @@ def qemu_command(toolchain: Toolchain, firmware: Firmware, plugin: Path | None, 
         def escape(text: str) -> str:
             return text.replace(",", ",,")
 
+        op = f",op={firmware.op_marker:#x}" if firmware.op_marker is not None else ""
         command += ["-plugin", f"{escape(str(plugin))},begin={firmware.begin_marker:#x},"
-                               f"end={firmware.end_marker:#x},out={escape(str(counts))}"]
+                               f"end={firmware.end_marker:#x}{op},out={escape(str(counts))}"]
     return command
 
 
@@ -70,8 +75,9 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
     counts.unlink(missing_ok=True)
     done = run_bounded(qemu_command(toolchain, firmware, plugin, counts), timeout=timeout, cwd=work_dir)
     samples, numbers, errors = parse_console(done.stdout)
+    markers = parse_op_markers(done.stdout)
     stack, ended = numbers.get("STACK"), numbers.get("END")
-    overhead, instructions = _read_counts(counts)
+    overhead, instructions, per_op = read_counts(counts, op_pair=firmware.op_marker is not None)
     fault = _FAULT_LINE.search(done.stderr + "\n" + done.stdout)
 
     if done.timed_out:
@@ -93,10 +99,26 @@ def run_guest(firmware: Firmware, inputs: bytes, toolchain: Toolchain, plugin: P
         detail = f"the guest reported {len(samples)} of {expected_samples} samples"
     else:
         status, detail = COMPLETED, ""
+    per_op = per_op[: len(samples)]
+    if any(len(split) != len(markers) + 2 for split in per_op):  # a model without (or with other) markers
+        per_op, markers = [], []
     return GuestRun(status=status, exit_code=None if done.timed_out else done.returncode,
                     samples=[samples[i] for i in sorted(samples)], instructions=instructions[: len(samples)],
-                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail,
-                    arena_used_bytes=numbers.get("ARENA"), arena_needed_bytes=numbers.get("ARENA_NEEDED"))
+                    marker_overhead=overhead, stack_used_bytes=stack, detail=detail, op_markers=markers,
+                    op_instructions=per_op, arena_used_bytes=numbers.get("ARENA"),
+                    arena_needed_bytes=numbers.get("ARENA_NEEDED"))
+
+
+def parse_op_markers(text: str) -> list[tuple[int, str]]:
+    """The guest's `EDGEQ OPS` line -> the model's marked operators as (index, opcode); [] without one."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[:2] == ["EDGEQ", "OPS"]:
+            try:
+                return [(int(index), opcode) for index, _, opcode in (item.partition(":") for item in parts[2:])]
+            except ValueError:
+                return []
+    return []
 
 
 def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], list[str]]:
@@ -124,15 +146,38 @@ def parse_console(text: str) -> tuple[dict[int, SampleOutput], dict[str, int], l
     return samples, numbers, errors
 
 
-def _read_counts(path: Path) -> tuple[int | None, list[int]]:
-    """The plugin's file: the empty marker pair first, then one line per inference (minus that overhead)."""
+def read_counts(path: Path, op_pair: bool = True) -> tuple[int | None, list[int], list[list[int]]]:
+    """The plugin's file -> (begin/end marker overhead, instructions per inference, per inference the split
+    [prologue, each marked operator, epilogue]). The file holds the empty begin/end pair, then (`op_pair`:
+    the compiled-C harness, not TFLM's) a pair around one operator marker (that marker's own cost), then each
+    inference; operator markers are "op <count>" lines before their measurement. Every figure excludes the
+    markers' own instructions."""
     if not path.is_file():
-        return None, []
-    values = [int(line) for line in path.read_text().split("\n") if line.strip().isdigit()]
-    if not values:
-        return None, []
-    overhead = values[0]
-    return overhead, [v - overhead for v in values[1:]]
+        return None, [], []
+    measurements: list[tuple[list[int], int]] = []
+    marks: list[int] = []
+    for line in path.read_text().split("\n"):
+        words = line.split()
+        if len(words) == 2 and words[0] == "op" and words[1].isdigit():
+            marks.append(int(words[1]))
+        elif len(words) == 1 and words[0].isdigit():
+            measurements.append((marks, int(words[0])))
+            marks = []
+    first = 2 if op_pair else 1
+    if len(measurements) < first:
+        return (measurements[0][1] if measurements else None), [], []
+    overhead = measurements[0][1]
+    marker = measurements[1][1] - overhead if op_pair else 0
+    totals, splits = [], []
+    for marks, total in measurements[first:]:
+        totals.append(total - overhead - marker * len(marks))
+        if marks:
+            edges = [0, *marks]
+            split = [edges[i + 1] - edges[i] - marker for i in range(len(marks))]
+            splits.append([*split, total - marks[-1] - overhead])
+        else:
+            splits.append([])
+    return overhead, totals, splits
 
 
 def describe_fault(line: str, firmware: Firmware) -> str:

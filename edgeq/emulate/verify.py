@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeq.check.macs import op_costs, total_macs
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit.boards import machine_for
 from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
@@ -57,6 +58,8 @@ class EmulationReport:
     instructions: list[int] = field(default_factory=list)
     exit_code: int | None = None
     timeout_seconds: float = DEFAULT_TIMEOUT
+    per_op: list[dict[str, Any]] = field(default_factory=list)
+    macs: int | None = None
     runtime: str = "c"                  # what ran the model: "c" (edgeq's compiled-C engine) or "tflm"
     kernels: str = "compiled-c"         # TFLM's kernels ("cmsis-nn", "reference") or "compiled-c"
     arena_used_bytes: int | None = None    # TFLM's arena_used_bytes() on the emulated core
@@ -73,6 +76,24 @@ class EmulationReport:
         """Mean over the samples (they differ only where a kernel branches on data)."""
         return round(sum(self.instructions) / len(self.instructions)) if self.instructions else None
 
+    @property
+    def instructions_per_mac(self) -> float | None:
+        if not self.macs or self.instructions_per_inference is None:
+            return None
+        return round(self.instructions_per_inference / self.macs, 3)
+
+    def per_op_type(self) -> list[dict[str, Any]]:
+        """The per-op counts summed by operator type, most instructions first."""
+        totals: dict[str, list[int]] = {}
+        for row in self.per_op:
+            entry = totals.setdefault(row["op"], [0, 0, 0])
+            entry[0] += 1
+            entry[1] += row["instructions"]
+            entry[2] += row["macs"]
+        return [{"op": op, "count": n, "instructions": instructions, "macs": macs,
+                 "instructions_per_mac": round(instructions / macs, 3) if macs else None}
+                for op, (n, instructions, macs) in sorted(totals.items(), key=lambda kv: -kv[1][1])]
+
     def to_dict(self) -> dict[str, Any]:
         sizes = self.sizes.to_dict() if self.sizes else {}
         return {
@@ -88,6 +109,8 @@ class EmulationReport:
             "instructions_max": max(self.instructions) if self.instructions else None,
             "instructions_per_sample": list(self.instructions),
             "instruction_count": INSTRUCTION_COUNT,
+            "macs": self.macs, "instructions_per_mac": self.instructions_per_mac,
+            "per_op": [dict(row) for row in self.per_op], "per_op_type": self.per_op_type(),
             "exit_code": self.exit_code, "timeout_seconds": self.timeout_seconds,
             "runtime": self.runtime, "kernels": self.kernels,
             "arena": None if self.arena_used_bytes is None else {
@@ -135,8 +158,17 @@ class EmulationReport:
         if self.instructions:
             low, high = min(self.instructions), max(self.instructions)
             spread = "" if low == high else f" (min {low:,}, max {high:,})"
-            rows.append(("instructions", f"{self.instructions_per_inference:,} per inference{spread}"))
+            per_mac = f", {self.instructions_per_mac:.2f} per MAC" if self.instructions_per_mac else ""
+            rows.append(("instructions", f"{self.instructions_per_inference:,} per inference{spread}{per_mac}"))
         return rows
+
+    def op_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """(op index, type, instructions, share, MACs, instructions/MAC) per operator, for a terminal table."""
+        total = sum(row["instructions"] for row in self.per_op) or 1
+        return [(str(row["index"]), row["op"], f"{row['instructions']:,}", f"{100 * row['instructions'] / total:.1f}%",
+                 f"{row['macs']:,}" if row["macs"] else "-",
+                 f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] else "-")
+                for row in self.per_op]
 
 
 def report_target(out_dir: Path) -> str:
@@ -203,6 +235,25 @@ def _compare(expected: list[tuple[np.ndarray, ...]], run: GuestRun) -> tuple[boo
     if not np.isfinite(max_diff):  # NaN/inf from a float output: JSON has no number for it
         return False, None, mismatched, compared
     return mismatched == 0, int(max_diff) if float(max_diff).is_integer() else max_diff, mismatched, compared
+
+
+def per_op_counts(model: TFLiteModel, run: GuestRun) -> list[dict[str, Any]]:
+    """Per marked operator: index, type, mean instructions over the samples, MACs and instructions/MAC;
+    the invoke's own prologue and epilogue (argument checks, output copies) as one row of type "(invoke)"."""
+    if not run.op_instructions:
+        return []
+    costs = {cost.index: cost for cost in op_costs(model)}
+    count = len(run.op_instructions)
+    means = [round(sum(split[k] for split in run.op_instructions) / count) for k in range(len(run.op_markers) + 2)]
+    rows = []
+    for (index, opcode), instructions in zip(run.op_markers, means[1:-1], strict=True):
+        cost = costs.get(index)
+        macs = cost.macs if cost is not None else 0
+        rows.append({"index": index, "op": opcode, "instructions": instructions, "macs": macs,
+                     "instructions_per_mac": round(instructions / macs, 3) if macs else None})
+    rows.append({"index": "-", "op": "(invoke)", "instructions": means[0] + means[-1], "macs": 0,
+                 "instructions_per_mac": None})
+    return rows
 
 
 def project_runtime(out_dir: Path) -> str:
@@ -273,7 +324,8 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
                              qemu_version=qemu_version(toolchain), cpu_flags=list(profile.cpu.cflags),
                              samples=samples, status=run.status, detail=run.detail, sizes=firmware.sizes,
                              stack_used_bytes=run.stack_used_bytes, instructions=run.instructions,
-                             exit_code=run.exit_code, timeout_seconds=timeout, **extra)
+                             exit_code=run.exit_code, timeout_seconds=timeout, macs=total_macs(model),
+                             per_op=per_op_counts(model, run), **extra)
     if run.status != COMPLETED:
         return report
     failed = [(i, s.rc) for i, s in enumerate(run.samples) if s.rc != 0]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from edgeq.engine.ir import (
     ArrayArg,
+    ArrayRef,
     CFloat,
     FieldValue,
     KernelCall,
@@ -27,6 +28,19 @@ from edgeq.version import __version__
 
 TEMPLATE_DIR = "c-engine"
 _IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at the model boundary
+_WEIGHT_ARRAYS = ("w", "bias")  # op arrays that hold a model's weights and biases in another layout
+
+
+@dataclass(frozen=True)
+class OpKernels:
+    """What the generated code does for one operator: the functions it calls (in order), the number of
+    arguments of each call and the operator's parameter struct type ("" without one)."""
+
+    index: int
+    opcode: str
+    functions: tuple[str, ...]
+    args: tuple[int, ...]
+    params_type: str
 
 
 @dataclass
@@ -47,6 +61,9 @@ class EngineBuild:
     inplace_ops: tuple[int, ...] = ()
     model_sha256: str = ""
     notes: list[str] = field(default_factory=list)
+    op_kernels: tuple[OpKernels, ...] = ()
+    final_calls: int = 0  # memcpy calls after the last operator (outputs that could not be computed in place)
+    dsp: bool = False
 
     def to_dict(self) -> dict:
         """The numbers a report shows (no file contents)."""
@@ -55,6 +72,11 @@ class EngineBuild:
                 "weights_bytes": self.weights_bytes, "constant_bytes": self.constant_bytes,
                 "io_bytes": sum(self.input_bytes) + sum(self.output_bytes),
                 "in_place_ops": list(self.inplace_ops), "ops": len(self.ops)}
+
+    @property
+    def tables_bytes(self) -> int:
+        """Constant arrays beyond the weights and biases: per-channel multipliers and shifts, filter sums, tables."""
+        return self.constant_bytes - self.weights_bytes
 
     @property
     def header(self) -> str:
@@ -66,7 +88,9 @@ class EngineBuild:
         return sorted(p for p in self.files if p.endswith(".c"))
 
 
-def _field_text(value: FieldValue) -> str:
+def _field_text(value: FieldValue, prefix: str) -> str:
+    if isinstance(value, ArrayRef):
+        return f"{prefix}_{value.suffix}" if value.suffix else "NULL"
     if isinstance(value, CFloat):
         return c_float(value.value, value.double)
     if isinstance(value, list):
@@ -135,10 +159,10 @@ def _op_context(op: Operator, low: Lowered, step: int, renderer: _Renderer,
     structs = []
     if low.params_type:
         structs.append({"ctype": low.params_type, "name": f"{prefix}_params",
-                        "fields": [(k, _field_text(v)) for k, v in low.params]})
+                        "fields": [(k, _field_text(v, prefix)) for k, v in low.params]})
     for suffix, ctype, fields in low.structs:
         structs.append({"ctype": ctype, "name": f"{prefix}_{suffix}",
-                        "fields": [(k, _field_text(v)) for k, v in fields]})
+                        "fields": [(k, _field_text(v, prefix)) for k, v in fields]})
     arrays = [{"ctype": ctype, "name": f"{prefix}_{suffix}", "count": max(int(values.size), 1),
                "body": c_initializer(values)} for suffix, ctype, values in low.arrays]
     out = tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
@@ -155,12 +179,14 @@ def _bytes_of(tensors: tuple[Tensor, ...], indices: tuple[int, ...]) -> tuple[in
     return tuple(int(tensors[i].nbytes) for i in indices)
 
 
-def generate(model: TFLiteModel, name: str) -> EngineBuild:
+def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
     """Generate the engine sources for `model`: `<name>_model.h/.c` and the kernels they call.
 
+    `dsp`: call the kernels written for cores with the Armv7E-M DSP extension (Cortex-M4/M7/M33/M55), with
+    weights re-laid out for them; else the portable C99 kernels (any core, the host). Both are bit-exact.
     Raises UnsupportedOpError naming every op outside the engine's set (with a pointer to the TFLM runtime)."""
     name = require_identifier(name)
-    lowered = lower_model(model)
+    lowered = lower_model(model, dsp=dsp)
     subgraph = model.main
     tensors = subgraph.tensors
     for i in (*subgraph.inputs, *subgraph.outputs):
@@ -188,16 +214,21 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
         "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
         "arena_bytes": arena, "lower_bound": storage.plan.lower_bound, "headers": headers,
         "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
-        "weights_bytes": sum(t.nbytes for t in renderer.weights.values()), "strategy": storage.plan.strategy,
+        # Constant tensors referenced as they are, plus the weights and biases the DSP lowerings re-laid out.
+        "weights_bytes": sum(t.nbytes for t in renderer.weights.values())
+        + sum(int(v.nbytes) for _, low in lowered for suffix, _, v in low.arrays if suffix in _WEIGHT_ARRAYS),
+        "strategy": storage.plan.strategy,
         "needs_string_h": any("memcpy(" in c for op in ops for c in op["calls"]) or bool(final_copies),
+        "op_markers": " ".join(f"{op['index']}:{op['opcode']}" for op in ops if op["calls"]),
         **io,
     }
     files = {
         f"{name}_model.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
         f"{name}_model.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
     }
+    uses_dsp = "eq_dsp_kernels.h" in headers
     for path in sorted(kernels_dir().iterdir()):
-        if path.suffix in (".c", ".h"):
+        if path.suffix in (".c", ".h") and (uses_dsp or not path.name.startswith("eq_dsp")):
             files[path.name] = path.read_bytes()
     return EngineBuild(
         name=name, files=files, arena_bytes=arena, lower_bound_bytes=storage.plan.lower_bound,
@@ -205,7 +236,11 @@ def generate(model: TFLiteModel, name: str) -> EngineBuild:
         ops=tuple(op.opcode for op, _ in lowered), input_bytes=_bytes_of(tensors, subgraph.inputs),
         output_bytes=_bytes_of(tensors, subgraph.outputs),
         greedy_arena_bytes=storage.plan.greedy_by_size_peak if renderer.uses_arena else 0,
-        plan_strategy=storage.plan.strategy, inplace_ops=tuple(storage.inplace_ops), model_sha256=model.sha256)
+        plan_strategy=storage.plan.strategy, inplace_ops=tuple(storage.inplace_ops), model_sha256=model.sha256,
+        op_kernels=tuple(OpKernels(op.index, op.opcode, tuple(c.function for c in low.calls),
+                                   tuple(len(c.args) for c in low.calls), low.params_type if low.calls else "")
+                         for op, low in lowered),
+        final_calls=len(final_copies), dsp=dsp)
 
 
 def _io_entry(t: Tensor) -> dict:
@@ -216,4 +251,4 @@ def _io_entry(t: Tensor) -> dict:
             "bytes": int(t.nbytes), "elements": int(t.num_elements), "quant": quant}
 
 
-__all__ = ["EngineBuild", "Location", "generate"]
+__all__ = ["EngineBuild", "Location", "OpKernels", "generate"]

@@ -77,7 +77,14 @@ class CFloat:
     double: bool = False
 
 
-FieldValue = int | CFloat | list[int]
+@dataclass(frozen=True)
+class ArrayRef:
+    """A pointer field: the address of a const array defined for this op (by its suffix), or NULL."""
+
+    suffix: str | None
+
+
+FieldValue = int | CFloat | list[int] | ArrayRef
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,9 @@ class KernelCall:
 @dataclass
 class Lowered:
     """One operator, lowered. `alias_of`: the output shares that input tensor's storage (free reshape);
-    `inplace_input`: an input the output may overwrite when it dies at this op."""
+    `inplace_input`: an input the output may overwrite when it dies at this op; `overlap` (input, d): the
+    kernel writes its output behind its reads of that input, so when the input dies here the output may start
+    up to d bytes before it and run over it (see write_behind in ops_conv)."""
 
     calls: list[KernelCall] = field(default_factory=list)
     params_type: str = ""
@@ -98,15 +107,18 @@ class Lowered:
     structs: list[tuple[str, str, list[tuple[str, FieldValue]]]] = field(default_factory=list)
     alias_of: int | None = None
     inplace_input: int | None = None
+    overlap: tuple[int, int] | None = None
     scratch_bytes: int = 0
     headers: tuple[str, ...] = ("eq_kernels.h",)
 
 
 class LoweringContext:
-    """What a lowering function may look at: the subgraph's tensors, with quantization helpers."""
+    """What a lowering function may look at: the subgraph's tensors, with quantization helpers, and whether
+    the target core has the DSP extension (`dsp`: lower to the kernels that use it where one exists)."""
 
-    def __init__(self, subgraph: Subgraph) -> None:
+    def __init__(self, subgraph: Subgraph, dsp: bool = False) -> None:
         self.subgraph = subgraph
+        self.dsp = dsp
 
     def tensor(self, index: int) -> Tensor:
         return self.subgraph.tensors[index]

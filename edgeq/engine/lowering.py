@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from edgeq.engine import ops_conv, ops_elementwise, ops_shape
+from collections.abc import Callable
+
+from edgeq.engine import ops_conv, ops_dsp, ops_elementwise, ops_shape
 from edgeq.engine.ir import Lowered, Lowering, LoweringContext
 from edgeq.errors import UnsupportedOpError
 from edgeq.tflite import Operator, TFLiteModel
@@ -32,6 +34,14 @@ LOWERINGS: dict[str, Lowering] = {
     "MEAN": ops_shape.lower_mean,
 }
 
+# Kernels for cores with the DSP extension; a lowering returns None where its kernel does not apply.
+DSP_LOWERINGS: dict[str, Callable[[LoweringContext, Operator], Lowered | None]] = {
+    "CONV_2D": ops_dsp.lower_conv_2d,
+    "DEPTHWISE_CONV_2D": ops_dsp.lower_depthwise_conv_2d,
+    "FULLY_CONNECTED": ops_dsp.lower_fully_connected,
+    "ADD": ops_dsp.lower_add,
+}
+
 _HINT = "use --runtime tflm for this model"
 
 
@@ -40,13 +50,14 @@ def supported_ops() -> frozenset[str]:
     return frozenset(LOWERINGS)
 
 
-def lower_model(model: TFLiteModel) -> list[tuple[Operator, Lowered]]:
-    """Lower every operator of the main subgraph; UnsupportedOpError lists all that cannot be."""
+def lower_model(model: TFLiteModel, dsp: bool = False) -> list[tuple[Operator, Lowered]]:
+    """Lower every operator of the main subgraph (for the DSP-extension kernels with `dsp`);
+    UnsupportedOpError lists all that cannot be."""
     if len(model.subgraphs) > 1:
         raise UnsupportedOpError(f"the compiled-C engine runs single-subgraph models; this one has "
                                  f"{len(model.subgraphs)} (control flow); {_HINT}")
     subgraph = model.main
-    ctx = LoweringContext(subgraph)
+    ctx = LoweringContext(subgraph, dsp=dsp)
     first: dict[str, int] = {}
     for op in subgraph.operators:
         if op.opcode not in LOWERINGS:
@@ -57,7 +68,8 @@ def lower_model(model: TFLiteModel) -> list[tuple[Operator, Lowered]]:
     lowered, problems = [], []
     for op in subgraph.operators:
         try:
-            lowered.append((op, LOWERINGS[op.opcode](ctx, op)))
+            fast = DSP_LOWERINGS[op.opcode](ctx, op) if dsp and op.opcode in DSP_LOWERINGS else None
+            lowered.append((op, fast if fast is not None else LOWERINGS[op.opcode](ctx, op)))
         except UnsupportedOpError as exc:
             problems.append(f"op {op.index} {op.opcode}: {exc}")
     if problems:

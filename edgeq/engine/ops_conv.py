@@ -128,14 +128,50 @@ def _window_params(ctx: LoweringContext, op: Operator, filter_hw: tuple[int, int
     ]
 
 
+def write_behind(window: dict[str, int], block: int = 1, reads_first: bool = False) -> int:
+    """How many bytes before its input a windowed kernel's output may start when the input dies at the op.
+
+    The kernels go through the output pixels in order (batch, row, column), `block` pixels at a time, and
+    write only a pixel's own out_c bytes. With `reads_first` every read for a block precedes its writes (an
+    im2col copy), else they interleave (the block's inputs are read again after its first write). Writing
+    block k must not reach any input byte still to be read: the answer is the largest (end of block k's
+    output) - (lowest input byte read from then on) over the blocks."""
+    w = window
+    pixels = w["out_h"] * w["out_w"]
+    total_in = w["batches"] * w["in_h"] * w["in_w"] * w["in_c"]
+
+    def first_valid(out_size: int, stride: int, pad: int, dilation: int, k: int, in_size: int):
+        origin = np.arange(out_size) * stride - pad
+        tap = (np.maximum(0, -origin) + dilation - 1) // dilation  # the first tap inside the input
+        at = origin + tap * dilation
+        return at, (tap < k) & (at < in_size)
+
+    iy, ok_y = first_valid(w["out_h"], w["stride_h"], w["pad_h"], w["dilation_h"], w["k_h"], w["in_h"])
+    ix, ok_x = first_valid(w["out_w"], w["stride_w"], w["pad_w"], w["dilation_w"], w["k_w"], w["in_w"])
+    low = ((iy[:, None] * w["in_w"] + ix[None, :]) * w["in_c"]).astype(np.float64)
+    low[~(ok_y[:, None] & ok_x[None, :])] = np.inf  # a window wholly in the padding reads nothing
+    low = np.concatenate([low.reshape(-1) + b * w["in_h"] * w["in_w"] * w["in_c"] for b in range(w["batches"])])
+    from_here = np.minimum.accumulate(low[::-1])[::-1]  # the lowest byte read at or after each pixel
+    starts = np.concatenate([np.arange(0, pixels, block) + b * pixels for b in range(w["batches"])])
+    ends = np.minimum(starts + block, (starts // pixels + 1) * pixels)  # blocks stop at a batch's end
+    nxt = ends if reads_first else starts
+    still = np.where(nxt < low.size, from_here[np.minimum(nxt, low.size - 1)], np.inf)
+    gaps = ends * w["out_c"] - still
+    finite = gaps[np.isfinite(gaps)]
+    return int(finite.max()) if finite.size else -total_in
+
+
 def _lower_windowed(ctx: LoweringContext, op: Operator, function: str, params_type: str,
                     params: list[tuple[str, int]], out_c: int, sum_axes: tuple[int, ...]) -> Lowered:
     inp, filt, out = op.inputs[0], op.inputs[1], op.outputs[0]
     per_channel, mult, shift = _per_channel_multipliers(ctx, inp, filt, out, out_c)
     sums = _filter_sums(ctx, filt, sum_axes)
+    window = dict(params)
+    # eq_conv_s8 and eq_dwconv_s8 write a pixel's channels while still reading its window.
+    overlap = (inp, write_behind(window)) if "k_h" in window else None
     return Lowered(calls=[_requant_call(function, ctx, op, bool(sums))], params_type=params_type,
                    params=[*params, ("per_channel", per_channel)],
-                   arrays=[("mult", "int32_t", mult), ("shift", "int32_t", shift), *sums])
+                   arrays=[("mult", "int32_t", mult), ("shift", "int32_t", shift), *sums], overlap=overlap)
 
 
 def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered:

@@ -23,13 +23,15 @@ def _golden_array(values: np.ndarray) -> str:
     return c_initializer(flat)
 
 
-def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out_dir: Path) -> EngineBuild:
+def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out_dir: Path,
+                  dsp: bool = False) -> EngineBuild:
     """Render the engine sources, main.c (runs `golden`, prints PASS/FAIL with the largest difference,
-    returns 0/1), Makefile (host, sanitizers, arm-none-eabi), CMakeLists.txt and README.md into `out_dir`."""
+    returns 0/1), Makefile (host, sanitizers, arm-none-eabi), CMakeLists.txt and README.md into `out_dir`.
+    `dsp`: use the kernels for cores with the DSP extension (see `generate`)."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise EmitError(f"{out_dir}: the output directory must exist")
-    build = generate(model, name)
+    build = generate(model, name, dsp=dsp)
     subgraph = model.main
     inputs = [subgraph.tensors[i] for i in subgraph.inputs]
     outputs = [subgraph.tensors[i] for i in subgraph.outputs]

@@ -131,7 +131,8 @@ def plan_storage(subgraph: Subgraph, lowered: list[tuple[Operator, Lowered]], al
         if low.scratch_bytes > 0:
             blocks.append(Block(("scratch", step), low.scratch_bytes, step, step))
             scratch_keys.append(step)
-    plan = plan_blocks(blocks, alignment)
+    overlaps = _overlaps(lowered, groups, blocks) if inplace else {}
+    plan = plan_blocks(blocks, alignment, overlaps)
     for root, members in roots.items():
         key = ("tensor", root)
         if key in plan.offsets:
@@ -146,6 +147,26 @@ def plan_storage(subgraph: Subgraph, lowered: list[tuple[Operator, Lowered]], al
                                                       LiteralArg(str(tensors[t].nbytes)))))
     return StoragePlan(locations=locations, plan=plan, scratch=scratch, final_copies=final_copies,
                        inplace_ops=inplace_ops, aliases=aliases)
+
+
+def _overlaps(lowered: list[tuple[Operator, Lowered]], groups: _Groups,
+              blocks: list[Block]) -> dict[tuple[tuple[str, int], tuple[str, int]], int]:
+    """Where a kernel writes behind its reads (Lowered.overlap): the output's arena block may run over the
+    input's when the input's block ends at that op and the output's begins there (neither is a caller buffer
+    or a constant, which have no block, and the op reads no other input from the same bytes)."""
+    by_key = {b.key: b for b in blocks}
+    found = {}
+    for step, (op, low) in enumerate(lowered):
+        if low.overlap is None or not low.calls or not op.outputs or op.outputs[0] < 0:
+            continue
+        src, distance = low.overlap
+        inp, out = by_key.get(("tensor", groups.find(src))), by_key.get(("tensor", groups.find(op.outputs[0])))
+        if inp is None or out is None or inp is out or inp.last != step or out.first != step:
+            continue
+        if any(t >= 0 and t != src and groups.find(t) == groups.find(src) for t in op.inputs):
+            continue
+        found[(out.key, inp.key)] = distance
+    return found
 
 
 def _pinned_location(members: list[int], graph_inputs: dict[int, int], graph_outputs: dict[int, int],

@@ -117,16 +117,34 @@ def test_first_error_prefers_the_compiler_error_over_collect2():
 
 
 def test_console_parsing_keeps_samples_and_flags_garbage():
-    from edgeq.emulate.qemu import parse_console
+    from edgeq.emulate.qemu import parse_console, parse_op_markers
 
-    text = ("EDGEQ BEGIN\nEDGEQ SAMPLE 0 RC 0\nEDGEQ OUT 0 0 80ff7f\nEDGEQ OUT 0 1 \nEDGEQ SAMPLE 1 RC 3\n"
-            "EDGEQ OUT 1 0 zz\nEDGEQ OUT 5 0 00\nEDGEQ STACK 96\nEDGEQ ARENA 4756 65536\nEDGEQ ARENA_NEEDED 4784\n"
-            "EDGEQ LOG a TFLM message\nEDGEQ END 2\nsome other text\n")
+    text = ("EDGEQ OPS 0:CONV_2D 2:ADD\nEDGEQ BEGIN\nEDGEQ SAMPLE 0 RC 0\nEDGEQ OUT 0 0 80ff7f\nEDGEQ OUT 0 1 \n"
+            "EDGEQ SAMPLE 1 RC 3\nEDGEQ OUT 1 0 zz\nEDGEQ OUT 5 0 00\nEDGEQ STACK 96\nEDGEQ ARENA 4756 65536\n"
+            "EDGEQ ARENA_NEEDED 4784\nEDGEQ LOG a TFLM message\nEDGEQ END 2\nsome other text\n")
     samples, numbers, errors = parse_console(text)
+    assert parse_op_markers(text) == [(0, "CONV_2D"), (2, "ADD")]
+    assert parse_op_markers("EDGEQ BEGIN\n") == []
     assert samples[0].rc == 0 and samples[0].outputs == {0: b"\x80\xff\x7f", 1: b""}
     assert samples[1].rc == 3 and samples[1].outputs == {}
     assert numbers == {"STACK": 96, "ARENA": 4756, "ARENA_NEEDED": 4784, "END": 2}
     assert len(errors) == 2 and all(e.startswith("unreadable line from the guest") for e in errors)
+
+
+def test_count_file_splits_inferences_by_operator_markers(tmp_path):
+    from edgeq.emulate.qemu import read_counts
+
+    # begin/end alone cost 2, one operator marker 2 more; two inferences with 3 marks each.
+    path = tmp_path / "counts.txt"
+    path.write_text("2\nop 3\n4\nop 10\nop 60\nop 100\n130\nop 10\nop 70\nop 100\n140\ntotal 9999\n")
+    overhead, totals, splits = read_counts(path)
+    assert overhead == 2
+    assert totals == [130 - 2 - 3 * 2, 140 - 2 - 3 * 2]
+    assert splits == [[8, 48, 38, 28], [8, 58, 28, 38]]
+    assert [sum(s) for s in splits] == totals
+    # TFLM's harness has no operator-marker pair: every measurement after the first is an inference.
+    path.write_text("2\n130\n140\n")
+    assert read_counts(path, op_pair=False) == (2, [128, 138], [[], []])
 
 
 def test_fault_lines_are_decoded_with_the_function_name():

@@ -73,16 +73,19 @@ def _compile_all(compiler: str, flags: list[str], build, directory: Path) -> lis
     return objects
 
 
+@pytest.mark.parametrize("dsp", [False, True])
 @pytest.mark.parametrize("name", ["resnet_style", "dw_separable", "digits_float32", "digits_uint8"])
-def test_sources_compile_pedantic_clean_on_host(engine_models, name, tmp_path, gcc):
-    _compile_all("gcc", STRICT, generate(engine_models[name], "m"), tmp_path)
+def test_sources_compile_pedantic_clean_on_host(engine_models, name, dsp, tmp_path, gcc):
+    _compile_all("gcc", STRICT, generate(engine_models[name], "m", dsp=dsp), tmp_path)
 
 
 @pytest.mark.arm
+@pytest.mark.parametrize("dsp", [False, True])
 @pytest.mark.parametrize("name", ["resnet_style", "dw_separable", "digits_float32"])
-def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_models, name, tmp_path):
+def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_models, name, dsp, tmp_path):
     require_tools("arm-none-eabi-gcc")
-    objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4], generate(engine_models[name], "m"), tmp_path)
+    objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4], generate(engine_models[name], "m", dsp=dsp),
+                           tmp_path)
     # What the objects need from outside: no allocator (only memcpy/memset from string.h, libgcc helpers).
     undefined = subprocess.run(["arm-none-eabi-nm", "-u", *map(str, objects)], capture_output=True, text=True,
                                check=True).stdout
@@ -93,16 +96,18 @@ def test_sources_compile_clean_for_cortex_m4_without_dynamic_allocation(engine_m
 
 
 @pytest.mark.arm
-def test_int8_paths_use_no_floating_point_on_cortex_m4(engine_models, tmp_path):
+@pytest.mark.parametrize("dsp", [False, True])
+def test_int8_paths_use_no_floating_point_on_cortex_m4(engine_models, dsp, tmp_path):
     require_tools("arm-none-eabi-gcc")
     objects = _compile_all("arm-none-eabi-gcc", [*STRICT, *M4, "-ffunction-sections"],
-                           generate(engine_models["resnet_style"], "m"), tmp_path)
+                           generate(engine_models["resnet_style"], "m", dsp=dsp), tmp_path)
     # Only the QUANTIZE/DEQUANTIZE kernels of float model I/O may touch the FPU.
     int8_objects = [str(o) for o in objects if o.name != "eq_float_io.o"]
     listing = subprocess.run(["arm-none-eabi-objdump", "-d", *int8_objects], capture_output=True, text=True,
                              check=True).stdout
     fpu = re.findall(r"^\s+[0-9a-f]+:\s+(?:[0-9a-f]{4} ?){1,2}\s+(v[a-z0-9.]+)\s", listing, re.M)
-    assert "eq_conv_s8" in listing and not fpu, sorted(set(fpu))
+    kernel = "eq_conv_dsp_s8" if dsp else "eq_conv_s8"
+    assert kernel in listing and not fpu, sorted(set(fpu))
     # fpv4-sp-d16 has no double precision: `double` arithmetic compiles to library calls, not v* instructions.
     undefined = subprocess.run(["arm-none-eabi-nm", "-u", *int8_objects], capture_output=True, text=True,
                                check=True).stdout

@@ -1,5 +1,6 @@
 """Exact halves and requantization extremes: TFLM equals the Python twin's rounding, and the compiled-C
-engine equals TFLM, bit for bit, op by op (cases from engine_halves.py and engine_halves_grid.py)."""
+engine equals TFLM, bit for bit, op by op, on both kernel paths: the portable kernels and the DSP-extension
+kernels (their instructions as C on the host; cases from engine_halves.py and engine_halves_grid.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from engine_harness import build_executable, run_cases
 from edgeq.engine import generate
 from edgeq.tflite.runners import TFLMRunner
 
+PATHS = ("portable", "dsp")
+DSP_KERNELS = {"CONV_2D": "eq_conv_dsp_s8", "DEPTHWISE_CONV_2D": "eq_dwconv_dsp_s8",
+               "FULLY_CONNECTED": "eq_fc_dsp_s8", "ADD": "eq_add_dsp_s8"}
 MIN_TIES = 8  # exact halves of each sign whose rounding shows in the output, per op
 # RELU clamps every negative value to its zero point and SOFTMAX sees only differences from the row maximum
 # (<= 0): there, halves of one sign cannot show.
@@ -25,26 +29,47 @@ SATURATING_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB
 
 
 @pytest.fixture(scope="session")
-def half_runs(tmp_path_factory, gcc) -> dict[str, list]:
-    """op -> [(case, TFLM outputs per vector, engine outputs per vector)], all cases in one ASan build."""
+def half_builds(tmp_path_factory, gcc) -> tuple[list, list, dict[str, list], dict[str, list]]:
+    """(cases, TFLM outputs, path -> builds, path -> engine outputs), both paths in one ASan build."""
     cases = half_cases()
     expected = []
     for case in cases:
         runner = TFLMRunner(case.model, arena_size=1 << 20)  # 65,536-value grids: above the default
         expected.append([runner.run(vector) for vector in case.inputs])
-    builds = [generate(case.model, case.name) for case in cases]
-    exe = build_executable(builds, tmp_path_factory.mktemp("engine-halves"), sanitize=True)
-    got = run_cases(exe, builds, [c.model for c in cases], [c.inputs for c in cases])
-    results: dict[str, list] = {op: [] for op in HALF_OPS}
-    for case, e, g in zip(cases, expected, got, strict=True):
-        results[case.op].append((case, e, g))
+    builds = {path: [generate(case.model, case.name if path == "portable" else f"dsp_{case.name}", dsp=path == "dsp")
+                     for case in cases] for path in PATHS}
+    every = [b for path in PATHS for b in builds[path]]
+    exe = build_executable(every, tmp_path_factory.mktemp("engine-halves"), sanitize=True)
+    got = run_cases(exe, every, [c.model for c in cases] * len(PATHS), [c.inputs for c in cases] * len(PATHS))
+    return cases, expected, builds, {path: got[k * len(cases):(k + 1) * len(cases)] for k, path in enumerate(PATHS)}
+
+
+@pytest.fixture(scope="session")
+def half_runs(half_builds) -> dict[tuple[str, str], list]:
+    """(op, path) -> [(case, TFLM outputs per vector, engine outputs per vector)]."""
+    cases, expected, _, got = half_builds
+    results: dict[tuple[str, str], list] = {(op, path): [] for op in HALF_OPS for path in PATHS}
+    for path in PATHS:
+        for case, e, g in zip(cases, expected, got[path], strict=True):
+            results[case.op, path].append((case, e, g))
     return results
 
 
+def test_dsp_path_reaches_the_dsp_kernels(half_builds):
+    """Most CONV_2D/DEPTHWISE/FC/ADD tie cases run their DSP kernel on the DSP path (the rest: where it does not
+    apply, e.g. a depth multiplier, a zero multiplier or a broadcast)."""
+    cases, _, builds, _ = half_builds
+    for op, kernel in DSP_KERNELS.items():
+        used = [f"{kernel}(" in b.files[f"{b.name}_model.c"].decode()
+                for case, b in zip(cases, builds["dsp"], strict=True) if case.op == op]
+        assert sum(used) >= len(used) // 3, (op, sum(used), len(used))
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("op", HALF_OPS)
-def test_exact_halves_and_extremes_are_bit_exact_with_tflm(half_runs, op):
+def test_exact_halves_and_extremes_are_bit_exact_with_tflm(half_runs, op, path):
     problems = []
-    for case, expected, got in half_runs[op]:
+    for case, expected, got in half_runs[op, path]:
         for v, (want, e_vec, g_vec) in enumerate(zip(case.want, expected, got, strict=True)):
             tflm, engine = e_vec[0], g_vec[0]
             if want is not None and not np.array_equal(tflm.astype(np.int64), want):
@@ -64,7 +89,7 @@ def test_exact_halves_and_extremes_are_bit_exact_with_tflm(half_runs, op):
 @pytest.mark.parametrize("op", HALF_OPS)
 def test_cases_hit_halves_and_extremes(half_runs, op):
     """What the cases claim to cover, counted by the twin (which the test above holds equal to TFLM)."""
-    cases = [case for case, _, _ in half_runs[op]]
+    cases = [case for case, _, _ in half_runs[op, "portable"]]
     ties = np.concatenate([t.ravel() for c in cases for t in c.ties])
     for sign in TIE_SIGNS.get(op, (1, -1)):
         assert (ties == sign).sum() >= MIN_TIES, (op, sign, (ties == sign).sum())

@@ -2,7 +2,9 @@
 
 Randomized single-op models (shapes, strides, paddings, dilations, activations, zero points, per-channel
 scales, broadcasting, constant operands) are built as flatbuffers, run by TFLM, generated as C and run in
-one host executable built with AddressSanitizer and UndefinedBehaviorSanitizer.
+one host executable built with AddressSanitizer and UndefinedBehaviorSanitizer, on both kernel paths: the
+portable kernels and the DSP-extension kernels (their instructions in C on the host; test_engine_dsp.py runs
+them as real instructions on emulated Cortex-M cores).
 SOFTMAX, LOGISTIC and TANH have their own kernel tests (test_nonlinear.py) and run here in whole models.
 """
 
@@ -19,11 +21,13 @@ from edgeq.tflite.runners import TFLMRunner
 
 CASES_PER_OP = 12
 OPS = sorted(GENERATORS)
+PATHS = ("portable", "dsp")
 
 
 @pytest.fixture(scope="session")
 def engine_runs(tmp_path_factory, gcc):
-    """(random cases, tie cases) -> every case with its TFLM and engine outputs, all in one build."""
+    """(random cases, tie cases) -> per kernel path, every case with its TFLM and engine outputs; all in one
+    build."""
     cases = [c for i, op in enumerate(OPS) for c in make_cases(op, CASES_PER_OP, seed=1000 + i)]
     ties = tie_cases()
     models = [c.model for c in cases] + [t.model for t in ties]
@@ -33,19 +37,25 @@ def engine_runs(tmp_path_factory, gcc):
     for model, vectors in zip(models, inputs, strict=True):
         runner = TFLMRunner(model)
         expected.append([runner.run(vector) for vector in vectors])
-    builds = [generate(model, name) for model, name in zip(models, names, strict=True)]
+    builds = [generate(model, name if path == "portable" else f"dsp{k}", dsp=path == "dsp")
+              for path in PATHS for k, (model, name) in enumerate(zip(models, names, strict=True))]
     exe = build_executable(builds, tmp_path_factory.mktemp("engine-ops"), sanitize=True)
-    got = run_cases(exe, builds, models, inputs)
-    runs = list(zip(expected, got, strict=True))
-    return list(zip(cases, runs[:len(cases)], strict=True)), list(zip(ties, runs[len(cases):], strict=True))
+    got = run_cases(exe, builds, models * len(PATHS), inputs * len(PATHS))
+    result = {}
+    for k, path in enumerate(PATHS):
+        runs = list(zip(expected, got[k * len(models):(k + 1) * len(models)], strict=True))
+        result[path] = (list(zip(cases, runs[:len(cases)], strict=True)),
+                        list(zip(ties, runs[len(cases):], strict=True)))
+    return result
 
 
 @pytest.fixture(scope="session")
 def op_results(engine_runs):
-    """op -> [(case, TFLM outputs per vector, engine outputs per vector)]."""
-    results: dict[str, list] = {op: [] for op in OPS}
-    for case, (e, g) in engine_runs[0]:
-        results[case.op].append((case, e, g))
+    """(op, path) -> [(case, TFLM outputs per vector, engine outputs per vector)]."""
+    results: dict[tuple[str, str], list] = {(op, path): [] for op in OPS for path in PATHS}
+    for path in PATHS:
+        for case, (e, g) in engine_runs[path][0]:
+            results[case.op, path].append((case, e, g))
     return results
 
 
@@ -55,10 +65,11 @@ def test_generators_cover_the_engine_ops():
     assert set(OPS) | {"SOFTMAX", "LOGISTIC", "TANH", "EXPAND_DIMS", "PADV2"} == supported_ops()
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("op", OPS)
-def test_op_is_bit_exact_with_tflm(op_results, op):
+def test_op_is_bit_exact_with_tflm(op_results, op, path):
     mismatches, distinct = [], set()
-    for case, expected, got in op_results[op]:
+    for case, expected, got in op_results[op, path]:
         for v, (e_vec, g_vec) in enumerate(zip(expected, got, strict=True)):
             for o, (e, g) in enumerate(zip(e_vec, g_vec, strict=True)):
                 distinct.update(np.unique(e).tolist())
@@ -67,15 +78,16 @@ def test_op_is_bit_exact_with_tflm(op_results, op):
                             if e.shape == g.shape else "shape")
                     mismatches.append(f"{case.name} ({case.description}) vector {v} output {o}: max diff {diff}")
     assert not mismatches, "\n".join(mismatches)
-    assert len(op_results[op]) == CASES_PER_OP
+    assert len(op_results[op, path]) == CASES_PER_OP
     # The cases must exercise the arithmetic, not produce one saturated value.
     assert len(distinct) >= 10, f"{op}: outputs take only {sorted(distinct)}"
 
 
-def test_multiplier_derivations_round_like_tflm(engine_runs):
+@pytest.mark.parametrize("path", PATHS)
+def test_multiplier_derivations_round_like_tflm(engine_runs, path):
     """Cases where deriving a multiplier or clamp bound in float32 instead of double (or the reverse)
     changes the int8 result: the engine must land where TFLM does on every one."""
-    ties = engine_runs[1]
+    ties = engine_runs[path][1]
     assert len(ties) == 15
     for tie, (expected, got) in ties:
         assert tie.float_result != tie.double_result, tie.name  # the case does discriminate

@@ -65,6 +65,55 @@ def test_known_graph_where_greedy_by_size_misses_the_optimum():
     assert plan.peak == plan.lower_bound == 76
 
 
+def _random_overlaps(rng: random.Random, n: int, steps: int = 8) -> tuple[list[Block], dict]:
+    """Random blocks plus pairs (an op's output starting where its input ends) allowed to overlap by a
+    random distance, as Lowered.overlap produces them."""
+    blocks = _random_blocks(rng, n, steps)
+    overlaps = {}
+    for k in range(rng.randint(1, 4)):
+        t = rng.randint(0, steps - 1)
+        size_in, size_out = rng.choice([8, 16, 40, 64]), rng.choice([8, 16, 40, 64])
+        inp = Block(f"in{k}", size_in, rng.randint(0, t), t)
+        out = Block(f"out{k}", size_out, t, rng.randint(t, steps))
+        blocks += [inp, out]
+        overlaps[(out.key, inp.key)] = rng.randint(-size_in, size_out)
+    return blocks, overlaps
+
+
+def test_plans_with_overlaps_keep_every_other_pair_apart():
+    rng = random.Random(8)
+    taken = 0
+    for _ in range(300):
+        blocks, overlaps = _random_overlaps(rng, rng.randint(0, 12))
+        plan = plan_blocks(blocks, overlaps=overlaps)
+        by_key = {b.key: b for b in blocks}
+        for a, b in itertools.combinations(blocks, 2):
+            oa, ob, sa, sb = plan.offsets[a.key], plan.offsets[b.key], plan.sizes[a.key], plan.sizes[b.key]
+            if a.last < b.first or b.last < a.first or oa + sa <= ob or ob + sb <= oa:
+                continue
+            pair = (a.key, b.key) if (a.key, b.key) in overlaps else (b.key, a.key)
+            assert pair in overlaps, f"{a} at {oa} overlaps {b} at {ob}"
+            out, inp = pair
+            # The output starts at least the (rounded up) distance before the input it runs over.
+            assert plan.offsets[out] <= plan.offsets[inp] - -(-overlaps[pair] // 4) * 4, (pair, overlaps[pair])
+            taken += 1
+        assert all(plan.offsets[b.key] % 4 == 0 for b in blocks)
+        assert plan.peak == max((plan.offsets[b.key] + plan.sizes[b.key] for b in blocks), default=0)
+        assert plan.peak >= plan.lower_bound
+        assert plan.lower_bound <= lower_bound([Block(b.key, -(-b.size // 4) * 4, b.first, b.last)
+                                                for b in by_key.values()])
+    assert taken > 100  # the planner does use the overlaps
+
+
+def test_a_chain_of_overlapping_ops_is_laid_out_from_its_end():
+    # Four ops each writing a 100-byte output 12 bytes before its 100-byte input: 100 + 3 * 12 bytes in all.
+    blocks = [Block(f"t{k}", 100, k, k + 1) for k in range(4)]
+    overlaps = {(f"t{k + 1}", f"t{k}"): 12 for k in range(3)}
+    plan = plan_blocks(blocks, overlaps=overlaps)
+    assert plan.peak == 136 and plan.lower_bound == 112
+    assert [plan.offsets[f"t{k}"] for k in range(4)] == [36, 24, 12, 0]
+
+
 def _exhaustive_optimum(blocks: list[Block]) -> int:
     """Best lowest-fit placement over every order: optimal (placing the blocks of an optimal layout in
     order of offset at their lowest fit never raises an offset)."""
@@ -126,10 +175,11 @@ def _simulate(model, lowered, storage) -> None:
             owner[start:start + tensors[t].nbytes] = canonical(t)
 
 
+@pytest.mark.parametrize("dsp", [False, True], ids=["portable", "dsp"])
 @pytest.mark.parametrize("name", ["digits_int8", "digits_uint8", "resnet_style", "dw_separable"])
-def test_storage_plan_keeps_every_live_tensor_intact(engine_models, name):
+def test_storage_plan_keeps_every_live_tensor_intact(engine_models, name, dsp):
     model = engine_models[name]
-    lowered = lower_model(model)
+    lowered = lower_model(model, dsp=dsp)
     storage = plan_storage(model.main, lowered)
     _simulate(model, lowered, storage)
     assert storage.plan.peak >= storage.plan.lower_bound

@@ -1,6 +1,6 @@
 """The larger randomized sweep (marked slow; CI runs it): hundreds of random single-op models per
-requantizing op, and the exact-half cases drawn again from other seeds, engine against TFLM at 0 LSB in
-one ASan/UBSan build. About two minutes on two cores."""
+requantizing op, and the exact-half cases drawn again from other seeds (on both kernel paths), engine against
+TFLM at 0 LSB in one ASan/UBSan build. About two and a half minutes on two cores."""
 
 from __future__ import annotations
 
@@ -23,15 +23,17 @@ HALF_SEEDS = (101, 102, 103)
 
 @pytest.fixture(scope="session")
 def sweep_runs(tmp_path_factory, gcc) -> dict[str, list]:
-    """op -> [(name, TFLM outputs per vector, engine outputs per vector)]."""
+    """op -> [(name, TFLM outputs per vector, engine outputs per vector)]; the half cases also as DSP-path builds
+    (names ending in _dsp)."""
     named = [(c.op, c.name, c.model, c.inputs)
              for i, op in enumerate(SWEEP_OPS) for c in make_cases(op, CASES_PER_OP, seed=50_000 + i)]
-    named += [(c.op, f"{c.name}_s{seed}", c.model, c.inputs) for seed in HALF_SEEDS for c in half_cases(seed)]
+    halves = [(c.op, f"{c.name}_s{seed}", c.model, c.inputs) for seed in HALF_SEEDS for c in half_cases(seed)]
+    named += halves + [(op, f"{name}_dsp", model, inputs) for op, name, model, inputs in halves]
     expected = []
     for _, _, model, vectors in named:
         runner = TFLMRunner(model, arena_size=1 << 20)
         expected.append([runner.run(v) for v in vectors])
-    builds = [generate(model, name) for _, name, model, _ in named]
+    builds = [generate(model, name, dsp=name.endswith("_dsp")) for _, name, model, _ in named]
     exe = build_executable(builds, tmp_path_factory.mktemp("engine-sweep"), sanitize=True)
     got = run_cases(exe, builds, [n[2] for n in named], [n[3] for n in named])
     results: dict[str, list] = {op: [] for op in (*SWEEP_OPS, *HALF_OPS)}
@@ -50,4 +52,4 @@ def test_sweep_is_bit_exact_with_tflm(sweep_runs, op):
                     mismatches.append(f"{name} vector {v} output {o}")
     assert not mismatches, f"{len(mismatches)} mismatches: " + ", ".join(mismatches[:20])
     random_cases = CASES_PER_OP if op in SWEEP_OPS else 0
-    assert len(sweep_runs[op]) >= random_cases + len(HALF_SEEDS)
+    assert len(sweep_runs[op]) >= random_cases + 2 * len(HALF_SEEDS)

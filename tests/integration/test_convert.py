@@ -149,9 +149,30 @@ def test_runtime_c_report_states_the_arena_against_tflm(compiled_c_convert):
     memory = result.report["project"]["engine_memory"]
     assert result.report["project"]["dir"] == "compiled-c" and (out / "compiled-c" / "model_model.h").exists()
     assert memory["lower_bound_bytes"] <= memory["arena_bytes"] == result.report["project"]["arena_bytes"]
-    assert memory["tflm_host_arena_bytes"] == result.report["target"]["arena"]["measured_host_bytes"]
     assert memory["arena_bytes"] <= 0.75 * memory["tflm_host_arena_bytes"]
     assert memory["weights_bytes"] > 0
+
+
+def test_runtime_c_judges_the_target_with_the_engines_figures(compiled_c_convert):
+    """report.json `target` for --runtime c: the engine's code, weights and tables in flash (measured with
+    arm-none-eabi-gcc), its arena and the I/O buffers in RAM, latency from the instructions --verify counted."""
+    _, result = compiled_c_convert
+    target, memory, emulation = result.report["target"], result.report["project"]["engine_memory"], \
+        result.report["emulation"]
+    assert (target["runtime"], target["kernels"], target["arena"]) == ("c", "compiled-c", None)
+    engine = target["engine"]
+    assert engine["path"] == "dsp" and engine["code_measured"] is True
+    assert (engine["arena_bytes"], engine["weights_bytes"], engine["io_bytes"]) == \
+        (memory["arena_bytes"], memory["weights_bytes"], memory["io_bytes"])
+    assert target["flash"]["parts_bytes"]["engine code"] == engine["code_bytes"]
+    assert target["ram"]["parts_bytes"]["arena"] == engine["arena_bytes"]
+    # The self-check firmware's model objects: the engine plus one marker call per operator.
+    image = emulation["memory"]
+    assert 0 <= image["model_flash_bytes"] - engine["flash_bytes"] <= 10 * (len(emulation["per_op"]) + 1)
+    assert image["model_ram_bytes"] == engine["arena_bytes"]
+    latency = target["latency"]
+    assert latency["instructions_counted"] is True
+    assert latency["instructions"] == emulation["instructions_per_inference"]
 
 
 def test_runtime_c_verify_runs_on_the_emulated_board(compiled_c_convert):

@@ -6,11 +6,13 @@
  * API moved on refuses to load the plugin and says so). Built with the host compiler by edgeq.emulate on
  * first use and cached.
  *
- * Arguments: begin=<addr>,end=<addr>,out=<file>. Every executed guest instruction adds 1 to a counter
- * (an inline add on each instruction, so an exception in the middle of a block cannot over-count).
+ * Arguments: begin=<addr>,end=<addr>,out=<file>[,op=<addr>]. Every executed guest instruction adds 1 to a
+ * counter (an inline add on each instruction, so an exception in the middle of a block cannot over-count).
  * When the instruction at `begin` executes, the counter is noted; when the one at `end` executes, the
- * difference is appended to <file> as one decimal line. The guest calls the two marker functions around
- * each inference. There are no interrupts in the harness, so the counts are exact and repeat run to run.
+ * difference is appended to <file> as one decimal line. Each execution of the instruction at `op` between
+ * the two appends "op <count so far>" first (the generated model calls that marker after every operator).
+ * The guest calls the marker functions around each inference. There are no interrupts in the harness, so
+ * the counts are exact and repeat run to run.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -45,7 +47,8 @@ EDGEQ_EXPORT int qemu_plugin_version = 1;
 static uint64_t executed;    /* guest instructions executed so far (single vCPU) */
 static uint64_t started_at;
 static int counting;
-static uint64_t begin_addr, end_addr;
+static uint64_t begin_addr, end_addr, op_addr;
+static int have_op;
 static FILE *out;
 
 static void on_begin(unsigned int vcpu_index, void *userdata)
@@ -67,6 +70,15 @@ static void on_end(unsigned int vcpu_index, void *userdata)
     }
 }
 
+static void on_op(unsigned int vcpu_index, void *userdata)
+{
+    (void)vcpu_index;
+    (void)userdata;
+    if (counting) {
+        fprintf(out, "op %" PRIu64 "\n", executed - started_at);
+    }
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
@@ -79,6 +91,8 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
         } else if (vaddr == end_addr) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_end, QEMU_PLUGIN_CB_NO_REGS, NULL);
+        } else if (have_op && vaddr == op_addr) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_op, QEMU_PLUGIN_CB_NO_REGS, NULL);
         }
     }
 }
@@ -111,6 +125,12 @@ EDGEQ_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const void *info, int 
             have_begin = parse_address(argv[i] + 6, &begin_addr);
         } else if (strncmp(argv[i], "end=", 4) == 0) {
             have_end = parse_address(argv[i] + 4, &end_addr);
+        } else if (strncmp(argv[i], "op=", 3) == 0) {
+            have_op = parse_address(argv[i] + 3, &op_addr);
+            if (!have_op) {
+                fprintf(stderr, "edgeq icount plugin: bad op address %s\n", argv[i] + 3);
+                return -1;
+            }
         } else if (strncmp(argv[i], "out=", 4) == 0) {
             path = argv[i] + 4;
         } else {
@@ -125,6 +145,7 @@ EDGEQ_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const void *info, int 
     /* Thumb function symbols carry bit 0; instruction addresses do not. */
     begin_addr &= ~(uint64_t)1;
     end_addr &= ~(uint64_t)1;
+    op_addr &= ~(uint64_t)1;
     out = fopen(path, "w");
     if (out == NULL) {
         fprintf(stderr, "edgeq icount plugin: cannot write %s\n", path);
