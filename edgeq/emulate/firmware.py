@@ -1,6 +1,7 @@
 """Build the self-check firmware: the compiled-C model + edgeq's harness and start-up code, for one machine.
 
-The C project is found by its `<name>_model.h` (the engine's interface: <NAME>_NUM_INPUTS/OUTPUTS,
+The C project is found by its header declaring `int <name>_invoke(` (`<name>_model.h`, or `model.h`; the engine's
+interface: <NAME>_NUM_INPUTS/OUTPUTS,
 <name>_input_bytes/_output_bytes, <name>_invoke). Every .c file of the project is compiled with the
 target's CPU flags; a file that defines `main` (a host demo program) is left out of the link.
 """
@@ -22,7 +23,7 @@ from edgeq.version import __version__
 INPUT_FILE = "edgeq_inputs.bin"
 OPTIMIZE = "-O2"
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INVOKE = re.compile(r"^\s*int\s+([A-Za-z_][A-Za-z0-9_]*)_invoke\s*\(", re.MULTILINE)
 _DEFINES_MAIN = re.compile(r"^\s*int\s+main\s*\(", re.MULTILINE)
 _NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".stab", ".gnu.attributes")
 _RAM_ONLY = (".bss", ".heap", ".stack")
@@ -34,31 +35,28 @@ class CProject:
 
     root: Path
     name: str
+    header: str  # the engine header's file name, e.g. kws_model.h
     sources: tuple[Path, ...]
     include_dirs: tuple[Path, ...]
 
 
 def find_project(root: Path) -> CProject:
-    """The compiled-C model under `root`, found by the `<name>_model.h` that declares `<name>_invoke`."""
+    """The compiled-C model under `root`, found by the header that declares `int <name>_invoke(`."""
     root = Path(root)
-    headers = sorted(p for p in root.rglob("*_model.h")
-                     if "_invoke" in p.read_text(encoding="utf-8", errors="replace"))
+    headers = engine_headers(root)
     if not headers:
-        raise VerifyError(f"{root}: no compiled-C model (a <name>_model.h declaring <name>_invoke); "
+        raise VerifyError(f"{root}: no compiled-C model (a header declaring int <name>_invoke); "
                           "emit one with --runtime c")
     if len(headers) > 1:
         found = ", ".join(str(p.relative_to(root)) for p in headers)
         raise VerifyError(f"{root}: several compiled-C models ({found}); verify one directory per model")
-    header = headers[0]
-    name = header.name[: -len("_model.h")]
-    if not _IDENTIFIER.fullmatch(name):
-        raise VerifyError(f"{header}: {name!r} is not a C identifier, so it cannot be edgeq's model header")
+    header, name = headers[0]
     # A host program (the engine's self-check main.c) would clash with the harness and may not even
     # compile for the target: leave out files that define main (objects are checked again after compiling).
     sources = tuple(p for p in sorted(root.rglob("*.c"))
                     if not _DEFINES_MAIN.search(p.read_text(encoding="utf-8", errors="replace")))
     includes = tuple(sorted({p.parent for p in root.rglob("*.h")}))
-    return CProject(root=root, name=name, sources=sources, include_dirs=includes)
+    return CProject(root=root, name=name, header=header.name, sources=sources, include_dirs=includes)
 
 
 @dataclass(frozen=True)
@@ -93,13 +91,24 @@ class Firmware:
     op_marker: int | None = None
 
 
-def render_harness(name: str, input_sizes: list[int], output_sizes: list[int]) -> str:
-    """The harness main.c for model `name` with the I/O byte sizes model.tflite says it has."""
+def engine_headers(root: Path) -> list[tuple[Path, str]]:
+    """(header, model name) for every header under `root` declaring a compiled-C model's `int <name>_invoke(`."""
+    found = []
+    for path in sorted(root.rglob("*.h")):
+        match = _INVOKE.search(path.read_text(encoding="utf-8", errors="replace"))
+        if match:
+            found.append((path, match.group(1)))
+    return found
+
+
+def render_harness(name: str, input_sizes: list[int], output_sizes: list[int], header: str | None = None) -> str:
+    """The harness main.c for model `name` (its engine header `header`, default `<name>_model.h`) with the I/O
+    byte sizes model.tflite says it has."""
     if not input_sizes or not output_sizes:
         raise VerifyError(f"model {name} needs at least one input and one output to be verified")
     return render("_emulate/harness.c.j2", {
         "version": __version__, "name": name, "NAME": name.upper(), "inputs": list(input_sizes),
-        "outputs": list(output_sizes), "input_file": INPUT_FILE})
+        "outputs": list(output_sizes), "input_file": INPUT_FILE, "header": header or f"{name}_model.h"})
 
 
 def _object_name(source: Path, project: CProject) -> str:
@@ -122,7 +131,7 @@ def build_firmware(project: CProject, machine: Machine, cpu_flags: tuple[str, ..
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "obj").mkdir(exist_ok=True)
     harness = build_dir / "edgeq_harness.c"
-    harness.write_text(render_harness(project.name, input_sizes, output_sizes), encoding="utf-8")
+    harness.write_text(render_harness(project.name, input_sizes, output_sizes, project.header), encoding="utf-8")
     script = build_dir / "firmware.ld"
     script.write_text(render_linker_script(machine), encoding="utf-8")
 

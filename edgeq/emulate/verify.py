@@ -16,7 +16,7 @@ import numpy as np
 from edgeq.check.macs import op_costs, total_macs
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit.boards import machine_for
-from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, find_project
+from edgeq.emulate.firmware import CProject, Firmware, ImageSizes, build_firmware, engine_headers, find_project
 from edgeq.emulate.plugin import counting_plugin
 from edgeq.emulate.qemu import COMPLETED, GuestRun, run_guest
 from edgeq.emulate.tools import Toolchain, find_toolchain, run_bounded
@@ -257,8 +257,8 @@ def per_op_counts(model: TFLiteModel, run: GuestRun) -> list[dict[str, Any]]:
 
 
 def project_runtime(out_dir: Path) -> str:
-    """What runs the model in OUT: report.json's project runtime, else 'c' for a compiled-C model
-    (<name>_model.h) and 'tflm' for a TFLM project (model_ops.h)."""
+    """What runs the model in OUT: report.json's project runtime, else 'c' for a compiled-C model (a header
+    declaring <name>_invoke) and 'tflm' for a TFLM project (model_ops.h)."""
     try:
         data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
         runtime = data["project"]["runtime"]
@@ -266,7 +266,7 @@ def project_runtime(out_dir: Path) -> str:
             return runtime
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no usable record: look at the files
-    compiled = any("_invoke" in p.read_text(encoding="utf-8", errors="replace") for p in out_dir.rglob("*_model.h"))
+    compiled = bool(engine_headers(out_dir))
     tflm = any(out_dir.rglob("model_ops.h"))
     if compiled and tflm:
         raise VerifyError(f"{out_dir} holds both a compiled-C model and a TFLM project; verify one at a time")

@@ -1,4 +1,5 @@
-"""Rendering the lowered, planned model as C99: `<name>_model.h` / `<name>_model.c` plus the kernel sources."""
+"""Rendering the lowered, planned model as C99: `<name>_model.h` / `<name>_model.c` (`model.h` / `model.c` for
+the default name) plus the kernel sources."""
 
 from __future__ import annotations
 
@@ -43,6 +44,12 @@ class OpKernels:
     params_type: str
 
 
+def source_stem(name: str) -> str:
+    """The file name (without extension) of a model's engine sources: `<name>_model`, but not `model_model` for
+    the default name, nor `kws_model_model` for a name that already ends in `_model`."""
+    return name if name == "model" or name.endswith("_model") else f"{name}_model"
+
+
 @dataclass
 class EngineBuild:
     """The generated sources and what they need. `files` maps relative paths to bytes."""
@@ -80,7 +87,7 @@ class EngineBuild:
 
     @property
     def header(self) -> str:
-        return f"{self.name}_model.h"
+        return f"{source_stem(self.name)}.h"
 
     @property
     def sources(self) -> list[str]:
@@ -210,8 +217,9 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         "inputs": [_io_entry(tensors[i]) for i in subgraph.inputs],
         "outputs": [_io_entry(tensors[i]) for i in subgraph.outputs],
     }
+    stem = source_stem(name)
     context = {
-        "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
+        "name": name, "NAME": name.upper(), "stem": stem, "version": __version__, "sha256": model.sha256,
         "arena_bytes": arena, "lower_bound": storage.plan.lower_bound, "headers": headers,
         "weights": weights, "ops": ops, "final_copies": final_copies, "uses_arena": renderer.uses_arena,
         # Constant tensors referenced as they are, plus the weights and biases the DSP lowerings re-laid out.
@@ -223,8 +231,8 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         **io,
     }
     files = {
-        f"{name}_model.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
-        f"{name}_model.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
+        f"{stem}.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
+        f"{stem}.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
     }
     uses_dsp = "eq_dsp_kernels.h" in headers
     for path in sorted(kernels_dir().iterdir()):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.engine.codegen import TEMPLATE_DIR, EngineBuild, generate
+from edgeq.engine.codegen import TEMPLATE_DIR, EngineBuild, generate, source_stem
 from edgeq.errors import EmitError
 from edgeq.render import c_initializer, c_values, render, write_files
 from edgeq.tflite import TFLiteModel
@@ -47,7 +47,7 @@ def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out
                                                                                                 strict=True)],
         })
     context = {
-        "name": name, "NAME": name.upper(), "version": __version__, "sha256": model.sha256,
+        "name": name, "NAME": name.upper(), "stem": source_stem(name), "version": __version__, "sha256": model.sha256,
         "arena_bytes": build.arena_bytes, "lower_bound": build.lower_bound_bytes,
         "weights_bytes": build.weights_bytes, "sources": build.sources, "vectors": vectors,
         "inputs": [{"ctype": _KINDS[t.dtype][0], "kind": _KINDS[t.dtype][1], "elements": t.num_elements}

@@ -147,7 +147,10 @@ def compiled_c_convert(tmp_path_factory, digits_keras_path, repo_root):
 def test_runtime_c_report_states_the_arena_against_tflm(compiled_c_convert):
     out, result = compiled_c_convert
     memory = result.report["project"]["engine_memory"]
-    assert result.report["project"]["dir"] == "compiled-c" and (out / "compiled-c" / "model_model.h").exists()
+    assert result.report["project"]["dir"] == "compiled-c"
+    # the default name gives model.h / model.c, not model_model.h (a name of its own gives <name>_model.h)
+    assert (out / "compiled-c" / "model.h").exists() and (out / "compiled-c" / "model.c").exists()
+    assert not list((out / "compiled-c").glob("model_model.*"))
     assert memory["lower_bound_bytes"] <= memory["arena_bytes"] == result.report["project"]["arena_bytes"]
     assert memory["arena_bytes"] <= 0.75 * memory["tflm_host_arena_bytes"]
     assert memory["weights_bytes"] > 0
