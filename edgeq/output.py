@@ -91,8 +91,10 @@ def _owned(out_dir: Path) -> dict[str, str | None] | None:
         manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return _owned_by_report(out_dir)
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if manifest.get("generator") != GENERATOR or not isinstance(files, dict):
+    if not isinstance(manifest, dict) or manifest.get("generator") != GENERATOR:
+        return None
+    files = manifest.get("files")
+    if not isinstance(files, dict):
         return None
     return {MANIFEST: None, **{str(k): str(v) for k, v in files.items()}}
 

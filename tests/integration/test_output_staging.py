@@ -151,6 +151,18 @@ def test_a_convert_output_from_before_the_manifest_is_recognised(tmp_path):
         output.check_output_dir(out, force=True)
 
 
+@pytest.mark.parametrize("manifest", ['["a list"]', '"text"', '{"generator": "edgeq", "files": ["x"]}',
+                                      '{"generator": "someone else", "files": {}}'])
+def test_a_manifest_that_is_not_edgeqs_means_not_an_edgeq_output(tmp_path, manifest):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output.MANIFEST).write_text(manifest)
+    (out / "model.keras").write_bytes(b"the user's model")
+    with pytest.raises(OutputExistsError, match="is not an edgeq output"):
+        output.check_output_dir(out, force=True)
+    assert (out / "model.keras").read_bytes() == b"the user's model"
+
+
 def test_single_files_are_replaced_only_when_edgeq_wrote_them(tmp_path):
     mine = tmp_path / "mine.html"
     mine.write_text("<p>mine</p>")
