@@ -131,20 +131,15 @@ def _inputs(model_path: Path, options: ConvertOptions) -> list[Path | None]:
     return [Path(model_path), options.calib, options.val]
 
 
-def _calibration_set(model: LoadedModel, options: ConvertOptions, quantize_options: QuantizeOptions,
-                     progress: Progress, warnings: list[str]) -> SampleSet | None:
+def _calibration_set(model: LoadedModel, options: ConvertOptions, progress: Progress,
+                     warnings: list[str]) -> SampleSet | None:
     if options.calib is not None:
         return load_samples(options.calib, model.inputs, limit=options.calib_samples, preprocess=options.preprocess)
     if options.synthetic_calib:
-        message = ("calibration used SYNTHETIC random data: activation ranges will not match real inputs and "
-                   "accuracy may be poor; pass --calib with real samples")
-        warnings.append(message)
-        progress.warn(message)
+        _warn(progress, warnings, ["calibration used SYNTHETIC random data: activation ranges will not match real "
+                                   "inputs and accuracy may be poor; pass --calib with real samples"])
         return synthetic_samples(model.inputs, options.calib_samples or SYNTHETIC_SAMPLES)
-    if quantize_options.needs_calibration:
-        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
-                               "image folder), or --synthetic-calib to use random data (not recommended)")
-    return None
+    return None  # a mode that needs calibration data was refused in check_up_front
 
 
 def _warn(progress: Progress, warnings: list[str], found: list[str]) -> None:
@@ -172,7 +167,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
-    samples = _calibration_set(source, options, quantize_options, progress, warnings)
+    samples = _calibration_set(source, options, progress, warnings)
     _warn(progress, warnings, calibration_warnings(source, samples))
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")

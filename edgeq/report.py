@@ -1,7 +1,7 @@
 """What `edgeq convert` produced, as typed results, and the one function that turns them into report.json.
 
 Inside edgeq the steps hand each other typed results (LoadedModel, SampleSet, TFLiteModel, ValidationReport,
-CheckResult, EmitResult, EmulationReport); JSON exists only at the edge: `ConvertResult.to_dict()` is
+CheckResult, RecoveryReport, EmitResult, EmulationReport); JSON exists only at the edge: `ConvertResult.to_dict()` is
 OUT/report.json, deterministic (no timestamps, no absolute paths).
 """
 
