@@ -22,24 +22,28 @@ from edgeq.tflite.reader import NUMPY_DTYPES
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
-_DRIVER = """
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-{includes}
+# The part of a driver program shared by the host driver here and the firmware of engine_qemu.py: every build's
+# header and a table of its invoke function and I/O sizes, indexed by case id.
+_CASE_TABLE = """%(includes)s
 
 typedef int (*invoke_fn)(const void *const inputs[], void *const outputs[]);
-typedef struct {{
+typedef struct {
     invoke_fn fn;
     unsigned int n_in, n_out;
     const unsigned int *in_bytes;
     const unsigned int *out_bytes;
-}} case_info;
+} case_info;
 
-static const case_info cases[] = {{
-{table}
-}};
+static const case_info cases[] = {
+%(table)s
+};
+"""
 
+_DRIVER = """
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+{case_table}
 int main(void) {{
     int32_t id;
     while (fread(&id, sizeof id, 1, stdin) == 1) {{
@@ -90,19 +94,27 @@ def _compile(directory: Path, sources: list[str], flags: list[str]) -> None:
                 raise AssertionError(f"gcc failed:\n{exc.stderr[-4000:]}") from None
 
 
-def build_executable(builds: list[EngineBuild], directory: Path, sanitize: bool = True,
-                     optimize: str = "-O1") -> Path:
-    """Write every build's files into `directory` (kernels once) and link one driver over all of them."""
+def write_sources(builds: list[EngineBuild], directory: Path) -> None:
+    """Every build's C sources and headers into `directory` (the shared kernels once)."""
     directory.mkdir(parents=True, exist_ok=True)
     for build in builds:
         for rel, data in build.files.items():
-            target = directory / rel
-            if not target.exists():
-                target.write_bytes(data)
-    includes = "\n".join(f'#include "{b.header}"' for b in builds)
+            if rel.endswith((".c", ".h")) and not (directory / rel).exists():
+                (directory / rel).write_bytes(data)
+
+
+def case_table(builds: list[EngineBuild]) -> str:
+    """C text: the builds' headers and `cases[]`, one {invoke, inputs, outputs, input bytes, output bytes} each."""
     table = "\n".join(f"    {{{b.name}_invoke, {b.name.upper()}_NUM_INPUTS, {b.name.upper()}_NUM_OUTPUTS, "
                       f"{b.name}_input_bytes, {b.name}_output_bytes}}," for b in builds)
-    (directory / "driver.c").write_text(_DRIVER.format(includes=includes, table=table))
+    return _CASE_TABLE % {"includes": "\n".join(f'#include "{b.header}"' for b in builds), "table": table}
+
+
+def build_executable(builds: list[EngineBuild], directory: Path, sanitize: bool = True,
+                     optimize: str = "-O1") -> Path:
+    """Write every build's files into `directory` (kernels once) and link one driver over all of them."""
+    write_sources(builds, directory)
+    (directory / "driver.c").write_text(_DRIVER.format(case_table=case_table(builds)))
     sources = sorted({s for b in builds for s in b.sources}) + ["driver.c"]
     flags = [optimize, *(SANITIZE if sanitize else [])]
     _compile(directory, sources, flags)

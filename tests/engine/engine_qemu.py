@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from engine_harness import case_table, write_sources
 
 from edgeq.check.targets import get_target
 from edgeq.emit.boards import data_dir
@@ -30,20 +31,7 @@ _DRIVER = """
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-{includes}
-
-typedef int (*invoke_fn)(const void *const inputs[], void *const outputs[]);
-typedef struct {{
-    invoke_fn fn;
-    unsigned int n_in, n_out;
-    const unsigned int *in_bytes;
-    const unsigned int *out_bytes;
-}} case_info;
-
-static const case_info cases[] = {{
-{table}
-}};
-
+{case_table}
 static unsigned char in_buf[4][{max_in}] __attribute__((aligned(16)));
 static unsigned char out_buf[4][{max_out}] __attribute__((aligned(16)));
 
@@ -100,15 +88,9 @@ def build_firmware(builds: list[EngineBuild], directory: Path, target: str) -> t
     toolchain = find_toolchain()
     profile = get_target(target)
     machine = machine_for(profile)
-    directory.mkdir(parents=True, exist_ok=True)
-    for build in builds:
-        for rel, data in build.files.items():
-            if rel.endswith((".c", ".h")) and not (directory / rel).exists():
-                (directory / rel).write_bytes(data)
-    table = "\n".join(f"    {{{b.name}_invoke, {b.name.upper()}_NUM_INPUTS, {b.name.upper()}_NUM_OUTPUTS, "
-                      f"{b.name}_input_bytes, {b.name}_output_bytes}}," for b in builds)
+    write_sources(builds, directory)
     (directory / "driver.c").write_text(_DRIVER.format(
-        includes="\n".join(f'#include "{b.header}"' for b in builds), table=table, cases_file=CASES_FILE,
+        case_table=case_table(builds), cases_file=CASES_FILE,
         max_in=max(max(b.input_bytes) for b in builds), max_out=max(max(b.output_bytes) for b in builds)))
     (directory / "link.ld").write_text(render_linker_script(machine))
     sources = sorted({s for b in builds for s in b.sources}) + ["driver.c", str(data_dir() / "startup.c")]
