@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import ModelLoadError
+from edgeq.load.legacy import is_tf_keras_model
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import mentioned_layers
 from edgeq.tflite import Tensor, TFLiteModel
@@ -28,6 +29,18 @@ from edgeq.tflite.signature import clean_name, signature_names
 from edgeq.validate.metrics import ErrorStats
 
 _ACTIVATION_DTYPES = frozenset({"int8", "uint8", "int16", "float32", "float16"})
+
+
+def _keras_of(keras_model: Any) -> Any:
+    """The Keras package a model object comes from: a probe model must be built with the same one, since
+    Keras 3 refuses the symbolic tensors of a model loaded by tf-keras (the legacy Keras 2 loader)."""
+    if is_tf_keras_model(keras_model):
+        import tf_keras
+
+        return tf_keras
+    from edgeq.tfenv import keras
+
+    return keras()
 
 
 # ------------------------------------------------------------------------------------------------ I/O mapping
@@ -153,10 +166,8 @@ class LayerComparison:
         self.matches, self.unmatched = match_layers(self.tflite, self.keras_model, self.output_layers)
         self.stats = [ErrorStats() for _ in self.matches]
         if self.matches:
-            from edgeq.tfenv import keras
-
             outputs = [self.keras_model.get_layer(m.layer).output for m in self.matches]
-            self._probe = keras().Model(self.keras_model.inputs, outputs)
+            self._probe = _keras_of(self.keras_model).Model(self.keras_model.inputs, outputs)
 
     def float_values(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """The matched layers' float outputs for a batch (one array per match)."""
