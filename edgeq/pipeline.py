@@ -25,12 +25,14 @@ from edgeq.errors import (
     ValidationFailed,
     VerifyError,
 )
+from edgeq.files import model_file_size
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
+from edgeq.sample_files import check_sample_file
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
@@ -120,9 +122,12 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
                                "image folder), or --synthetic-calib to use random data (not recommended)")
     if not model_path.exists():
         raise ModelLoadError(f"{model_path}: no such file or directory")
+    model_file_size(model_path)  # not a device, FIFO or oversized file: refused before TensorFlow loads
     for path, what in ((options.calib, "calibration data"), (options.val, "validation data")):
         if path is not None and not Path(path).exists():
             raise CalibrationError(f"{what} {path}: no such file or directory")
+        if path is not None:  # headers only: a forged or bombed sample file is refused before TensorFlow loads
+            check_sample_file(Path(path), f"{what} {path}")
     check_output_dir(out_dir, options.force, inputs=_inputs(model_path, options))
     return target, project, template_warnings(target, options.template, options.runtime)
 

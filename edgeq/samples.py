@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import CalibrationError, UsageError
+from edgeq.sample_files import LazyMember as _LazyMember
+from edgeq.sample_files import check_sample_file
 from edgeq.tflite.signature import TensorSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -171,20 +173,25 @@ def _digest(arrays: list[np.ndarray], labels: np.ndarray | None) -> str:
 
 
 def _read_npy(path: Path, what: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
+    check_sample_file(path, f"{what} data {path}")
+    try:  # memory-mapped: only the rows drawn (--calib-samples) are ever read
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise CalibrationError(f"{what} data {path}: not a readable .npy array ({exc})") from None
 
 
-def _read_npz(path: Path, inputs: list[TensorSpec], what: str) -> tuple[list[np.ndarray], np.ndarray | None]:
+def _read_npz(path: Path, inputs: list[TensorSpec], what: str) -> tuple[list[Any], np.ndarray | None]:
+    headers = check_sample_file(path, f"{what} data {path}")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            contents = {key: npz[key] for key in npz.files}
+            members = {key: _LazyMember(path, key, *headers[key]) if key in headers else npz[key]
+                       for key in npz.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise CalibrationError(f"{what} data {path}: not a readable .npz archive ({exc})") from None
-    arrays = [contents[key] for key in npz_input_keys(contents, inputs, f"{what} data {path}")]
-    labels = contents.get("y")
+    arrays = [members[key] for key in npz_input_keys(members, inputs, f"{what} data {path}")]
+    labels = members.get("y")
+    if isinstance(labels, _LazyMember):
+        labels = labels.whole()
     return arrays, None if labels is None else check_labels(labels, f"{what} data {path}")
 
 

@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from edgeq.errors import ModelLoadError
+from edgeq.files import MAX_MODEL_BYTES
 from edgeq.tfenv import captured_output, tensorflow
 
 # Layers Keras 2 writes for TensorFlow calls in a functional graph (tf_keras/src/layers/core/tf_op_layer.py).
 TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda", "ClassMethod", "InstanceMethod", "InstanceProperty"})
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 TF_KERAS = "tf-keras"
+# A model config is a few MB at most (Keras writes one entry per layer); these bound a forged or bombed file.
+MAX_CONFIG_BYTES = 64 << 20
+MAX_CONFIG_DEPTH = 200  # Keras nests a layer in a model in a model at ~6 levels each
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,42 @@ def _keras_zip_config(path: Path) -> KerasConfig:
             names = set(archive.namelist())
             if "config.json" not in names:
                 raise _invalid(path, ".keras", "the archive has no config.json")
-            config = json.loads(archive.read("config.json"))
-            metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in names else {}
+            _check_unpacked(path, archive)
+            config = _json(path, _member(path, archive, "config.json"), "config.json")
+            metadata = (_json(path, _member(path, archive, "metadata.json"), "metadata.json")
+                        if "metadata.json" in names else {})
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise _invalid(path, ".keras", " ".join(str(exc).split())[:120]) from None
-    return KerasConfig(str(metadata.get("keras_version", "")), tuple(_layers(config)))
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return KerasConfig(str(metadata.get("keras_version", "")), tuple(_layers(config, path)))
+
+
+def _check_unpacked(path: Path, archive: zipfile.ZipFile) -> None:
+    """What the archive unpacks to (its directory says, before anything is unpacked) stays under the model limit."""
+    total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_MODEL_BYTES:
+        raise ModelLoadError(f"{path}: the .keras archive unpacks to {total:,} bytes, over edgeq's limit of "
+                             f"{MAX_MODEL_BYTES:,} for a model; is it a zip bomb?")
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    """A JSON member read to at most MAX_CONFIG_BYTES (+1 to notice more), whatever the directory claims."""
+    with archive.open(name) as stream:
+        data = stream.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ModelLoadError(f"{path}: {name} in the .keras archive unpacks to more than {MAX_CONFIG_BYTES:,} "
+                             "bytes, edgeq's limit for a model config; is it a zip bomb?")
+    return data
+
+
+def _json(path: Path, text: bytes | str, what: str) -> Any:
+    """Parse a config; nesting beyond MAX_CONFIG_DEPTH is refused in one line (no RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ModelLoadError(f"{path}: {what} nests deeper than {MAX_CONFIG_DEPTH} levels, edgeq's limit for a "
+                             "model config; is the file damaged or forged?") from None
 
 
 def _h5_config(path: Path) -> KerasConfig:
@@ -89,30 +124,37 @@ def _h5_config(path: Path) -> KerasConfig:
         raw_config = raw_config.decode("utf-8")
     if isinstance(version, bytes):
         version = version.decode("utf-8")
+    if len(raw_config) > MAX_CONFIG_BYTES:
+        raise ModelLoadError(f"{path}: model_config holds {len(raw_config):,} characters, over edgeq's limit of "
+                             f"{MAX_CONFIG_BYTES:,} for a model config")
     try:
-        config = json.loads(raw_config)
+        config = _json(path, raw_config, "model_config")
     except ValueError as exc:
         raise _invalid(path, ".h5", f"model_config is not JSON: {exc}") from None
-    return KerasConfig(str(version), tuple(_layers(config)))
+    return KerasConfig(str(version), tuple(_layers(config, path)))
 
 
-def _layers(node: Any) -> list[tuple[str, str]]:
-    """(class_name, name) of every object with a class name in a config, nested models included."""
+def _layers(node: Any, path: Path | None = None) -> list[tuple[str, str]]:
+    """(class_name, name) of every object with a class name in a config, nested models included; walked with
+    a stack (no recursion) and refused beyond MAX_CONFIG_DEPTH levels."""
     found: list[tuple[str, str]] = []
-
-    def walk(item: Any) -> None:
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_CONFIG_DEPTH:
+            raise ModelLoadError(f"{path or 'the model'}: the model config nests deeper than {MAX_CONFIG_DEPTH} "
+                                 "levels, edgeq's limit for a model config; is the file damaged or forged?")
         if isinstance(item, dict):
             if isinstance(item.get("class_name"), str):
                 config = item.get("config")
                 name = config.get("name") if isinstance(config, dict) else None
                 found.append((item["class_name"], str(name or item.get("name") or "")))
-            for value in item.values():
-                walk(value)
-        elif isinstance(item, list):
-            for value in item:
-                walk(value)
-
-    walk(node)
+            values = list(item.values())
+        else:
+            values = item
+        stack.extend((value, depth + 1) for value in reversed(values))
     return found
 
 

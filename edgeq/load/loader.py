@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import ModelLoadError
+from edgeq.files import model_file_size
 from edgeq.load import legacy
 from edgeq.tfenv import captured_output, keras, tensorflow
 from edgeq.tflite.signature import TensorSpec
@@ -66,6 +67,7 @@ def load_model(path: str | Path, unsafe: bool = False) -> LoadedModel:
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(f"{path}: no such file or directory")
+    model_file_size(path)  # a device, a FIFO or an oversized file is refused before a byte is read
     if path.is_dir():
         if not (path / "saved_model.pb").exists():
             raise ModelLoadError(f"{path}: a directory must be a SavedModel (no saved_model.pb found)")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import ModelFormatError
+from edgeq.files import model_file_size, read_head
 from edgeq.tflite.schema import builtin_op_names, builtin_options_names, schema, tensor_type_names
 
 # numpy dtypes for the TFLite tensor types edgeq reads values of.
@@ -156,7 +157,12 @@ def read_model(source: str | Path | bytes) -> TFLiteModel:
         path = Path(source)
         if path.is_dir() or not path.exists():
             raise ModelFormatError(f"{path}: no such .tflite file")
-        data, where = path.read_bytes(), str(path)
+        where = str(path)
+        size = model_file_size(path, ModelFormatError, "TFLite model")  # no device, FIFO or oversized file
+        head = read_head(path, 8)  # the identifier decides before the rest is read
+        if size >= 8 and head[4:8] != b"TFL3":
+            raise ModelFormatError(f"{where}: not a TFLite flatbuffer (file identifier is not 'TFL3')")
+        data = path.read_bytes()
     if len(data) < 16:
         raise ModelFormatError(f"{where}: {len(data)} bytes is too short to be a TFLite model")
     if data[4:8] != b"TFL3":

@@ -16,6 +16,7 @@ import numpy as np
 
 from edgeq.errors import CalibrationError
 from edgeq.output import file_sha256
+from edgeq.sample_files import check_sample_file
 from edgeq.samples import (
     Preprocess,
     SampleSet,
@@ -141,6 +142,7 @@ def open_samples(data: str | Path | SampleSet, inputs: list[TensorSpec], *, limi
         loaded = load_samples(path, inputs, limit=limit, preprocess=preprocess, what="validation")
         return _from_arrays(loaded.source, loaded.sha256, loaded.arrays, None, inputs, None, Preprocess())
     suffix = path.suffix.lower()
+    check_sample_file(path, f"{WHAT} {path}")  # claimed sizes against the file and the limit, before any read
     if suffix == ".npy":
         members, labels = [_npy_member(path)], None
     elif suffix == ".npz":

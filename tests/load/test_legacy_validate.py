@@ -72,7 +72,8 @@ def test_convert_with_val_and_validate_reference_on_each_loader(loader_models, t
         assert not again.layers.get("rows")
         return
     rows = {row["layer"]: row for row in again.layers["rows"]}
-    assert {"gap", "probs"} <= set(rows) and ("tf.nn.relu6" in rows if kind == "h5" else "conv" in rows)
+    assert {"gap", "probs"} <= set(rows) and any(
+        name.startswith("tf.nn.relu6" if kind == "h5" else "conv") for name in rows)
     # the probe's float output of the last layer is the model's output: int8 softmax within a few LSB
     assert rows["probs"]["max_error_lsb"] <= 4 and rows["probs"]["sqnr_db"] > 20
 
@@ -86,4 +87,5 @@ def test_the_issue_command_on_a_tf_keras_h5_ends_without_internal_error(loader_m
     assert "internal error" not in run.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["source"]["loader"] == "tf-keras"
-    assert any(row["layer"] == "tf.nn.relu6" for row in report["validation"]["layers"]["rows"])
+    # tf-keras numbers TF-op layers per process (tf.nn.relu6_1 when another model was built first)
+    assert any(row["layer"].startswith("tf.nn.relu6") for row in report["validation"]["layers"]["rows"])
