@@ -9,12 +9,16 @@ edgeq did not write, one edited since, and above all one of the command's own in
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import shutil
+import signal
+import socket
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ from edgeq.errors import OutputError, OutputExistsError, UsageError, listing
 from edgeq.version import __version__
 
 MANIFEST = ".edgeq-manifest.json"
+STAGING_MARKER = ".edgeq-staging.json"  # inside a staging folder while edgeq writes it: {generator, pid, host}
 GENERATOR = "edgeq"
 # Single files edgeq writes (validate --junit/--report) are recognised by a signature near their start.
 HTML_SIGNATURE = '<meta name="generator" content="edgeq'
@@ -203,26 +208,100 @@ def write_manifest(directory: Path) -> None:
                                                  "files": files}), encoding="utf-8")
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # another user's process, or a pid we cannot probe
+        return pid > 0
+    return True
+
+
+def stale_staging(out_dir: Path) -> list[Path]:
+    """Staging folders an interrupted edgeq run (SIGKILL, power loss) left beside `out_dir`: named like ours,
+    holding STAGING_MARKER written by edgeq on this host, whose process is gone. Anything else is left alone."""
+    found = []
+    try:
+        candidates = sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.edgeq-*"))
+    except OSError:
+        return []
+    for candidate in candidates:
+        try:
+            if candidate.is_symlink() or not candidate.is_dir():
+                continue
+            marker = json.loads((candidate / STAGING_MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if (isinstance(marker, dict) and marker.get("generator") == GENERATOR
+                and marker.get("host") == socket.gethostname() and isinstance(marker.get("pid"), int)
+                and not _process_alive(marker["pid"])):
+            found.append(candidate)
+    return found
+
+
+def remove_stale_staging(out_dir: Path, warn: Callable[[str], None] | None = None) -> list[Path]:
+    """Remove stale_staging(out_dir) and say so through `warn`."""
+    removed = []
+    for folder in stale_staging(out_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+    if removed and warn is not None:
+        warn(f"removed {len(removed)} staging folder{'s' if len(removed) > 1 else ''} an interrupted edgeq run left "
+             f"beside {out_dir}: {listing(p.name for p in removed)}")
+    return removed
+
+
+class _Terminated(SystemExit):
+    """SIGTERM while OUT is staged: unwinds through staged_output's cleanup, then exits 128 + 15."""
+
+
 @contextlib.contextmanager
-def staged_output(out_dir: Path | str, force: bool, inputs: Iterable[Path | str | None] = ()) -> Iterator[Path]:
+def _cleanup_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into an exception for the duration (main thread only: signals are delivered there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: Path | str, force: bool, inputs: Iterable[Path | str | None] = (),
+                  warn: Callable[[str], None] | None = None) -> Iterator[Path]:
     """Yield an empty staging directory next to `out_dir`; move it into place when the block succeeds.
 
-    OUT is checked again (the block may run for minutes); on any failure the staging directory, any backup of
-    the old OUT and any parent folder created for it are removed, and the old OUT is left as it was.
+    OUT is checked again (the block may run for minutes); on any failure (SIGTERM included) the staging
+    directory, any backup of the old OUT and any parent folder created for it are removed, and the old OUT is
+    left as it was. Staging folders a killed earlier run left are removed first (`warn` says which).
     """
     out_dir = Path(out_dir)
     inputs = list(inputs)
     check_output_dir(out_dir, force, inputs)
     created = _created_parents(out_dir)
     staging: Path | None = None
+    remove_stale_staging(out_dir, warn)
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.edgeq-", dir=out_dir.parent))
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; OUT should look like any new directory
-        yield staging
-        write_manifest(staging)
-        check_output_dir(out_dir, force, inputs)
-        _replace(staging, out_dir)
+        with _cleanup_on_sigterm():
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.edgeq-", dir=out_dir.parent))
+            staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; OUT should look like any new directory
+            # who made it: a later run removes it if this process dies without cleaning up (SIGKILL)
+            (staging / STAGING_MARKER).write_text(json.dumps({"generator": GENERATOR, "pid": os.getpid(),
+                                                              "host": socket.gethostname()}), encoding="utf-8")
+            yield staging
+            (staging / STAGING_MARKER).unlink(missing_ok=True)
+            write_manifest(staging)
+            check_output_dir(out_dir, force, inputs)
+            _replace(staging, out_dir)
     except BaseException as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

@@ -91,6 +91,7 @@ class ConvertOptions:
     tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
     recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
+    allow_oversize: bool = False  # --allow-oversize: quantize even when the weights alone exceed the flash
 
 
 def _target_for(options: ConvertOptions) -> TargetProfile:
@@ -130,6 +131,22 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
             check_sample_file(Path(path), f"{what} {path}")
     check_output_dir(out_dir, options.force, inputs=_inputs(model_path, options))
     return target, project, template_warnings(target, options.template, options.runtime)
+
+
+def refuse_oversize(model: LoadedModel, target: TargetProfile, runtime: str = "tflm") -> None:
+    """A model whose int8 weights alone (one byte per parameter, a lower bound) cannot fit the flash the target
+    leaves for a model is refused right after loading: quantizing it would take minutes to say the same."""
+    params = model.parameter_count()
+    if not target.is_mcu or params is None:
+        return
+    memory = target.memory
+    code_kib = 0.0 if runtime == "c" else target.runtime.code_flash_kb  # the compiled-C engine's code is small
+    budget = int((memory.flash_kb - memory.reserved_flash_kb - code_kib) * 1024)
+    if params < budget:
+        return
+    raise CheckFailed(f"{model.path.name}: {params:,} parameters are {params / 1024:,.0f} KiB as int8 weights "
+                      f"alone, more than the {budget / 1024:,.0f} KiB of flash {target.name} leaves for a model; "
+                      "nothing written (--allow-oversize converts anyway, e.g. for the report)")
 
 
 def _inputs(model_path: Path, options: ConvertOptions) -> list[Path | None]:
@@ -172,6 +189,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
+    if not options.allow_oversize:
+        refuse_oversize(source, target, options.runtime)
     samples = _calibration_set(source, options, progress, warnings)
     _warn(progress, warnings, calibration_warnings(source, samples))
 
@@ -199,7 +218,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
-    with staged_output(out_dir, options.force, inputs=_inputs(model_path, options)) as staging:
+    with staged_output(out_dir, options.force, inputs=_inputs(model_path, options), warn=progress.warn) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
         if result.check.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")

@@ -45,7 +45,8 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
         state.err.print(f"[bold yellow]warning:[/] {escape(warning)}")
     # paths and names are the user's text, not rich markup (`[/x]` in a file name would crash the print)
     state.err.print(f"[bold cyan]•[/] Emitting {escape(model.name)} for {escape(target)} into {escape(str(out_dir))}")
-    result = emit_project(model, out_dir, target=profile, template=template, name=name, runtime=runtime, force=force)
+    result = emit_project(model, out_dir, target=profile, template=template, name=name, runtime=runtime, force=force,
+                          warn=lambda message: state.err.print(f"[bold yellow]warning:[/] {escape(message)}"))
     arena = f", arena {result.arena_size:,} bytes" if result.arena_size else ""
     state.out.print(f"{result.template} project in {escape(str(out_dir))}: {len(result.files)} files, symbol prefix "
                     f"{result.name}{arena}")

@@ -127,13 +127,16 @@ def _summary_table(result: ConvertResult) -> Table:
                    "[env: EDGEQ_TFLM_TREE].")
 @click.option("--verify-samples", type=click.IntRange(min=1), default=8, show_default=True,
               help="Golden inputs to run on the emulated board with --verify.")
+@click.option("--allow-oversize", is_flag=True,
+              help="Quantize and write OUT even when the int8 weights alone exceed the target's flash (refused "
+                   "right after loading by default); the report then says by how much it does not fit.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout instead of the summary table.")
 @common_options
 @click.pass_obj
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
             name: str, runtime: str, val: Path | None, recover: bool, verify: bool, tflm_tree: Path | None,
-            verify_samples: int, as_json: bool, **options: Any) -> None:
+            verify_samples: int, allow_oversize: bool, as_json: bool, **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -156,7 +159,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
                              verify=verify, verify_samples=verify_samples, tflm_tree=tflm_tree, recover=recover,
-                             validation=validation_options(**gates))
+                             allow_oversize=allow_oversize, validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:
         result = run_convert(model, out_dir, options, progress, raise_failures=False)

@@ -7,6 +7,7 @@ rendered into a ready project (TFLM CMake, Arduino, Zephyr, ESP-IDF) or an Andro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,9 @@ def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile,
 def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *,
                  target: str | TargetProfile = "cortex-m4", template: str | None = None, name: str = DEFAULT_NAME,
                  runtime: str = "tflm", golden: GoldenVector | None = None, samples: SampleSet | None = None,
-                 force: bool = False) -> EmitResult:
-    """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace).
+                 force: bool = False, warn: Callable[[str], None] | None = None) -> EmitResult:
+    """Emit a firmware project for an integer .tflite model into OUT/ (all-or-nothing; --force to replace;
+    `warn` hears of staging folders a killed earlier run left and that are removed).
 
     Beside the project, OUT/ gets model.tflite and a report.json naming the target and the project, so that
     `edgeq verify OUT` runs it without further flags."""
@@ -221,7 +223,7 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
     check_integer_model(tflite, profile)
     if runtime == "c":
         check_engine_model(tflite)
-    with staged_output(out_dir, force, inputs) as staging:
+    with staged_output(out_dir, force, inputs, warn=warn) as staging:
         result = write_project(tflite, staging, target=profile, template=template, name=name, runtime=runtime,
                                golden=golden, samples=samples)
         for extra in (MODEL_FILE, REPORT_FILE):

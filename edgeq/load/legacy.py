@@ -87,13 +87,13 @@ def _check_unpacked(path: Path, archive: zipfile.ZipFile) -> None:
 
 
 def _member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
-    """A JSON member read to at most MAX_CONFIG_BYTES (+1 to notice more), whatever the directory claims."""
-    with archive.open(name) as stream:
-        data = stream.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
+    """A JSON member of at most MAX_CONFIG_BYTES: the directory's unpacked size is checked before reading, and
+    zipfile stops reading at that size whatever the compressed stream holds."""
+    if archive.getinfo(name).file_size > MAX_CONFIG_BYTES:
         raise ModelLoadError(f"{path}: {name} in the .keras archive unpacks to more than {MAX_CONFIG_BYTES:,} "
                              "bytes, edgeq's limit for a model config; is it a zip bomb?")
-    return data
+    with archive.open(name) as stream:
+        return stream.read(MAX_CONFIG_BYTES + 1)
 
 
 def _json(path: Path, text: bytes | str, what: str) -> Any:

@@ -34,6 +34,15 @@ class LoadedModel:
     compat_fixes: list[str] = field(default_factory=list)
     loader: str = "keras"  # what read the file: 'keras' (Keras 3), 'tf-keras' (legacy Keras 2), 'tf.saved_model'
 
+    def parameter_count(self) -> int | None:
+        """Weights the model holds (known right after loading; None when the loader cannot tell)."""
+        if self.keras_model is not None:
+            return int(self.keras_model.count_params())
+        variables = getattr(self.signature, "variables", None)
+        if not variables:
+            return None
+        return sum(int(np.prod(tuple(v.shape), dtype=np.int64)) for v in variables)
+
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float inference on a batch: one array per input, [N, *shape] -> one array per output."""
         if self.keras_model is not None:
