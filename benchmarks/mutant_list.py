@@ -54,6 +54,7 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
+HOSTILE = "tests/integration/test_hostile_bounded.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -176,4 +177,45 @@ MUTANTS = [
     Mutant("verify-skips-last-sample", "verify", "edgeq/emulate/verify.py",
            (("for want, got in zip(expected, run.samples, strict=True):",
              "for want, got in zip(expected[:-1], run.samples[:-1], strict=True):"),), VERIFY),
+    # ------------------------------------------------------------------------------------ bounded work (issue 20)
+    Mutant("model-size-limit-x4", "bounded", "edgeq/files.py",
+           (("MAX_MODEL_BYTES = 2 << 30", "MAX_MODEL_BYTES = 8 << 30"),),
+           (f"{HOSTILE}::test_a_model_file_over_the_limit_is_refused_by_every_command",), "size limit off by a factor"),
+    Mutant("tflite-read-before-identifier", "bounded", "edgeq/tflite/reader.py",
+           (("        head = read_head(path, 8)  # the identifier decides before the rest is read\n",
+             "        head = path.read_bytes()[:8]\n"),),
+           (f"{HOSTILE}::test_the_identifier_is_checked_before_the_rest_is_read",), "lazy read made eager"),
+    Mutant("keras-config-limit-x8", "bounded", "edgeq/load/legacy.py",
+           (("MAX_CONFIG_BYTES = 64 << 20", "MAX_CONFIG_BYTES = 64 << 23"),),
+           (f"{HOSTILE}::test_a_config_json_bomb_is_refused_in_one_line_and_bounded",), "size limit off by a factor"),
+    Mutant("keras-config-depth-x1000", "bounded", "edgeq/load/legacy.py",
+           (("MAX_CONFIG_DEPTH = 200 ", "MAX_CONFIG_DEPTH = 200_000 "),),
+           (f"{HOSTILE}::test_deeply_nested_config_json_is_refused_without_recursion_error",)),
+    Mutant("sample-limit-x4", "bounded", "edgeq/sample_files.py",
+           (("    if claimed > limit:\n", "    if claimed > 4 * limit:\n"),),
+           (f"{HOSTILE}::test_a_claim_over_the_sample_limit_is_refused",), "size limit off by a factor"),
+    Mutant("sample-claim-not-checked-against-file", "bounded", "edgeq/sample_files.py",
+           (("    if claimed > available:\n", "    if claimed > available and False:\n"),),
+           (f"{HOSTILE}::test_forged_sample_headers_are_refused_before_tensorflow_loads",)),
+    Mutant("calib-npy-read-eagerly", "bounded", "edgeq/samples.py",
+           (('        return np.load(path, mmap_mode="r", allow_pickle=False)',
+             "        return np.load(path, allow_pickle=False)"),),
+           (f"{HOSTILE}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
+    Mutant("calib-npz-read-whole", "bounded", "edgeq/sample_files.py",
+           (("        if self.fortran or selection.ndim != 1 or not self.shape:",
+             "        if True:"),),
+           (f"{HOSTILE}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
+    Mutant("fit-gate-budget-x2", "bounded", "edgeq/pipeline.py",
+           (("    if params < budget:\n", "    if params < 2 * budget:\n"),),
+           (f"{HOSTILE}::test_weights_that_cannot_fit_the_flash_are_refused_before_quantizing",)),
+    Mutant("staging-sigterm-not-handled", "bounded", "edgeq/output.py",
+           (("    previous = signal.signal(signal.SIGTERM, terminate)",
+             "    previous = signal.getsignal(signal.SIGTERM)"),),
+           (f"{HOSTILE}::test_sigterm_removes_the_staging_folder_and_keeps_the_old_out",)),
+    Mutant("stale-staging-ignores-live-pid", "bounded", "edgeq/output.py",
+           (("                and not _process_alive(marker[\"pid\"])):", "                ):"),),
+           (f"{HOSTILE}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
+    Mutant("stale-staging-kept", "bounded", "edgeq/output.py",
+           (("    remove_stale_staging(out_dir, warn)\n", ""),),
+           (f"{HOSTILE}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
 ]
