@@ -122,8 +122,9 @@ def load_samples(path: str | Path, inputs: list[TensorSpec], *, limit: int | Non
     preprocess = preprocess or Preprocess()
     if not path.exists():
         raise CalibrationError(f"{what} data {path}: no such file or directory")
-    if path.is_dir():
-        arrays, labels = [_read_image_folder(path, inputs, what)], None
+    if path.is_dir():  # only the drawn images are decoded; the draw below then keeps them all
+        arrays, labels = [_read_image_folder(path, inputs, what, limit)], None
+        limit = None
     elif path.suffix.lower() == ".npy":
         arrays, labels = [_read_npy(path, what)], None
     elif path.suffix.lower() == ".npz":
@@ -239,7 +240,7 @@ def _check_array(array: np.ndarray, spec: TensorSpec, path: Path, what: str) -> 
     return array.reshape(sample_shape(array.shape, array.dtype, spec, f"{what} data {path}"))
 
 
-def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.ndarray:
+def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str, limit: int | None = None) -> np.ndarray:
     if len(inputs) != 1:
         raise CalibrationError(f"{what} data {path}: an image folder works for single-input models only; use .npz")
     spec = inputs[0]
@@ -248,6 +249,7 @@ def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.nd
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise CalibrationError(f"{what} data {path}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+    files = [files[i] for i in select_indices(len(files), limit)]  # the same draw as over decoded images
     from edgeq.tfenv import tensorflow
 
     tf = tensorflow()
