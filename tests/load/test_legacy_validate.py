@@ -89,3 +89,9 @@ def test_the_issue_command_on_a_tf_keras_h5_ends_without_internal_error(loader_m
     assert report["source"]["loader"] == "tf-keras"
     # tf-keras numbers TF-op layers per process (tf.nn.relu6_1 when another model was built first)
     assert any(row["layer"].startswith("tf.nn.relu6") for row in report["validation"]["layers"]["rows"])
+    run = subprocess.run([sys.executable, "-m", "edgeq.cli", "validate", str(out / "model.tflite"), "--val",
+                          str(loader_models["val_legacy"]), "--reference", str(loader_models["h5"]), "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    validated = json.loads(run.stdout)
+    assert validated["layers"]["rows"] == report["validation"]["layers"]["rows"]
