@@ -134,7 +134,7 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
 
 
 def refuse_oversize(model: LoadedModel, target: TargetProfile, runtime: str = "tflm") -> None:
-    """A model whose int8 weights alone (one byte per parameter, a lower bound) cannot fit the flash the target
+    """A model whose int8 kernels alone (one byte per kernel weight, a lower bound) cannot fit the flash the target
     leaves for a model is refused right after loading: quantizing it would take minutes to say the same."""
     params = model.parameter_count()
     if not target.is_mcu or params is None:
@@ -144,8 +144,8 @@ def refuse_oversize(model: LoadedModel, target: TargetProfile, runtime: str = "t
     budget = int((memory.flash_kb - memory.reserved_flash_kb - code_kib) * 1024)
     if params < budget:
         return
-    raise CheckFailed(f"{model.path.name}: {params:,} parameters are {params / 1024:,.0f} KiB as int8 weights "
-                      f"alone, more than the {budget / 1024:,.0f} KiB of flash {target.name} leaves for a model; "
+    raise CheckFailed(f"{model.path.name}: {params:,} kernel weights are {params / 1024:,.0f} KiB as int8 alone, "
+                      f"more than the {budget / 1024:,.0f} KiB of flash {target.name} leaves for a model; "
                       "nothing written (--allow-oversize converts anyway, e.g. for the report)")
 
 

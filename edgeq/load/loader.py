@@ -35,13 +35,14 @@ class LoadedModel:
     loader: str = "keras"  # what read the file: 'keras' (Keras 3), 'tf-keras' (legacy Keras 2), 'tf.saved_model'
 
     def parameter_count(self) -> int | None:
-        """Weights the model holds (known right after loading; None when the loader cannot tell)."""
-        if self.keras_model is not None:
-            return int(self.keras_model.count_params())
-        variables = getattr(self.signature, "variables", None)
-        if not variables:
-            return None
-        return sum(int(np.prod(tuple(v.shape), dtype=np.int64)) for v in variables)
+        """Kernel weights the model holds (known right after loading; None when the loader cannot tell). Only
+        kernels and embeddings count: each becomes at least one int8 constant, while biases, batch-norm
+        statistics (folded into kernels) and the like may vanish, so this is a lower bound of the int8 bytes."""
+        holder = self.keras_model if self.keras_model is not None else self.signature
+        variables = getattr(holder, "weights", None) or getattr(holder, "variables", None) or []
+        counts = [int(np.prod(tuple(v.shape), dtype=np.int64)) for v in variables
+                  if _KERNEL_NAME.fullmatch(_variable_leaf(v))]
+        return sum(counts) if counts else None
 
     def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float inference on a batch: one array per input, [N, *shape] -> one array per output."""
@@ -57,6 +58,15 @@ class LoadedModel:
         if not isinstance(result, list | tuple):
             result = [result]
         return [np.asarray(r, dtype=np.float32) for r in result]
+
+
+_KERNEL_NAME = re.compile(r"(depthwise_|pointwise_|recurrent_)?kernel|embeddings")
+
+
+def _variable_leaf(variable: Any) -> str:
+    """'dense/kernel:0' (tf-keras, SavedModel) or 'dense/kernel' (Keras 3) -> 'kernel'."""
+    name = str(getattr(variable, "path", None) or getattr(variable, "name", ""))
+    return name.split(":")[0].rsplit("/", 1)[-1]
 
 
 def model_sha256(path: Path) -> str:

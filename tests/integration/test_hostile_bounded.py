@@ -287,7 +287,7 @@ def test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy(normal, tmp_p
 
 @pytest.fixture(scope="module")
 def oversize(tmp_path_factory) -> tuple[Path, Path]:
-    """A Dense 1000 -> 1000 model: 1,001,000 int8 weights, more than cortex-m4's 882 KiB for a model."""
+    """A Dense 1000 -> 1000 model: 1,000,000 int8 kernel weights, more than cortex-m4's 882 KiB for a model."""
     import keras
 
     root = tmp_path_factory.mktemp("oversize")
@@ -301,8 +301,8 @@ def test_weights_that_cannot_fit_the_flash_are_refused_before_quantizing(oversiz
     model, calib = oversize
     run = edgeq("convert", model, "--calib", calib, "--target", "cortex-m4", "-o", tmp_path / "out")
     assert run.code == 1
-    assert run.error == ("big.keras: 1,001,000 parameters are 978 KiB as int8 weights alone, more than the 882 KiB "
-                         "of flash cortex-m4 leaves for a model; nothing written (--allow-oversize converts anyway, "
+    assert run.error == ("big.keras: 1,000,000 kernel weights are 977 KiB as int8 alone, more than the 882 KiB of "
+                         "flash cortex-m4 leaves for a model; nothing written (--allow-oversize converts anyway, "
                          "e.g. for the report)")
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.edgeq-*"))
     assert "Quantizing" not in run.err
