@@ -62,6 +62,7 @@ def test_convert_with_val_and_validate_reference_on_each_loader(loader_models, t
     source, val = loader_models[kind], _val(loader_models, kind)
     result = convert(source, tmp_path / "out", ConvertOptions(calib=loader_models["calib"], val=val))
     assert result.source.loader == loader
+    assert result.source.parameter_count() == 3 * 3 * 3 * 8 + 8 * 4  # the fit gate's kernels: conv + dense
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["validation"]["passed"] is True
     # the labels are the float model's own argmax: int8 on TFLM must agree on nearly all 48 samples
