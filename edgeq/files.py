@@ -21,7 +21,8 @@ def _gib(size: int) -> str:
     return f"{size / (1 << 30):.1f} GiB"
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words ('a device', 'a FIFO (named pipe)')."""
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     if stat.S_ISFIFO(mode):
@@ -47,13 +48,13 @@ def model_file_size(path: Path, error: type[EdgeqError] = ModelLoadError, what: 
                 item = Path(root) / name
                 item_info = item.stat() if item.exists() else None
                 if item_info is not None and not stat.S_ISREG(item_info.st_mode):
-                    raise error(f"{item}: {_kind(item_info.st_mode)} inside the {what} folder; a {what} holds "
+                    raise error(f"{item}: {file_kind(item_info.st_mode)} inside the {what} folder; a {what} holds "
                                 "regular files only")
                 size += item_info.st_size if item_info is not None else 0
     elif stat.S_ISREG(info.st_mode):
         size = info.st_size
     else:
-        raise error(f"{path}: {_kind(info.st_mode)}, not a {what} file; give the path of a saved {what}")
+        raise error(f"{path}: {file_kind(info.st_mode)}, not a {what} file; give the path of a saved {what}")
     if size > MAX_MODEL_BYTES:
         raise error(f"{path}: {size:,} bytes ({_gib(size)}) is over edgeq's limit of {_gib(MAX_MODEL_BYTES)} for a "
                     f"{what} (the most a TFLite flatbuffer can hold)")

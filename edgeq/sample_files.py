@@ -9,6 +9,7 @@ for .npy, a zip stream for .npz members), so --calib-samples / --val-samples bou
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -16,6 +17,7 @@ from typing import IO, Any
 import numpy as np
 
 from edgeq.errors import CalibrationError, UsageError
+from edgeq.files import file_kind
 
 DEFAULT_MAX_SAMPLE_BYTES = 2 << 30  # 2 GiB per array: far beyond any calibration or validation set for a MCU
 LIMIT_VARIABLE = "EDGEQ_MAX_SAMPLE_BYTES"
@@ -70,6 +72,13 @@ def _check_claim(header: Header, available: int, where: str, key: str) -> None:
 def check_sample_file(path: Path, where: str) -> dict[str, Header]:
     """Headers of a .npy file ('x') or of every .npy member of a .npz (key -> header), each checked against
     the bytes the file holds and the per-array limit; reads no array data. Other files: {}."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return {}  # the caller says "no such file" in its own words
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # reading /dev/zero or a FIFO never ends
+        raise CalibrationError(f"{where}: {file_kind(mode)}, not a data file; give a .npy/.npz file or a folder "
+                               "of images")
     suffix = path.suffix.lower()
     if suffix == ".npy" and path.is_file():
         try:

@@ -236,6 +236,20 @@ def test_forged_sample_headers_are_refused_before_tensorflow_loads(normal, tmp_p
     assert not (tmp_path / "out").exists()
 
 
+def test_sample_files_that_are_not_regular_files_are_refused_without_reading(normal, tmp_path):
+    fifo = tmp_path / "calib.npy"
+    os.mkfifo(fifo)
+    run = edgeq("convert", MODEL, "--calib", fifo, "-o", tmp_path / "out")
+    assert run.code == 1
+    assert run.error == (f"calibration data {fifo}: a FIFO (named pipe), not a data file; give a .npy/.npz file or a "
+                         "folder of images")
+    run = edgeq("validate", normal["tflite"], "--val", "/dev/zero")
+    assert run.code == 1
+    assert run.error == ("validation data /dev/zero: a device, not a data file; give a .npy/.npz file or a folder of "
+                         "images")
+    assert run.seconds < 60 and not (tmp_path / "out").exists()
+
+
 def test_a_claim_over_the_sample_limit_is_refused(normal, tmp_path):
     # the file: 16,000,000 digits samples (4.1 GB unpacked, as the zip directory says)
     bomb = _patched_npz(tmp_path / "bomb.npz", (16_000_000, 8, 8, 1), 16_000_000 * 256 + 128)
