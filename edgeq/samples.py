@@ -291,10 +291,26 @@ def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.nd
     height, width, channels = spec.shape
     images = []
     for file in files:
+        data = file.read_bytes()
         try:
-            image = tf.io.decode_image(file.read_bytes(), channels=channels, expand_animations=False)
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
         except Exception:
-            raise CalibrationError(f"{what} data {file}: not a readable image") from None
+            image = None
+        if image is None:  # TF's GIF and BMP decoders refuse channels=1: decode as stored, then convert
+            try:
+                image = _to_channels(tf, tf.io.decode_image(data, channels=0, expand_animations=False), channels)
+            except Exception:
+                raise CalibrationError(f"{what} data {file}: not a readable image") from None
         image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
         images.append(image.numpy())
     return np.stack(images).astype(np.float32)
+
+
+def _to_channels(tf: Any, image: Any, channels: int) -> Any:
+    """A decoded image (1, 2, 3 or 4 channels: gray, gray+alpha, RGB, RGBA) as `channels` (1 or 3); alpha dropped."""
+    have = int(image.shape[-1])
+    if have in (2, 4):
+        image, have = image[..., :have - 1], have - 1
+    if have == channels:
+        return image
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image)

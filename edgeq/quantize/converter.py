@@ -259,7 +259,25 @@ def _representative(samples: SampleSet | None, model: LoadedModel,
     return generate
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KERAS_CALL = re.compile(r"Exception encountered when calling ([\w.]+)\(\)\.")
+_SCOPE_NAME = re.compile(r"'(.*)' is not a valid scope name")
+
+
 def _first_error_line(text: str) -> str:
+    """The converter's or Keras' reason in one line. Keras wraps an exception raised inside a layer as
+    'Exception encountered when calling X.call().' + the reason (in bold) + the arguments: keep the reason."""
+    text = _ANSI.sub("", text)
+    call = _KERAS_CALL.search(text)
+    if call:
+        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text[call.end():])]
+        reason = next((p for p in paragraphs if p and not p.startswith("Arguments received")), "")
+        scope = _SCOPE_NAME.search(reason)
+        if scope:
+            return (f"layer name {scope.group(1)!r} is not a valid TensorFlow name (letters, digits and _ . / > - "
+                    "only): rename the layer (keras layer `name=`) and save the model again")
+        if reason:
+            return f"{reason[:300]} (in {call.group(1)})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if "error" in line.lower():

@@ -30,6 +30,7 @@ from edgeq.recover.report import Candidate, RecoveryReport
 from edgeq.recover.score import float_accuracy, float_outputs, gap_closed, score
 from edgeq.samples import SampleSet, load_samples, select_indices
 from edgeq.tflite import TFLiteModel, read_model
+from edgeq.validate.data import class_labels
 
 MIN_SAMPLES = 20
 HELD_OUT_SHARE = 4  # one sample in four chooses, the rest calibrate
@@ -223,6 +224,11 @@ def _score_all(candidates: list[Candidate], source: LoadedModel, samples: Sample
 def _report_on_validation(report: RecoveryReport, source: LoadedModel, options: RecoverOptions) -> None:
     limit = min(options.validation.samples or MAX_VALIDATION_SAMPLES, MAX_VALIDATION_SAMPLES)
     data = load_samples(options.val, source.inputs, limit=limit, preprocess=options.preprocess, what="validation")
+    scores = next((o for o in source.outputs if len(o.shape) == 1 and o.shape[0] >= 2), None)
+    if data.labels is not None and scores is not None:  # the same label rule as validation's
+        data.labels = class_labels(data.labels, scores.shape[0], scores.name, f"validation data {options.val}")
+    elif data.labels is not None:
+        data.labels = None  # no class-score output: validation refuses the labels with its own message
     expected = float_outputs(source, data)
     report.validation_source = data.source
     report.float_accuracy = float_accuracy(expected, data)
