@@ -24,6 +24,7 @@ from edgeq.errors import (
     UsageError,
     ValidationFailed,
     VerifyError,
+    article,
 )
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
@@ -94,7 +95,8 @@ class ConvertOptions:
 def _target_for(options: ConvertOptions) -> TargetProfile:
     target = get_target(options.target)
     if options.mode not in target.modes:
-        raise UsageError(f"mode {options.mode} is not available for {target.name} (a {target.kind} target); "
+        raise UsageError(f"mode {options.mode} is not available for {target.name} "
+                         f"({article(target.kind)} {target.kind} target); "
                          f"choose one of {', '.join(target.modes)}")
     return target
 

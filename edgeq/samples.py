@@ -140,11 +140,10 @@ def load_samples(path: str | Path, inputs: list[TensorSpec], *, limit: int | Non
     else:
         raise CalibrationError(f"{what} data {path}: expected a .npy file, a .npz file or a folder of images")
     arrays = [_check_array(a, spec, path, what, notes) for a, spec in zip(arrays, inputs, strict=True)]
-    counts = {a.shape[0] for a in arrays}
+    counts = {spec.name: a.shape[0] for a, spec in zip(arrays, inputs, strict=True)}
     if labels is not None:
-        counts.add(label_rows(labels, f"{what} data {path}"))
-    if len(counts) != 1:
-        raise CalibrationError(f"{what} data {path}: inputs/labels have different sample counts {sorted(counts)}")
+        counts["labels 'y'"] = label_rows(labels, f"{what} data {path}")
+    check_counts(counts, f"{what} data {path}")
     selection = select_indices(arrays[0].shape[0], limit)
     arrays = [preprocess.apply(a[selection].astype(np.float32)) for a in arrays]
     for a, spec in zip(arrays, inputs, strict=True):
@@ -238,6 +237,14 @@ def npz_input_keys(available: Iterable[str], inputs: list[TensorSpec], where: st
         raise CalibrationError(f"{where}: key(s) {', '.join(repr(k) for k in unused)} are not read by edgeq "
                                f"(it reads {reads} and optionally 'y' for labels): rename or remove them")
     return keys, notes
+
+
+def check_counts(counts: dict[str, int], where: str) -> None:
+    """Every input and the labels must have the same number of samples; the message names each count."""
+    if len(set(counts.values())) > 1:
+        each = ", ".join(f"{name if name.startswith('labels') else f'input {name!r}'} {count}"
+                         for name, count in counts.items())
+        raise CalibrationError(f"{where}: inputs/labels have different sample counts ({each})")
 
 
 def label_rows(labels: np.ndarray, where: str) -> int:

@@ -19,6 +19,7 @@ from edgeq.output import file_sha256
 from edgeq.samples import (
     Preprocess,
     SampleSet,
+    check_counts,
     label_rows,
     load_samples,
     no_batch_note,
@@ -171,11 +172,10 @@ def _from_arrays(source: str, sha256: str, arrays: list[np.ndarray], labels: np.
 def _stream(source: str, sha256: str, members: list[_Member], labels: np.ndarray | None,
             inputs: list[TensorSpec], limit: int | None, preprocess: Preprocess, path: Path) -> SampleStream:
     notes = [note for member, spec in zip(members, inputs, strict=True) if (note := _check_member(member, spec, path))]
-    counts = {m.shape[0] for m in members}
+    counts = {spec.name: m.shape[0] for m, spec in zip(members, inputs, strict=True)}
     if labels is not None:
-        counts.add(label_rows(labels, f"{WHAT} {path}"))
-    if len(counts) != 1:
-        raise CalibrationError(f"{WHAT} {path}: inputs/labels have different sample counts {sorted(counts)}")
+        counts["labels 'y'"] = label_rows(labels, f"{WHAT} {path}")
+    check_counts(counts, f"{WHAT} {path}")
     selection = select_indices(members[0].shape[0], limit)
     if labels is not None:
         labels = labels[selection]

@@ -77,7 +77,7 @@ def test_streaming_memory_stays_flat(tmp_path, rng):
     ({"x": np.zeros((4, 8, 8, 3))}, "samples of shape (8, 8, 3), the model expects (8, 8, 1)"),
     ({"x": np.array([["a"] * 64] * 2).reshape(2, 8, 8, 1)}, "expected numbers"),
     ({"images": np.zeros((4, 8, 8, 1))}, "needs key(s) 'x'"),
-    ({"x": np.zeros((4, 8, 8, 1)), "y": np.arange(3)}, "different sample counts [3, 4]"),
+    ({"x": np.zeros((4, 8, 8, 1)), "y": np.arange(3)}, "different sample counts (input 'image' 4, labels 'y' 3)"),
 ], ids=["empty", "shape", "dtype", "key", "label count"])
 @pytest.mark.parametrize("reader", [open_samples, load_samples], ids=["streamed", "in-memory"])
 def test_bad_data_is_one_line_error(tmp_path, arrays, fragment, reader):
