@@ -224,7 +224,7 @@ def class_labels(labels: np.ndarray, classes: int, output: str, where: str) -> n
     return labels.astype(np.int64)
 
 
-def _header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
+def _header(stream: IO[bytes], path: Path, key: str) -> tuple[tuple[int, ...], np.dtype, bool]:
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -232,8 +232,9 @@ def _header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, b
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     except ValueError as exc:
-        raise CalibrationError(f"{WHAT} {where}: not a .npy array (edgeq never unpickles data; save the arrays "
-                               f"with numpy.savez): {' '.join(str(exc).split())[:120]}") from None
+        detail = "" if "magic string" in str(exc) else f" ({' '.join(str(exc).split())[:120]})"
+        raise CalibrationError(f"{WHAT} {path}: member {key!r} is not a .npy array{detail} (edgeq never unpickles "
+                               "data); save the arrays with numpy.savez") from None
     return tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran)
 
 
@@ -258,7 +259,7 @@ def _npz_members(path: Path, inputs: list[TensorSpec],
         members = []
         for key in keys:
             with archive.open(names[key]) as stream:
-                shape, dtype, fortran = _header(stream, f"{path}[{key}]")
+                shape, dtype, fortran = _header(stream, path, key)
             if fortran or dtype.hasobject:  # rare: read it whole rather than reimplement numpy's reader
                 array = _whole(path, key)
                 members.append(_Member(key, tuple(array.shape), array.dtype, None, array))
@@ -285,7 +286,7 @@ def _member_opener(path: Path, member: str) -> Any:
     def open_at_first_row() -> IO[bytes]:
         archive = zipfile.ZipFile(path)
         stream = archive.open(member)
-        _header(stream, f"{path}[{member}]")
+        _header(stream, path, member.removesuffix(".npy"))
         archive.close()  # the member stream keeps its own handle on the file
         return stream
 
