@@ -71,6 +71,9 @@ def _keras_models(root: Path) -> None:
     keras.Model(ids, keras.layers.Dense(2)(embedded)).save(root / "embedding.keras")
     flags = keras.Input((4,), dtype="bool", name="flags")
     keras.Model(flags, keras.layers.Dense(2)(keras.ops.cast(flags, "float32"))).save(root / "bool.keras")
+    words = keras.Input((1,), dtype="string", name="words")
+    vocabulary = keras.layers.StringLookup(vocabulary=["a", "b", "c"], output_mode="one_hot")(words)
+    keras.Model(words, keras.layers.Dense(2)(keras.layers.Flatten()(vocabulary))).save(root / "string.keras")
     values = keras.Input((4,), name="values")
     keras.Model(values, keras.layers.Dense(3, name='my "odd" <layer> é')(values)).save(root / "names.keras")
     keras.Model(values, keras.layers.Dense(2, activation=lambda t: t * 0.5, name="halve")(values)).save(
@@ -107,6 +110,7 @@ def hostile(tmp_path_factory, digits_int8) -> Path:
     np.save(root / "two.npy", rng.random((20, 4), np.float32))
     np.save(root / "ids.npy", rng.integers(0, 10, (20, 5)).astype(np.int32))
     np.save(root / "flags.npy", rng.random((20, 4)) > 0.5)
+    np.save(root / "words.npy", np.array([["a"], ["b"], ["c"]]))
     np.save(root / "values.npy", rng.random((60, 4), np.float32))
     for kind, write in (("gif", _gif_gray), ("bmp", _bmp_gray)):
         (root / kind).mkdir()
@@ -162,6 +166,8 @@ REFUSED = [
      f"embedding.keras: input 'ids' has dtype int32; {INPUT_TYPES}"),
     ("bool input", "convert {d}/bool.keras --calib {d}/flags.npy -o {d}/out", 1,
      f"bool.keras: input 'flags' has dtype bool; {INPUT_TYPES}"),
+    ("string input", "convert {d}/string.keras --calib {d}/words.npy -o {d}/out", 1,
+     f"string.keras: input 'words' has dtype string; {INPUT_TYPES}"),
     ("-o component over NAME_MAX", f"convert {MODEL} --calib {CALIB} -o {{d}}/{'a' * 300}/{'b' * 4500}", 1,
      f"the output folder: the name '{'a' * 24}…{'a' * 8}' is 300 bytes, over the file system's limit of 255 for one "
      "path component; choose a shorter name"),
@@ -352,3 +358,16 @@ def test_junit_lists_every_check_and_marks_the_unevaluated_ones_skipped(hostile,
     names = [c.get("name") for c in cases]
     assert any(".top1_agreement" in n for n in names)  # skipped, not left out
     assert not any(".sqnr_db" in n for n in names)  # a regression-output gate on a classifier: left out
+
+
+def test_android_summary_shows_small_ram_and_sub_millisecond_latency(run_cli, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(["convert", MODEL, "--calib", CALIB, "--target", "android-arm64", "-o", str(out)])
+    assert code == 0, err
+    report = json.loads((out / "report.json").read_text())["target"]
+    ram, ms = report["ram"]["used_bytes"], report["latency"]["ms"]
+    assert 0 < ram < 0.1 * 1024 * 1024 and 0 < ms < 0.01  # the case the summary printed as 0.0 MiB and 0.00 ms
+    row = next(line for line in stdout.splitlines() if "flash" in line)
+    assert f"RAM {ram / 1024:,.1f} KiB of 4,096 MiB" in row and "RAM 0.0 " not in row
+    shown = float(row.split("~")[1].split(" ms")[0])  # three significant digits of cycles / clock
+    assert shown == pytest.approx(report["latency"]["cycles"] / (report["latency"]["clock_mhz"] * 1e3), rel=5e-3)
