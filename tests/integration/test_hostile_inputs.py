@@ -371,3 +371,24 @@ def test_android_summary_shows_small_ram_and_sub_millisecond_latency(run_cli, tm
     assert f"RAM {ram / 1024:,.1f} KiB of 4,096 MiB" in row and "RAM 0.0 " not in row
     shown = float(row.split("~")[1].split(" ms")[0])  # three significant digits of cycles / clock
     assert shown == pytest.approx(report["latency"]["cycles"] / (report["latency"]["clock_mhz"] * 1e3), rel=5e-3)
+
+
+def test_an_output_path_over_path_max_is_one_short_line(run_cli, tmp_path):
+    out = tmp_path.joinpath(*["c" * 250] * 20)  # every component fits NAME_MAX, the whole does not fit PATH_MAX
+    code, _, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(out)])
+    size = len(str(out).encode())
+    assert _error(code, err) == (1, f"the output folder: the path is {size:,} bytes, over the limit of 4096; "
+                                    "choose a shorter path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_keras_layer_exception_keeps_its_reason():
+    """Keras wraps what a layer raised as 'Exception encountered when calling X.call().' + the reason in bold +
+    the arguments; the one line keeps the reason and where."""
+    from edgeq.quantize.converter import _first_error_line
+
+    wrapped = ("Exception encountered when calling Functional.call().\n\n\x1b[1mInput 0 of layer 'dense' is "
+               "incompatible with the layer: expected axis -1 to have value 4\x1b[0m\n\nArguments received by "
+               "Functional.call():\n  • inputs=tf.Tensor(shape=(1, 3), dtype=float32)")
+    assert _first_error_line(wrapped) == ("Input 0 of layer 'dense' is incompatible with the layer: expected axis -1 "
+                                          "to have value 4 (in Functional.call)")
