@@ -54,7 +54,9 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
-HOSTILE = "tests/integration/test_hostile_bounded.py"
+HOSTILE = "tests/integration/test_hostile_inputs.py"
+LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
+BOUNDED = "tests/integration/test_hostile_bounded.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -154,6 +156,18 @@ MUTANTS = [
            (("limit=options.calib_samples, preprocess", "limit=None, preprocess"),),
            ("tests/integration/test_convert.py::test_calib_samples_draws_that_many_rows_from_the_file",
             "tests/integration/test_convert.py::test_report_contents")),
+    # ----------------------------------------------------------------------------- hostile inputs (issue 20)
+    Mutant("label-shape-check-removed", "samples", "edgeq/validate/data.py",
+           (("if labels.ndim == 2 and labels.shape[1] == classes:", "if labels.ndim == 2 and labels.shape[1] > 1:"),),
+           LABELS, "one-hot 5 wide for a 10-class output passed validation"),
+    Mutant("npz-unused-keys-ignored", "samples", "edgeq/samples.py",
+           (("    if unused:\n        reads =", "    if unused and len(inputs) > 1:\n        reads ="),),
+           (HOSTILE, "tests/samples/test_samples.py"), "labels saved as 'labels' were ignored"),
+    Mutant("scale-nan-accepted", "samples", "edgeq/samples.py",
+           (("bad = [v for v in values if not math.isfinite(v)]", "bad = [v for v in values if math.isinf(v)]"),),
+           (HOSTILE,)),
+    Mutant("bgr-ignored-on-one-channel", "samples", "edgeq/samples.py",
+           (("            if channels != 3:", "            if channels not in (1, 3):"),), (HOSTILE,)),
     # ------------------------------------------------------------------------------------------------ emit
     Mutant("model-io-plus-half-rounding", "emit", "firmware_templates/_sources/model_io.h.j2",
            (("  int32_t q = (int32_t)scaled;\n",
@@ -180,42 +194,42 @@ MUTANTS = [
     # ------------------------------------------------------------------------------------ bounded work (issue 20)
     Mutant("model-size-limit-x4", "bounded", "edgeq/files.py",
            (("MAX_MODEL_BYTES = 2 << 30", "MAX_MODEL_BYTES = 8 << 30"),),
-           (f"{HOSTILE}::test_a_model_file_over_the_limit_is_refused_by_every_command",), "size limit off by a factor"),
+           (f"{BOUNDED}::test_a_model_file_over_the_limit_is_refused_by_every_command",), "size limit off by a factor"),
     Mutant("tflite-read-before-identifier", "bounded", "edgeq/tflite/reader.py",
            (("        head = read_head(path, 8)  # the identifier decides before the rest is read\n",
              "        head = path.read_bytes()[:8]\n"),),
-           (f"{HOSTILE}::test_the_identifier_is_checked_before_the_rest_is_read",), "lazy read made eager"),
+           (f"{BOUNDED}::test_the_identifier_is_checked_before_the_rest_is_read",), "lazy read made eager"),
     Mutant("keras-config-limit-x8", "bounded", "edgeq/load/legacy.py",
            (("MAX_CONFIG_BYTES = 64 << 20", "MAX_CONFIG_BYTES = 64 << 23"),),
-           (f"{HOSTILE}::test_a_config_json_bomb_is_refused_in_one_line_and_bounded",), "size limit off by a factor"),
+           (f"{BOUNDED}::test_a_config_json_bomb_is_refused_in_one_line_and_bounded",), "size limit off by a factor"),
     Mutant("keras-config-depth-x1000", "bounded", "edgeq/load/legacy.py",
            (("MAX_CONFIG_DEPTH = 200 ", "MAX_CONFIG_DEPTH = 200_000 "),),
-           (f"{HOSTILE}::test_deeply_nested_config_json_is_refused_without_recursion_error",)),
+           (f"{BOUNDED}::test_deeply_nested_config_json_is_refused_without_recursion_error",)),
     Mutant("sample-limit-x4", "bounded", "edgeq/sample_files.py",
            (("    if claimed > limit:\n", "    if claimed > 4 * limit:\n"),),
-           (f"{HOSTILE}::test_a_claim_over_the_sample_limit_is_refused",), "size limit off by a factor"),
+           (f"{BOUNDED}::test_a_claim_over_the_sample_limit_is_refused",), "size limit off by a factor"),
     Mutant("sample-claim-not-checked-against-file", "bounded", "edgeq/sample_files.py",
            (("    if claimed > available:\n", "    if claimed > available and False:\n"),),
-           (f"{HOSTILE}::test_forged_sample_headers_are_refused_before_tensorflow_loads",)),
+           (f"{BOUNDED}::test_forged_sample_headers_are_refused_before_tensorflow_loads",)),
     Mutant("calib-npy-read-eagerly", "bounded", "edgeq/samples.py",
            (('        return np.load(path, mmap_mode="r", allow_pickle=False)',
              "        return np.load(path, allow_pickle=False)"),),
-           (f"{HOSTILE}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
+           (f"{BOUNDED}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
     Mutant("calib-npz-read-whole", "bounded", "edgeq/sample_files.py",
            (("        if self.fortran or selection.ndim != 1 or not self.shape:",
              "        if True:"),),
-           (f"{HOSTILE}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
+           (f"{BOUNDED}::test_calib_samples_bound_what_is_read_from_a_large_npz_and_npy",), "lazy read made eager"),
     Mutant("fit-gate-budget-x2", "bounded", "edgeq/pipeline.py",
            (("    if params < budget:\n", "    if params < 2 * budget:\n"),),
-           (f"{HOSTILE}::test_weights_that_cannot_fit_the_flash_are_refused_before_quantizing",)),
+           (f"{BOUNDED}::test_weights_that_cannot_fit_the_flash_are_refused_before_quantizing",)),
     Mutant("staging-sigterm-not-handled", "bounded", "edgeq/output.py",
            (("    previous = signal.signal(signal.SIGTERM, terminate)",
              "    previous = signal.getsignal(signal.SIGTERM)"),),
-           (f"{HOSTILE}::test_sigterm_removes_the_staging_folder_and_keeps_the_old_out",)),
+           (f"{BOUNDED}::test_sigterm_removes_the_staging_folder_and_keeps_the_old_out",)),
     Mutant("stale-staging-ignores-live-pid", "bounded", "edgeq/output.py",
            (("                and not _process_alive(marker[\"pid\"])):", "                ):"),),
-           (f"{HOSTILE}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
+           (f"{BOUNDED}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
     Mutant("stale-staging-kept", "bounded", "edgeq/output.py",
            (("    remove_stale_staging(out_dir, warn)\n", ""),),
-           (f"{HOSTILE}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
+           (f"{BOUNDED}::test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so",)),
 ]

@@ -99,7 +99,7 @@ def check_sample_file(path: Path, where: str) -> dict[str, Header]:
                     continue
                 key = info.filename[:-4]
                 with archive.open(info) as stream:
-                    header = read_header(stream, f"{where}[{key}]")
+                    header = _member_header(stream, where, key)
                     offset = stream.tell()
                 # the zip directory's unpacked size: reading stops there even if the stream holds more
                 _check_claim(header, info.file_size - offset, where, key)
@@ -107,6 +107,24 @@ def check_sample_file(path: Path, where: str) -> dict[str, Header]:
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise CalibrationError(f"{where}: not a readable .npz archive ({' '.join(str(exc).split())[:160]})") from None
     return headers
+
+
+def _member_header(stream: IO[bytes], where: str, key: str) -> Header:
+    """An .npz member's header; a member that is not a plain .npy array (a pickle) is refused, never read."""
+    detail: str | None = None
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(stream)
+        dtype = np.dtype(dtype)
+        if dtype.hasobject:
+            detail = " (an array of Python objects)"
+    except (ValueError, EOFError) as exc:
+        detail = "" if "magic string" in str(exc) else f" ({' '.join(str(exc).split())[:120]})"
+    if detail is not None:
+        raise CalibrationError(f"{where}: member {key!r} is not a .npy array{detail} (edgeq never unpickles data); "
+                               "save the arrays with numpy.savez")
+    return tuple(int(d) for d in shape), dtype, bool(fortran)
 
 
 class LazyMember:

@@ -23,6 +23,7 @@ from edgeq.tfenv import captured_output, tensorflow
 TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda", "ClassMethod", "InstanceMethod", "InstanceProperty"})
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 TF_KERAS = "tf-keras"
+LAMBDA_FUNCTION = "__lambda__"  # Keras' class name for a serialized Python lambda (its bytecode, base64)
 # A model config is a few MB at most (Keras writes one entry per layer); these bound a forged or bombed file.
 MAX_CONFIG_BYTES = 64 << 20
 MAX_CONFIG_DEPTH = 200  # Keras nests a layer in a model in a model at ~6 levels each
@@ -41,7 +42,8 @@ class KerasConfig:
 
     @property
     def lambda_layers(self) -> list[str]:
-        return [name for cls, name in self.layers if cls == "Lambda"]
+        """Layers holding Python bytecode: Lambda layers and lambda functions (e.g. an activation)."""
+        return list(dict.fromkeys(name for cls, name in self.layers if cls in ("Lambda", LAMBDA_FUNCTION)))
 
     @property
     def is_keras2(self) -> bool:
@@ -135,27 +137,39 @@ def _h5_config(path: Path) -> KerasConfig:
 
 
 def _layers(node: Any, path: Path | None = None) -> list[tuple[str, str]]:
-    """(class_name, name) of every object with a class name in a config, nested models included; walked with
-    a stack (no recursion) and refused beyond MAX_CONFIG_DEPTH levels."""
+    """(class_name, name) of every object with a class name in a config, nested models included (a lambda
+    function dump is named after the layer holding it); walked with a stack, no recursion, and refused beyond
+    MAX_CONFIG_DEPTH levels."""
     found: list[tuple[str, str]] = []
-    stack: list[tuple[Any, int]] = [(node, 1)]
+    stack: list[tuple[Any, int, str]] = [(node, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, layer = stack.pop()
         if not isinstance(item, dict | list):
             continue
         if depth > MAX_CONFIG_DEPTH:
             raise ModelLoadError(f"{path or 'the model'}: the model config nests deeper than {MAX_CONFIG_DEPTH} "
                                  "levels, edgeq's limit for a model config; is the file damaged or forged?")
         if isinstance(item, dict):
+            if _is_function_dump(item):  # a lambda as an activation: {"value": [bytecode, defaults, closure]}
+                found.append((LAMBDA_FUNCTION, layer))
             if isinstance(item.get("class_name"), str):
                 config = item.get("config")
                 name = config.get("name") if isinstance(config, dict) else None
                 found.append((item["class_name"], str(name or item.get("name") or "")))
+                layer = str(name or item.get("name") or layer)
             values = list(item.values())
         else:
             values = item
-        stack.extend((value, depth + 1) for value in reversed(values))
+        stack.extend((value, depth + 1, layer) for value in reversed(values))
     return found
+
+
+def _is_function_dump(item: dict[str, Any]) -> bool:
+    """Keras' func_dump of a Python function: base64 bytecode with its defaults and closure."""
+    if item.get("class_name") == LAMBDA_FUNCTION:
+        return True
+    value = item.get("value")
+    return set(item) == {"value"} and isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
 
 
 def refuse_lambda(path: Path, config: KerasConfig) -> None:
@@ -163,8 +177,9 @@ def refuse_lambda(path: Path, config: KerasConfig) -> None:
     names = config.lambda_layers
     if names:
         listed = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        raise ModelLoadError(f"{path}: Lambda layer(s) {listed} hold Python code that runs when the model loads; "
-                             "re-run with --unsafe-load only if you trust the file")
+        raise ModelLoadError(f"{path}: layer(s) {listed} hold Python code (a Lambda layer or a lambda function, "
+                             "e.g. as an activation) that runs when the model loads; re-run with --unsafe-load only "
+                             "if you trust the file")
 
 
 def load_tf_keras(path: Path, unsafe: bool) -> Any:
