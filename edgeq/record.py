@@ -1,0 +1,327 @@
+"""OUT/report.json as one typed, versioned record: every command writes and reads it through this module.
+
+`edgeq convert` (report.ConvertResult) and `edgeq emit` (emit.emit_report) build a `Report`; `edgeq verify` reads
+its target and project (`read_report`) and stores its `emulation` section; `--force` reads the project's file
+list to tell edgeq's own output. `schema_version` says which layout a file has: a report without it is an
+older edgeq's (version 0), read as far as it goes. The JSON schema (docs/report.schema.json) and its table
+(docs/report-schema.md) are generated from these dataclasses, so a new report section is one dataclass (or one
+mapping field) here. Step results stay typed in their own packages; a section's deep content is theirs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+REPORT_FILE = "report.json"
+WRITERS = ("edgeq convert", "edgeq emit", "edgeq verify")  # verify only where OUT had no report.json
+
+
+class RecordError(ValueError):
+    """A report.json that is not an edgeq report this edgeq can read (the reason is the message)."""
+
+
+def doc(text: str, *, required: bool = False, null: bool = False, keys: tuple[str, ...] = (),
+        enum: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """Field metadata: its description; `required`: every writer of this schema version sets it; `null`: None is
+    written as null (else the key is left out); `keys`: keys an open mapping always holds; `enum`: allowed values."""
+    return {"doc": text, "required": required, "null": null, "keys": keys, "enum": enum}
+
+
+def _field(text: str, default: Any = None, **spec: Any) -> Any:
+    if isinstance(default, list | dict):
+        return field(default_factory=type(default), metadata=doc(text, **spec))
+    return field(default=default, metadata=doc(text, **spec))
+
+
+@dataclass
+class ModelRecord:
+    """`model`: the .tflite file in OUT."""
+
+    file: str = _field("file name inside OUT", "", required=True)
+    sha256: str = _field("sha256 of the file", "", required=True)
+    size_bytes: int = _field("file size in bytes", 0, required=True)
+    ops: dict[str, int] = _field("operator name -> how many times the model uses it", {}, required=True)
+    op_versions: dict[str, int] = _field("operator name -> highest version used", {}, required=True)
+    inputs: list[dict[str, Any]] = _field("input tensors: name, shape, dtype, scale, zero_point", [], required=True)
+    outputs: list[dict[str, Any]] = _field("output tensors: name, shape, dtype, scale, zero_point", [],
+                                           required=True)
+
+
+@dataclass
+class SourceRecord:
+    """`source`: the Keras/SavedModel model convert read (convert only)."""
+
+    file: str = _field("file or folder name", "", required=True)
+    format: str = _field("keras, h5 or saved_model", "", required=True)
+    loader: str = _field("which loader read it (keras, or the tf-keras fallback)", "", required=True)
+    sha256: str = _field("sha256 of the file (of the folder's files for a SavedModel)", "", required=True)
+    inputs: list[dict[str, Any]] = _field("inputs: name, shape, dtype", [], required=True)
+    outputs: list[dict[str, Any]] = _field("outputs: name, shape, dtype", [], required=True)
+    compat_fixes: list[str] = _field("what the legacy loader rewrote to load the file", [], required=True)
+
+
+@dataclass
+class QuantizationRecord:
+    """`quantization`: how convert quantized (convert only)."""
+
+    mode: str = _field("int8, int16x8, float16 or dynamic", "", required=True)
+    io_type: str = _field("the model's input/output type", "", required=True)
+    integer_only: bool = _field("no float op left (microcontroller targets)", False, required=True)
+
+
+@dataclass
+class TargetRecord:
+    """`target`: the target profile and, after convert's check, the verdict and its numbers."""
+
+    name: str = _field("target profile name", "", required=True)
+    kind: str | None = _field("mcu or android", required=True)
+    runtime: str | None = _field("what runs the model: tflm, litert or c (edgeq's compiled-C engine)", required=True)
+    kernels: str | None = _field("kernel family: cmsis-nn, reference, esp-nn, xnnpack or compiled-c", required=True)
+    ok: bool | None = _field("the model fits and runs (convert)")
+    flash: dict[str, Any] | None = _field("flash budget: used, capacity, parts (convert)", keys=("used_bytes",))
+    ram: dict[str, Any] | None = _field("RAM budget: used, capacity, parts (convert)", keys=("used_bytes",))
+    macs: int | None = _field("multiply-accumulates per inference (convert)")
+    latency: dict[str, Any] | None = _field("estimated or counted latency (convert)", keys=("ms",))
+    ops: list[dict[str, Any]] | None = _field("per-op support on the target's runtime (convert)")
+    rules: list[dict[str, Any]] | None = _field("every fit rule with its verdict (convert)")
+    activation_peak: dict[str, Any] | None = _field("the op where live activations peak (convert)")
+    arena: dict[str, Any] | None = _field("recommended TFLM arena; measured on the core after verify",
+                                          keys=("recommended_bytes",))
+
+
+@dataclass
+class ProjectRecord:
+    """`project`: the firmware project edgeq wrote."""
+
+    dir: str = _field("its folder inside OUT ('.' for edgeq emit)", "", required=True)
+    template: str = _field("template name (compiled-c for --runtime c)", "", required=True)
+    runtime: str = _field("tflm, litert or c", "", required=True)
+    name: str = _field("C symbol prefix", "", required=True)
+    arena_bytes: int | None = _field("the arena size compiled into the project (null: none)", required=True,
+                                     null=True)
+    files: list[str] = _field("every file of the project, relative to its folder", [], required=True)
+    engine_memory: dict[str, Any] | None = _field("the compiled-C engine's memory plan (--runtime c)")
+
+
+@dataclass
+class Report:
+    """OUT/report.json."""
+
+    schema_version: int = _field("layout of this file (absent in reports written before it existed: version 0)",
+                                 SCHEMA_VERSION, required=True, enum=(SCHEMA_VERSION,))
+    edgeq_version: str = _field("the edgeq that wrote it", "", required=True)
+    written_by: str | None = _field("the command that wrote it first", required=True, enum=WRITERS)
+    model: ModelRecord | None = _field("the .tflite in OUT (convert, emit)")
+    target: TargetRecord | None = _field("the target", required=True)
+    source: SourceRecord | None = _field("the source model (convert)")
+    quantization: QuantizationRecord | None = _field("how it was quantized (convert)")
+    calibration: dict[str, Any] | None = _field("calibration samples: source, count, sha256, per-input statistics",
+                                                keys=("samples", "source", "synthetic"))
+    warnings: list[str] | None = _field("every warning convert printed")
+    recovery: dict[str, Any] | None = _field("accuracy recovery (--recover): candidates, chosen technique",
+                                             keys=("chosen", "candidates"))
+    validation: dict[str, Any] | None = _field("validation (--val): checks, metrics per interpreter, layers",
+                                               keys=("passed", "checks"))
+    project: ProjectRecord | None = _field("the firmware project")
+    emulation: dict[str, Any] | None = _field("the emulated run (--verify, edgeq verify)",
+                                              keys=("passed", "status", "target", "qemu_machine", "runtime"))
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"extra": True})  # keys of a newer minor layout
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object (a version-0 report read from disk is written back as version 0)."""
+        data = _to_json(self)
+        if self.schema_version == 0:
+            data.pop("schema_version", None)
+        return data
+
+
+# --------------------------------------------------------------------------------------------- (de)serializing
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(sys.modules[__name__]))
+
+
+def _to_json(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.metadata.get("extra"):
+                data.update({k: v for k, v in value.items() if k not in data})
+            elif value is not None or f.metadata.get("null"):
+                data[f.name] = _to_json(value)
+        return data
+    if isinstance(obj, list | tuple):
+        return [_to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_json(v) for k, v in obj.items()}
+    return obj
+
+
+def _strip_none(hint: Any) -> Any:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    is_union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    return args[0] if is_union and len(args) == 1 else hint
+
+
+_PLAIN = {str: str, int: int, float: (int, float), bool: bool, list: list, dict: dict}
+
+
+def _from_json(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise RecordError(f"{where} is not an object")
+    hints, values, extra = _hints(cls), {}, {}
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        f = names.get(key)
+        if f is None or f.metadata.get("extra"):
+            extra[key] = value
+            continue
+        hint = _strip_none(hints[key])
+        if value is None:
+            values[key] = None
+        elif dataclasses.is_dataclass(hint):
+            values[key] = _from_json(hint, value, f"{where}.{key}")
+        else:
+            expected = _PLAIN.get(typing.get_origin(hint) or hint)
+            if expected is not None and (not isinstance(value, expected) or
+                                         (expected is int and isinstance(value, bool))):
+                raise RecordError(f"{where}.{key} is not {getattr(hint, '__name__', str(hint))}")
+            values[key] = value
+    if "extra" in names:
+        values["extra"] = extra
+    return cls(**values)
+
+
+def parse_report(data: Any) -> Report:
+    """The Report in a parsed report.json; RecordError if it is not an edgeq report this edgeq can read. A report
+    without `schema_version` is version 0 (an older edgeq's), read leniently: its old `"target": "name"` too."""
+    if not isinstance(data, dict) or not isinstance(data.get("edgeq_version"), str):
+        raise RecordError("not an edgeq report (no edgeq_version)")
+    version = data.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise RecordError(f"schema_version {version!r} is not a version number")
+    if version > SCHEMA_VERSION:
+        raise RecordError(f"written by a newer edgeq (schema_version {version}; this edgeq reads up to "
+                          f"{SCHEMA_VERSION})")
+    data = dict(data)
+    if version == 0 and isinstance(data.get("target"), str):
+        data["target"] = {"name": data["target"]}
+    report = _from_json(Report, data, "report")
+    report.schema_version = version
+    return report
+
+
+def read_report(out_dir: str | Path) -> Report:
+    """OUT/report.json as a Report; RecordError naming why not (missing, not JSON, not edgeq's, too new)."""
+    path = Path(out_dir) / REPORT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecordError(f"{path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{path} cannot be read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RecordError(f"{path} is not valid JSON ({exc})") from None
+    try:
+        return parse_report(data)
+    except RecordError as exc:
+        raise RecordError(f"{path}: {exc}") from None
+
+
+def section(cls: type, data: dict[str, Any]) -> Any:
+    """A typed section from the mapping its step produced (target_report, model_info, ...): keys the
+    dataclass does not declare are an error, so every written key is in the schema."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise RecordError(f"{cls.__name__} has no field {', '.join(unknown)}: declare it in edgeq/record.py")
+    return _from_json(cls, data, cls.__name__)
+
+
+# --------------------------------------------------------------------------------------------- the schema
+
+def _schema_of(hint: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    hint = _strip_none(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _object_schema(hint)
+    if origin is list:
+        return {"type": "array", "items": _schema_of(args[0], {})}
+    if origin is dict or hint is dict:
+        schema: dict[str, Any] = {"type": "object"}
+        if args and args[1] is not Any:
+            schema["additionalProperties"] = _schema_of(args[1], {})
+        if meta.get("keys"):
+            schema["required"] = list(meta["keys"])
+        return schema
+    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    return {"type": names[hint]} if hint in names else {}
+
+
+def _object_schema(cls: type) -> dict[str, Any]:
+    hints = _hints(cls)
+    properties, required = {}, []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("extra"):
+            continue
+        schema = {"description": f.metadata["doc"], **_schema_of(hints[f.name], f.metadata)}
+        if f.metadata.get("null"):
+            schema["type"] = [schema["type"], "null"]
+        if f.metadata.get("enum"):
+            schema["enum"] = list(f.metadata["enum"])
+        properties[f.name] = schema
+        if f.metadata.get("required"):
+            required.append(f.name)
+    return {"type": "object", "description": (cls.__doc__ or "").strip(), "properties": properties,
+            "required": required, "additionalProperties": False}
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of report.json at SCHEMA_VERSION, from the dataclasses above."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "edgeq/report.schema.json",
+            "title": f"edgeq OUT/report.json, schema_version {SCHEMA_VERSION}", **_object_schema(Report)}
+
+
+def schema_table(schema: dict[str, Any] | None = None) -> str:
+    """The schema as a Markdown table: one row per key (nested keys dotted), its type, whether it is always
+    there, and what it holds."""
+    schema = schema or json_schema()
+    rows = ["| key | type | always | description |", "| --- | --- | --- | --- |"]
+
+    def visit(node: dict[str, Any], prefix: str) -> None:
+        for key, child in node.get("properties", {}).items():
+            kind = child.get("type", "any")
+            kind = " or ".join(kind) if isinstance(kind, list) else kind
+            if kind == "array" and child["items"].get("type"):
+                kind = f"array of {child['items']['type']}"
+            always = "yes" if key in node.get("required", []) else ""
+            rows.append(f"| `{prefix}{key}` | {kind} | {always} | {child.get('description', '')} |")
+            if child.get("properties"):
+                visit(child, f"{prefix}{key}.")
+
+    visit(schema, "")
+    return (f"# report.json (schema_version {SCHEMA_VERSION})\n\nGenerated from `edgeq/record.py` "
+            "(`python -m edgeq.record docs/`); the JSON Schema is `docs/report.schema.json`. A report without "
+            "`schema_version` was written by an older edgeq (version 0) and is still read.\n\n"
+            + "\n".join(rows) + "\n")
+
+
+def write_docs(folder: Path) -> None:
+    """Write report.schema.json and report-schema.md into `folder` (docs/ in the repository)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.schema.json").write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+    (folder / "report-schema.md").write_text(schema_table(), encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m edgeq.record docs/
+    write_docs(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"))
