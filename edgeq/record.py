@@ -93,8 +93,9 @@ class TargetRecord:
     ops: list[dict[str, Any]] | None = _field("per-op support on the target's runtime (convert)")
     rules: list[dict[str, Any]] | None = _field("every fit rule with its verdict (convert)")
     activation_peak: dict[str, Any] | None = _field("the op where live activations peak (convert)")
-    arena: dict[str, Any] | None = _field("recommended TFLM arena; measured on the core after verify",
-                                          keys=("recommended_bytes",))
+    arena: dict[str, Any] | None = _field("recommended TFLM arena, measured on the core after verify (null: the "
+                                          "runtime has no TFLM arena)", null=True)
+    engine: dict[str, Any] | None = _field("the compiled-C engine's own figures (convert --runtime c)")
 
 
 @dataclass

@@ -15,8 +15,8 @@ import pytest
 
 from edgeq.cli.options import options_from, spec_options
 from edgeq.errors import UsageError
-from edgeq.optspec import entries, option, walk
 from edgeq.options import ConvertOptions, sample_count
+from edgeq.optspec import entries, option, walk
 from edgeq.samples import Preprocess
 from edgeq.validate.gates import Thresholds
 from edgeq.validate.options import ValidationOptions
