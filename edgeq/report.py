@@ -18,7 +18,19 @@ from edgeq.emit import EmitResult
 from edgeq.emulate import EmulationReport
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions
-from edgeq.record import ModelRecord, ProjectRecord, QuantizationRecord, Report, SourceRecord, TargetRecord, section
+from edgeq.record import (
+    CalibrationRecord,
+    EmulationRecord,
+    ModelRecord,
+    ProjectRecord,
+    QuantizationRecord,
+    RecoveryRecord,
+    Report,
+    SourceRecord,
+    TargetRecord,
+    ValidationRecord,
+    section,
+)
 from edgeq.recover import RecoveryReport
 from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel
@@ -65,13 +77,13 @@ class ConvertResult:
             quantization=QuantizationRecord(mode=self.quantization.mode,
                                             io_type=self.quantization.effective_io_type,
                                             integer_only=self.target.is_mcu),
-            calibration=self.samples.to_dict() if self.samples is not None else None,
+            calibration=section(CalibrationRecord, self.samples.to_dict()) if self.samples is not None else None,
             model=section(ModelRecord, {"file": "model.tflite", **model_info(self.tflite)}),
             warnings=list(self.warnings),
-            recovery=self.recovery.to_dict() if self.recovery is not None else None,
-            validation=self.validation.to_dict() if self.validation is not None else None,
+            recovery=section(RecoveryRecord, self.recovery.to_dict()) if self.recovery is not None else None,
+            validation=section(ValidationRecord, self.validation.to_dict()) if self.validation is not None else None,
             project=project_entry(self.project) if self.project is not None else None,
-            emulation=self.emulation.to_dict() if self.emulation is not None else None)
+            emulation=section(EmulationRecord, self.emulation.to_dict()) if self.emulation is not None else None)
         if self.target_arena is not None:  # measured on the core: replaces the host-based recommendation
             report.target.arena = self.target_arena.to_dict(report.target.arena)
         return report

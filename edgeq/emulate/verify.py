@@ -390,7 +390,7 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
     rewritten; without one, a new report names the target and the run."""
     from edgeq.check.rules import target_identity
     from edgeq.output import json_text, update_output_file
-    from edgeq.record import Report, TargetRecord, section
+    from edgeq.record import EmulationRecord, Report, TargetRecord, section
     from edgeq.version import __version__
 
     path = Path(out_dir) / REPORT_FILE
@@ -402,7 +402,7 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
     else:
         identity = target_identity(get_target(report.target), "c" if report.runtime == "c" else None)
         record = Report(edgeq_version=__version__, written_by="edgeq verify", target=section(TargetRecord, identity))
-    record.emulation = report.to_dict()
+    record.emulation = section(EmulationRecord, report.to_dict())
     arena = measured_arena(report)
     if arena is not None:
         if record.target is None:
