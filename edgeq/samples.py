@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgeq.errors import CalibrationError, UsageError
-from edgeq.optspec import option
+from edgeq.optspec import option as cli_option  # `option` is a common loop name here
 from edgeq.tflite.signature import TensorSpec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -23,14 +23,14 @@ SELECTION_SEED = 0
 class Preprocess:
     """x' = (x * scale - mean) / std, per channel where mean/std have several values; optional RGB<->BGR."""
 
-    scale: float = option("--scale", kind="number", default=1.0,
-                          help="Preprocess: multiply samples by this (a fraction is fine: 1/255).")
-    mean: tuple[float, ...] = option("--mean", kind="numbers", default=(0.0,),
-                                     help="Preprocess: subtract (after --scale), comma-separated per channel.")
-    std: tuple[float, ...] = option("--std", kind="numbers", default=(1.0,),
-                                    help="Preprocess: divide by (after --mean), comma-separated per channel.")
-    channel_order: str = option("--channel-order", kind="choice", choices=("rgb", "bgr"), default="rgb",
-                                help="Preprocess: reverse the channels of 3-channel samples when bgr.")
+    scale: float = cli_option("--scale", kind="number", default=1.0,
+                              help="Preprocess: multiply samples by this (a fraction is fine: 1/255).")
+    mean: tuple[float, ...] = cli_option("--mean", kind="numbers", default=(0.0,),
+                                         help="Preprocess: subtract (after --scale), comma-separated per channel.")
+    std: tuple[float, ...] = cli_option("--std", kind="numbers", default=(1.0,),
+                                        help="Preprocess: divide by (after --mean), comma-separated per channel.")
+    channel_order: str = cli_option("--channel-order", kind="choice", choices=("rgb", "bgr"), default="rgb",
+                                    help="Preprocess: reverse the channels of 3-channel samples when bgr.")
 
     def __post_init__(self) -> None:
         if any(s == 0 for s in self.std):
@@ -45,11 +45,11 @@ class Preprocess:
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Samples [N, ..., C] -> preprocessed float32 samples of the same shape."""
         channels = x.shape[-1] if x.ndim >= 2 else 1
-        for flag, values in (("--mean", self.mean), ("--std", self.std)):
+        for option, values in (("--mean", self.mean), ("--std", self.std)):
             # numpy would broadcast 3 means over a 1-channel input into 3 channels: wrong data, late error
             if len(values) not in (1, channels):
                 expected = "1 value" if channels == 1 else f"1 value or {channels} (one per channel)"
-                raise UsageError(f"{flag} has {len(values)} values but the samples have {channels} "
+                raise UsageError(f"{option} has {len(values)} values but the samples have {channels} "
                                  f"channel{'s' if channels != 1 else ''} (last axis): give {expected}")
         if self.channel_order == "bgr" and channels == 3:
             x = x[..., ::-1]
