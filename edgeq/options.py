@@ -27,6 +27,9 @@ DEFAULT_NAME = "model"
 DEFAULT_VERIFY_SAMPLES = 8
 RUNTIMES = ("tflm", "c")
 SYNTHETIC_SAMPLES = 100  # --synthetic-calib without --calib-samples
+# An option of a group (Option.group) means something only when its group's switch is set: group -> (the
+# ConvertOptions field that switches it on, how a message names it). A new group is one line here.
+GROUPS = {"validation": ("val", "--val (validation data)")}
 
 
 @dataclass
@@ -90,10 +93,11 @@ def check_options(options: ConvertOptions) -> TargetProfile:
     problems = out_of_range(options)
     if problems:
         raise UsageError("; ".join(problems))
-    given = changed(options.validation, group="validation")
-    if given and options.val is None:
-        flags = ", ".join(e.spec.flag for e in given)
-        raise UsageError(f"{flags}: validation options apply only with --val (validation data)")
+    for group, (switch, what) in GROUPS.items():
+        given = changed(options, group=group)
+        if given and getattr(options, switch) in (None, False):
+            flags = ", ".join(e.spec.flag for e in given)
+            raise UsageError(f"{flags}: {group} options apply only with {what}")
     target = get_target(options.target)
     if options.mode not in target.modes:
         raise UsageError(f"mode {options.mode} is not available for {target.name} (a {target.kind} target); "

@@ -91,12 +91,20 @@ def test_a_new_option_is_one_field():
 
 
 def test_defaults_live_in_one_place():
-    from edgeq import emulate
-    from edgeq.emit import RUNTIMES
-    from edgeq.options import DEFAULT_VERIFY_SAMPLES
-    from edgeq.quantize.converter import QuantizeOptions
+    import inspect
 
-    assert emulate.DEFAULT_SAMPLES == DEFAULT_VERIFY_SAMPLES  # emulate.verify()'s own default, beneath the spec
+    from edgeq import emulate
+    from edgeq.check.rules import check_model
+    from edgeq.emit import RUNTIMES, emit_project
+    from edgeq.options import DEFAULT_NAME, DEFAULT_TARGET, DEFAULT_VERIFY_SAMPLES
+    from edgeq.quantize.converter import QuantizeOptions
+    from edgeq.render import DEFAULT_NAME as RENDER_NAME
+
+    # the lower layers' API defaults cannot import the spec above them: they must agree with it
+    assert emulate.DEFAULT_SAMPLES == DEFAULT_VERIFY_SAMPLES == ConvertOptions().verify_samples
+    assert RENDER_NAME == DEFAULT_NAME == ConvertOptions().name
+    for function in (emit_project, check_model):
+        assert inspect.signature(function).parameters["target"].default == DEFAULT_TARGET == ConvertOptions().target
     assert entries(ConvertOptions)["runtime"].spec.choices == RUNTIMES
     assert QuantizeOptions().mode == ConvertOptions().mode and QuantizeOptions().io_type == ConvertOptions().io_type
 
