@@ -54,6 +54,9 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
+SPEC = ("tests/integration/test_option_spec.py",)
+OUTPUTS = "tests/integration/test_cli_outputs.py"
+RECORD = ("tests/integration/test_report_record.py",)
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -153,6 +156,26 @@ MUTANTS = [
            (("limit=options.calib_samples, preprocess", "limit=None, preprocess"),),
            ("tests/integration/test_convert.py::test_calib_samples_draws_that_many_rows_from_the_file",
             "tests/integration/test_convert.py::test_report_contents")),
+    # -------------------------------------------------------------- the option spec and report.json (issue 21)
+    Mutant("validation-options-without-val", "options", "edgeq/options.py",
+           (("        if given and getattr(options, switch) in (None, False):",
+             "        if given and getattr(options, switch) is False:"),), SPEC, "the API ignored them before"),
+    Mutant("recover-int16x8-decided-late", "options", "edgeq/options.py",
+           (('    if options.recover and options.mode != "int8":', '    if options.recover and options.mode == "?":'),),
+           (*SPEC, f"{OUTPUTS}::test_refusals_come_before_the_conversion"), "from issue 20"),
+    Mutant("recover-count-ignores-calib-samples", "options", "edgeq/options.py",
+           (("    if options.calib_samples is not None and options.calib_samples < count:",
+             "    if options.calib_samples is not None and options.calib_samples > count:"),),
+           (f"{OUTPUTS}::test_refusals_come_before_the_conversion",)),
+    Mutant("tflm-tree-asked-before-emulation", "options", "edgeq/options.py",
+           (("        machine_for(target)\n        if options.runtime == \"tflm\":",
+             "        if options.runtime == \"tflm\":"),
+            ("        find_toolchain()\n", "        find_toolchain()\n        machine_for(target)\n")),
+           (*SPEC, f"{OUTPUTS}::test_refusals_come_before_the_conversion"), "from issue 20"),
+    Mutant("record-drops-explicit-nulls", "record", "edgeq/record.py",
+           ((' or f.name in getattr(obj, "_nulls", ())', ""),), RECORD),
+    Mutant("record-refuses-old-reports", "record", "edgeq/record.py",
+           (('    version = data.get("schema_version", 0)', '    version = data.get("schema_version", -1)'),), RECORD),
     # ------------------------------------------------------------------------------------------------ emit
     Mutant("model-io-plus-half-rounding", "emit", "firmware_templates/_sources/model_io.h.j2",
            (("  int32_t q = (int32_t)scaled;\n",

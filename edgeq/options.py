@@ -154,17 +154,14 @@ def convert_inputs(model_path: Path, options: ConvertOptions) -> list[Path | Non
 def _check_recovery_samples(options: ConvertOptions) -> None:
     from edgeq.recover.search import MIN_SAMPLES
 
-    if options.calib is not None:
-        count = sample_count(Path(options.calib))
-        source = f"{options.calib} holds"
+    if options.calib is None:  # --synthetic-calib draws as many as asked
+        count, source = options.calib_samples or SYNTHETIC_SAMPLES, "--synthetic-calib draws"
     else:
-        count, source = SYNTHETIC_SAMPLES, "--synthetic-calib draws"
-    if count is None:
-        return  # not countable from its header: loading it says what is wrong, recovery then re-checks
-    if options.calib_samples is not None and options.calib_samples < count:
-        count, source = options.calib_samples, "--calib-samples takes"
-    elif options.calib is None and options.calib_samples is not None:
-        count = options.calib_samples
+        count, source = sample_count(Path(options.calib)), f"{options.calib} holds"
+        if count is None:
+            return  # not countable from its header: loading it says what is wrong, recovery then re-checks
+        if options.calib_samples is not None and options.calib_samples < count:
+            count, source = options.calib_samples, "--calib-samples takes"
     if count < MIN_SAMPLES:
         raise CalibrationError(f"--recover needs at least {MIN_SAMPLES} calibration samples (a quarter is held out "
                                f"to choose the technique); {source} {count}")

@@ -25,7 +25,8 @@ from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
 from edgeq.validate.session import validate_model
 
-__all__ = ["ConvertOptions", "Progress", "SilentProgress", "check_up_front", "convert", "convert_failure"]
+__all__ = ["ConvertOptions", "ConvertResult", "Progress", "SilentProgress", "check_up_front", "convert",
+           "convert_failure"]
 
 
 
