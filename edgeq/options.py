@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from edgeq.errors import CalibrationError, ModelLoadError, UsageError
 from edgeq.optspec import changed, nested, option, out_of_range
+from edgeq.preprocess import Preprocess
 from edgeq.quantize.modes import INTEGER_MODES, IO_TYPES, MODES
-from edgeq.samples import IMAGE_SUFFIXES, Preprocess
 from edgeq.validate.options import ValidationOptions
 
 if TYPE_CHECKING:
@@ -171,6 +171,8 @@ def sample_count(path: Path) -> int | None:
     """How many samples a calibration file or image folder holds, from .npy headers and file names alone
     (nothing is loaded); None when that cannot be told without reading the data."""
     import numpy as np
+
+    from edgeq.samples import IMAGE_SUFFIXES
 
     def from_header(handle: object) -> int | None:
         try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from edgeq.errors import UsageError
 from edgeq.optspec import nested, option
-from edgeq.samples import Preprocess
+from edgeq.preprocess import Preprocess
 from edgeq.validate.gates import Thresholds
 
 DEFAULT_TFLM_SAMPLES = 200

@@ -183,3 +183,10 @@ def test_sample_count_reads_headers_only(tmp_path):
     assert counts == [37, 12, 9, 4, None]
     with np.load(CALIB) as data:
         assert sample_count(Path(CALIB)) == len(data["x"])
+
+
+def test_building_the_cli_from_the_spec_loads_no_numpy():
+    """The spec's dataclasses are light: `edgeq --help` reads every option without numpy (or TensorFlow)."""
+    code = "import sys, edgeq.cli; print(sorted(m for m in ('numpy', 'tensorflow', 'keras') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout
