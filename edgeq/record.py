@@ -4,8 +4,10 @@
 its target and project (`read_report`) and stores its `emulation` section; `--force` reads the project's file
 list to tell edgeq's own output. `schema_version` says which layout a file has: a report without it is an
 older edgeq's (version 0), read as far as it goes. The JSON schema (docs/report.schema.json) and its table
-(docs/report-schema.md) are generated from these dataclasses, so a new report section is one dataclass (or one
-mapping field) here. Step results stay typed in their own packages; a section's deep content is theirs.
+(docs/report-schema.md) are generated from these dataclasses. A new report section (compression, say) is one
+dataclass here and one field on `Report`, filled by its writer with `section(...)`; then `python -m edgeq.record
+docs/` and the schema test validates it on real outputs. A key added without a version bump must be optional.
+Step results stay typed in their own packages; a section's deep content (a list of rows) is theirs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def doc(text: str, *, required: bool = False, null: bool = False, keys: tuple[st
     return {"doc": text, "required": required, "null": null, "keys": keys, "enum": enum}
 
 
-def _field(text: str, default: Any = None, **spec: Any) -> Any:
+def documented(text: str, default: Any = None, **spec: Any) -> Any:
+    """A record field with its schema description (`doc` has the keywords); a list or dict default is copied."""
     if isinstance(default, list | dict):
         return field(default_factory=type(default), metadata=doc(text, **spec))
     return field(default=default, metadata=doc(text, **spec))
@@ -50,13 +53,13 @@ def _extra() -> Any:
 class ModelRecord:
     """`model`: the .tflite file in OUT."""
 
-    file: str = _field("file name inside OUT", "", required=True)
-    sha256: str = _field("sha256 of the file", "", required=True)
-    size_bytes: int = _field("file size in bytes", 0, required=True)
-    ops: dict[str, int] = _field("operator name -> how many times the model uses it", {}, required=True)
-    op_versions: dict[str, int] = _field("operator name -> highest version used", {}, required=True)
-    inputs: list[dict[str, Any]] = _field("input tensors: name, shape, dtype, scale, zero_point", [], required=True)
-    outputs: list[dict[str, Any]] = _field("output tensors: name, shape, dtype, scale, zero_point", [],
+    file: str = documented("file name inside OUT", "", required=True)
+    sha256: str = documented("sha256 of the file", "", required=True)
+    size_bytes: int = documented("file size in bytes", 0, required=True)
+    ops: dict[str, int] = documented("operator name -> how many times the model uses it", {}, required=True)
+    op_versions: dict[str, int] = documented("operator name -> highest version used", {}, required=True)
+    inputs: list[dict[str, Any]] = documented("input tensors: name, shape, dtype, scale, zero_point", [], required=True)
+    outputs: list[dict[str, Any]] = documented("output tensors: name, shape, dtype, scale, zero_point", [],
                                            required=True)
     extra: dict[str, Any] = _extra()
 
@@ -65,13 +68,13 @@ class ModelRecord:
 class SourceRecord:
     """`source`: the Keras/SavedModel model convert read (convert only)."""
 
-    file: str = _field("file or folder name", "", required=True)
-    format: str = _field("keras, h5 or saved_model", "", required=True)
-    loader: str = _field("which loader read it (keras, or the tf-keras fallback)", "", required=True)
-    sha256: str = _field("sha256 of the file (of the folder's files for a SavedModel)", "", required=True)
-    inputs: list[dict[str, Any]] = _field("inputs: name, shape, dtype", [], required=True)
-    outputs: list[dict[str, Any]] = _field("outputs: name, shape, dtype", [], required=True)
-    compat_fixes: list[str] = _field("what the legacy loader rewrote to load the file", [], required=True)
+    file: str = documented("file or folder name", "", required=True)
+    format: str = documented("keras, h5 or saved_model", "", required=True)
+    loader: str = documented("which loader read it (keras, or the tf-keras fallback)", "", required=True)
+    sha256: str = documented("sha256 of the file (of the folder's files for a SavedModel)", "", required=True)
+    inputs: list[dict[str, Any]] = documented("inputs: name, shape, dtype", [], required=True)
+    outputs: list[dict[str, Any]] = documented("outputs: name, shape, dtype", [], required=True)
+    compat_fixes: list[str] = documented("what the legacy loader rewrote to load the file", [], required=True)
     extra: dict[str, Any] = _extra()
 
 
@@ -79,9 +82,9 @@ class SourceRecord:
 class QuantizationRecord:
     """`quantization`: how convert quantized (convert only)."""
 
-    mode: str = _field("int8, int16x8, float16 or dynamic", "", required=True)
-    io_type: str = _field("the model's input/output type", "", required=True)
-    integer_only: bool = _field("no float op left (microcontroller targets)", False, required=True)
+    mode: str = documented("int8, int16x8, float16 or dynamic", "", required=True)
+    io_type: str = documented("the model's input/output type", "", required=True)
+    integer_only: bool = documented("no float op left (microcontroller targets)", False, required=True)
     extra: dict[str, Any] = _extra()
 
 
@@ -89,21 +92,22 @@ class QuantizationRecord:
 class TargetRecord:
     """`target`: the target profile and, after convert's check, the verdict and its numbers."""
 
-    name: str = _field("target profile name", "", required=True)
-    kind: str | None = _field("mcu or android", required=True)
-    runtime: str | None = _field("what runs the model: tflm, litert or c (edgeq's compiled-C engine)", required=True)
-    kernels: str | None = _field("kernel family: cmsis-nn, reference, esp-nn, xnnpack or compiled-c", required=True)
-    ok: bool | None = _field("the model fits and runs (convert)")
-    flash: dict[str, Any] | None = _field("flash budget: used, capacity, parts (convert)", keys=("used_bytes",))
-    ram: dict[str, Any] | None = _field("RAM budget: used, capacity, parts (convert)", keys=("used_bytes",))
-    macs: int | None = _field("multiply-accumulates per inference (convert)")
-    latency: dict[str, Any] | None = _field("estimated or counted latency (convert)", keys=("ms",))
-    ops: list[dict[str, Any]] | None = _field("per-op support on the target's runtime (convert)")
-    rules: list[dict[str, Any]] | None = _field("every fit rule with its verdict (convert)")
-    activation_peak: dict[str, Any] | None = _field("the op where live activations peak (convert)")
-    arena: dict[str, Any] | None = _field("recommended TFLM arena, measured on the core after verify (null: the "
-                                          "runtime has no TFLM arena)", null=True)
-    engine: dict[str, Any] | None = _field("the compiled-C engine's own figures (convert --runtime c)")
+    name: str = documented("target profile name", "", required=True)
+    kind: str | None = documented("mcu or android", required=True)
+    runtime: str | None = documented("what runs the model: tflm, litert or c (edgeq's compiled-C engine)",
+                                     required=True)
+    kernels: str | None = documented("kernel family: cmsis-nn, reference, esp-nn, xnnpack or compiled-c", required=True)
+    ok: bool | None = documented("the model fits and runs (convert)")
+    flash: dict[str, Any] | None = documented("flash budget: used, capacity, parts (convert)", keys=("used_bytes",))
+    ram: dict[str, Any] | None = documented("RAM budget: used, capacity, parts (convert)", keys=("used_bytes",))
+    macs: int | None = documented("multiply-accumulates per inference (convert)")
+    latency: dict[str, Any] | None = documented("estimated or counted latency (convert)", keys=("ms",))
+    ops: list[dict[str, Any]] | None = documented("per-op support on the target's runtime (convert)")
+    rules: list[dict[str, Any]] | None = documented("every fit rule with its verdict (convert)")
+    activation_peak: dict[str, Any] | None = documented("the op where live activations peak (convert)")
+    arena: dict[str, Any] | None = documented("recommended TFLM arena, measured on the core after verify (null: the "
+                                          "runtime has no TFLM arena)")
+    engine: dict[str, Any] | None = documented("the compiled-C engine's own figures (convert --runtime c)")
     extra: dict[str, Any] = _extra()
 
 
@@ -111,14 +115,14 @@ class TargetRecord:
 class ProjectRecord:
     """`project`: the firmware project edgeq wrote."""
 
-    dir: str = _field("its folder inside OUT ('.' for edgeq emit)", "", required=True)
-    template: str = _field("template name (compiled-c for --runtime c)", "", required=True)
-    runtime: str = _field("tflm, litert or c", "", required=True)
-    name: str = _field("C symbol prefix", "", required=True)
-    arena_bytes: int | None = _field("the arena size compiled into the project (null: none)", required=True,
+    dir: str = documented("its folder inside OUT ('.' for edgeq emit)", "", required=True)
+    template: str = documented("template name (compiled-c for --runtime c)", "", required=True)
+    runtime: str = documented("tflm, litert or c", "", required=True)
+    name: str = documented("C symbol prefix", "", required=True)
+    arena_bytes: int | None = documented("the arena size compiled into the project (null: none)", required=True,
                                      null=True)
-    files: list[str] = _field("every file of the project, relative to its folder", [], required=True)
-    engine_memory: dict[str, Any] | None = _field("the compiled-C engine's memory plan (--runtime c)")
+    files: list[str] = documented("every file of the project, relative to its folder", [], required=True)
+    engine_memory: dict[str, Any] | None = documented("the compiled-C engine's memory plan (--runtime c)")
     extra: dict[str, Any] = _extra()
 
 
@@ -126,13 +130,13 @@ class ProjectRecord:
 class CalibrationRecord:
     """`calibration`: the samples convert calibrated on."""
 
-    source: str = _field("file name, or synthetic:<distribution>:<count>:<seed>", "", required=True)
-    sha256: str = _field("sha256 of the samples as used", "", required=True)
-    samples: int = _field("how many samples", 0, required=True)
-    synthetic: bool = _field("random data (--synthetic-calib)", False, required=True)
-    labels: bool = _field("the file held labels y", False, required=True)
-    preprocess: dict[str, Any] | None = _field("--scale/--mean/--std/--channel-order when not the identity")
-    inputs: list[dict[str, Any]] = _field("per input: min, max, mean, std of the preprocessed samples", [],
+    source: str = documented("file name, or synthetic:<distribution>:<count>:<seed>", "", required=True)
+    sha256: str = documented("sha256 of the samples as used", "", required=True)
+    samples: int = documented("how many samples", 0, required=True)
+    synthetic: bool = documented("random data (--synthetic-calib)", False, required=True)
+    labels: bool = documented("the file held labels y", False, required=True)
+    preprocess: dict[str, Any] | None = documented("--scale/--mean/--std/--channel-order when not the identity")
+    inputs: list[dict[str, Any]] = documented("per input: min, max, mean, std of the preprocessed samples", [],
                                           required=True)
     extra: dict[str, Any] = _extra()
 
@@ -141,19 +145,19 @@ class CalibrationRecord:
 class ValidationRecord:
     """`validation`: float model vs LiteRT vs TFLM on the validation data (--val)."""
 
-    passed: bool = _field("no check failed", False, required=True)
-    verdict: str = _field("one line: what held and what did not", "", required=True)
-    model: dict[str, Any] = _field("the .tflite validated: file, sha256", {}, required=True)
-    reference: dict[str, Any] | None = _field("the float model compared with (null: none)", required=True)
-    data: dict[str, Any] = _field("the validation data: source, samples, sha256, labels", {}, required=True)
-    thresholds: dict[str, Any] = _field("every gate's threshold (null: off)", {}, required=True)
-    interpreters: dict[str, Any] = _field("float, litert, tflm: ran or skipped, samples", {}, required=True)
-    outputs: list[dict[str, Any]] = _field("per output: kind, classes, metrics per interpreter", [], required=True)
-    litert_vs_tflm: dict[str, Any] = _field("LiteRT against TFLM in LSB", {}, required=True)
-    layers: dict[str, Any] = _field("the per-layer comparison", {}, required=True)
-    checks: list[dict[str, Any]] = _field("every metric against its threshold", [], required=True)
-    failures: list[str] = _field("the failed checks, one line each", [], required=True)
-    explanations: list[str] = _field("why a failed check may have failed", [], required=True)
+    passed: bool = documented("no check failed", False, required=True)
+    verdict: str = documented("one line: what held and what did not", "", required=True)
+    model: dict[str, Any] = documented("the .tflite validated: file, sha256", {}, required=True)
+    reference: dict[str, Any] | None = documented("the float model compared with (null: none)", required=True)
+    data: dict[str, Any] = documented("the validation data: source, samples, sha256, labels", {}, required=True)
+    thresholds: dict[str, Any] = documented("every gate's threshold (null: off)", {}, required=True)
+    interpreters: dict[str, Any] = documented("float, litert, tflm: ran or skipped, samples", {}, required=True)
+    outputs: list[dict[str, Any]] = documented("per output: kind, classes, metrics per interpreter", [], required=True)
+    litert_vs_tflm: dict[str, Any] = documented("LiteRT against TFLM in LSB", {}, required=True)
+    layers: dict[str, Any] = documented("the per-layer comparison", {}, required=True)
+    checks: list[dict[str, Any]] = documented("every metric against its threshold", [], required=True)
+    failures: list[str] = documented("the failed checks, one line each", [], required=True)
+    explanations: list[str] = documented("why a failed check may have failed", [], required=True)
     extra: dict[str, Any] = _extra()
 
 
@@ -161,14 +165,14 @@ class ValidationRecord:
 class RecoveryRecord:
     """`recovery`: accuracy recovery (--recover)."""
 
-    chosen: str = _field("the technique shipped", "", required=True)
-    kept_plain_int8: bool = _field("no technique beat plain int8", False, required=True)
-    summary: str = _field("one line", "", required=True)
-    shipped: str = _field("which model was shipped and on how many samples it was calibrated", "", required=True)
-    selection: dict[str, Any] = _field("how the technique was chosen: method, held-out samples", {}, required=True)
-    gap_closed: dict[str, Any] = _field("the share of the gap to float closed", {}, required=True)
-    candidates: list[dict[str, Any]] = _field("every technique: status, detail, scores", [], required=True)
-    validation: dict[str, Any] | None = _field("the float model's accuracy on --val, when given")
+    chosen: str = documented("the technique shipped", "", required=True)
+    kept_plain_int8: bool = documented("no technique beat plain int8", False, required=True)
+    summary: str = documented("one line", "", required=True)
+    shipped: str = documented("which model was shipped and on how many samples it was calibrated", "", required=True)
+    selection: dict[str, Any] = documented("how the technique was chosen: method, held-out samples", {}, required=True)
+    gap_closed: dict[str, Any] = documented("the share of the gap to float closed", {}, required=True)
+    candidates: list[dict[str, Any]] = documented("every technique: status, detail, scores", [], required=True)
+    validation: dict[str, Any] | None = documented("the float model's accuracy on --val, when given")
     extra: dict[str, Any] = _extra()
 
 
@@ -176,37 +180,37 @@ class RecoveryRecord:
 class EmulationRecord:
     """`emulation`: the firmware run on an emulated board (--verify, edgeq verify)."""
 
-    passed: bool = _field("every output equal to the host TFLM interpreter's", False, required=True)
-    status: str = _field("passed, mismatch, fault, timeout, invoke-error or arena-error", "", required=True)
-    detail: str = _field("what went wrong, when it did", "", required=True)
-    target: str = _field("target profile", "", required=True)
-    core: str = _field("CPU core of the emulated board", "", required=True)
-    qemu_machine: str = _field("QEMU machine", "", required=True)
-    qemu_version: str = _field("QEMU version", "", required=True)
-    cpu_flags: list[str] = _field("compiler flags for the core", [], required=True)
-    samples: int = _field("golden inputs run", 0, required=True)
-    runtime: str = _field("c or tflm", "", required=True)
-    kernels: str = _field("compiled-c, cmsis-nn or reference", "", required=True)
-    outputs_equal: bool | None = _field("every output equal (null: did not get that far)", required=True)
-    max_abs_diff: float | None = _field("largest difference to the host", required=True)
-    mismatched_values: int | None = _field("output values that differ", required=True)
-    values_compared: int = _field("output values compared", 0, required=True)
-    flash_bytes: int | None = _field("flash of the linked image", required=True)
-    ram_bytes: int | None = _field("RAM of the linked image", required=True)
-    memory: dict[str, Any] = _field("the image's sections, the model's share, the stack used", {}, required=True)
-    instructions_per_inference: int | None = _field("guest instructions per inference", required=True)
-    instructions_min: int | None = _field("fewest instructions of one sample", required=True)
-    instructions_max: int | None = _field("most instructions of one sample", required=True)
-    instructions_per_sample: list[int] = _field("instructions per sample", [], required=True)
-    instruction_count: str = _field("what is counted", "", required=True)
-    macs: int | None = _field("multiply-accumulates per inference", required=True)
-    instructions_per_mac: float | None = _field("instructions per MAC", required=True)
-    per_op: list[dict[str, Any]] = _field("instructions per operator (compiled-C engine)", [], required=True)
-    per_op_type: list[dict[str, Any]] = _field("the same, summed by operator type", [], required=True)
-    exit_code: int | None = _field("the guest's exit status", required=True)
-    timeout_seconds: float = _field("time the run was allowed", 0.0, required=True)
-    arena: dict[str, Any] | None = _field("TFLM's arena on the core: used, needed, given", required=True)
-    tflm: dict[str, Any] | None = _field("the TFLM tree and cached library linked (runtime tflm)", required=True)
+    passed: bool = documented("every output equal to the host TFLM interpreter's", False, required=True)
+    status: str = documented("passed, mismatch, fault, timeout, invoke-error or arena-error", "", required=True)
+    detail: str = documented("what went wrong, when it did", "", required=True)
+    target: str = documented("target profile", "", required=True)
+    core: str = documented("CPU core of the emulated board", "", required=True)
+    qemu_machine: str = documented("QEMU machine", "", required=True)
+    qemu_version: str = documented("QEMU version", "", required=True)
+    cpu_flags: list[str] = documented("compiler flags for the core", [], required=True)
+    samples: int = documented("golden inputs run", 0, required=True)
+    runtime: str = documented("c or tflm", "", required=True)
+    kernels: str = documented("compiled-c, cmsis-nn or reference", "", required=True)
+    outputs_equal: bool | None = documented("every output equal (null: did not get that far)", required=True)
+    max_abs_diff: float | None = documented("largest difference to the host", required=True)
+    mismatched_values: int | None = documented("output values that differ", required=True)
+    values_compared: int = documented("output values compared", 0, required=True)
+    flash_bytes: int | None = documented("flash of the linked image", required=True)
+    ram_bytes: int | None = documented("RAM of the linked image", required=True)
+    memory: dict[str, Any] = documented("the image's sections, the model's share, the stack used", {}, required=True)
+    instructions_per_inference: int | None = documented("guest instructions per inference", required=True)
+    instructions_min: int | None = documented("fewest instructions of one sample", required=True)
+    instructions_max: int | None = documented("most instructions of one sample", required=True)
+    instructions_per_sample: list[int] = documented("instructions per sample", [], required=True)
+    instruction_count: str = documented("what is counted", "", required=True)
+    macs: int | None = documented("multiply-accumulates per inference", required=True)
+    instructions_per_mac: float | None = documented("instructions per MAC", required=True)
+    per_op: list[dict[str, Any]] = documented("instructions per operator (compiled-C engine)", [], required=True)
+    per_op_type: list[dict[str, Any]] = documented("the same, summed by operator type", [], required=True)
+    exit_code: int | None = documented("the guest's exit status", required=True)
+    timeout_seconds: float = documented("time the run was allowed", 0.0, required=True)
+    arena: dict[str, Any] | None = documented("TFLM's arena on the core: used, needed, given", required=True)
+    tflm: dict[str, Any] | None = documented("the TFLM tree and cached library linked (runtime tflm)", required=True)
     extra: dict[str, Any] = _extra()
 
 
@@ -214,20 +218,20 @@ class EmulationRecord:
 class Report:
     """OUT/report.json."""
 
-    schema_version: int = _field("layout of this file (absent in reports written before it existed: version 0)",
+    schema_version: int = documented("layout of this file (absent in reports written before it existed: version 0)",
                                  SCHEMA_VERSION, required=True, enum=(SCHEMA_VERSION,))
-    edgeq_version: str = _field("the edgeq that wrote it", "", required=True)
-    written_by: str | None = _field("the command that wrote it first", required=True, enum=WRITERS)
-    model: ModelRecord | None = _field("the .tflite in OUT (convert, emit)")
-    target: TargetRecord | None = _field("the target", required=True)
-    source: SourceRecord | None = _field("the source model (convert)")
-    quantization: QuantizationRecord | None = _field("how it was quantized (convert)")
-    calibration: CalibrationRecord | None = _field("the calibration samples (convert)")
-    warnings: list[str] | None = _field("every warning convert printed")
-    recovery: RecoveryRecord | None = _field("accuracy recovery (--recover)")
-    validation: ValidationRecord | None = _field("validation (--val)")
-    project: ProjectRecord | None = _field("the firmware project")
-    emulation: EmulationRecord | None = _field("the emulated run (--verify, edgeq verify)")
+    edgeq_version: str = documented("the edgeq that wrote it", "", required=True)
+    written_by: str | None = documented("the command that wrote it first", required=True, enum=WRITERS)
+    model: ModelRecord | None = documented("the .tflite in OUT (convert, emit)")
+    target: TargetRecord | None = documented("the target", required=True)
+    source: SourceRecord | None = documented("the source model (convert)")
+    quantization: QuantizationRecord | None = documented("how it was quantized (convert)")
+    calibration: CalibrationRecord | None = documented("the calibration samples (convert)")
+    warnings: list[str] | None = documented("every warning convert printed")
+    recovery: RecoveryRecord | None = documented("accuracy recovery (--recover)")
+    validation: ValidationRecord | None = documented("validation (--val)")
+    project: ProjectRecord | None = documented("the firmware project")
+    emulation: EmulationRecord | None = documented("the emulated run (--verify, edgeq verify)")
     extra: dict[str, Any] = _extra()
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,7 +245,7 @@ class Report:
 # --------------------------------------------------------------------------------------------- (de)serializing
 
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls, vars(sys.modules[__name__]))
+    return typing.get_type_hints(cls)  # each class's annotations in its own module
 
 
 def _to_json(obj: Any) -> Any:
@@ -353,7 +357,7 @@ def _schema_of(hint: Any, meta: dict[str, Any]) -> dict[str, Any]:
     hint = _strip_none(hint)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        return _object_schema(hint)
+        return object_schema(hint)
     if origin is list:
         return {"type": "array", "items": _schema_of(args[0], {})}
     if origin is dict or hint is dict:
@@ -367,7 +371,7 @@ def _schema_of(hint: Any, meta: dict[str, Any]) -> dict[str, Any]:
     return {"type": names[hint]} if hint in names else {}
 
 
-def _object_schema(cls: type) -> dict[str, Any]:
+def object_schema(cls: type) -> dict[str, Any]:
     hints = _hints(cls)
     properties, required = {}, []
     for f in dataclasses.fields(cls):
@@ -388,7 +392,7 @@ def _object_schema(cls: type) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of report.json at SCHEMA_VERSION, from the dataclasses above."""
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "edgeq/report.schema.json",
-            "title": f"edgeq OUT/report.json, schema_version {SCHEMA_VERSION}", **_object_schema(Report)}
+            "title": f"edgeq OUT/report.json, schema_version {SCHEMA_VERSION}", **object_schema(Report)}
 
 
 def schema_table(schema: dict[str, Any] | None = None) -> str:

@@ -192,3 +192,32 @@ def test_verify_without_a_report_writes_a_versioned_one(tmp_path, schema):
     data = json.loads((tmp_path / "report.json").read_text())
     assert schema_errors(data, schema) == [] and data["written_by"] == "edgeq verify"
     assert read_report(tmp_path).target.kernels == "compiled-c" and read_report(tmp_path).emulation.passed
+
+
+def test_a_new_section_is_one_dataclass(schema):
+    """What a future step (compression, #22) does: a dataclass and a field on Report. The schema, the table and
+    reading/writing follow without another edit."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class CompressionRecord:
+        """`compression`: weight clustering and pruning."""
+
+        ratio: float = record.documented("model bytes before / after", 1.0, required=True)
+        method: str = record.documented("clustering or pruning", "", required=True)
+
+    extended = dataclasses.make_dataclass(
+        "ExtendedReport", [("compression", "CompressionRecord | None", record.documented("compression"))],
+        bases=(record.Report,), namespace={"__doc__": "OUT/report.json with compression."})
+    extended.__annotations__["compression"] = CompressionRecord | None
+    generated = record.object_schema(extended)
+    assert generated["properties"]["compression"]["properties"]["ratio"]["type"] == "number"
+    assert generated["properties"]["compression"]["required"] == ["ratio", "method"]
+    assert generated["properties"]["target"] == schema["properties"]["target"]
+    data = {"schema_version": 1, "edgeq_version": "0.1.0", "written_by": "edgeq convert",
+            "target": {"name": "cortex-m4", "kind": "mcu", "runtime": "tflm", "kernels": "cmsis-nn"},
+            "compression": {"ratio": 3.5, "method": "clustering"}}
+    assert schema_errors(data, generated) == [] and schema_errors(data, schema) == [
+        "report: undocumented key compression"]
+    parsed = record._from_json(extended, data, "report")
+    assert parsed.compression == CompressionRecord(3.5, "clustering") and record._to_json(parsed) == data
