@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeq.errors import EdgeqError
+
 SCHEMA_VERSION = 1
 REPORT_FILE = "report.json"
 WRITERS = ("edgeq convert", "edgeq emit", "edgeq verify")  # verify only where OUT had no report.json
 
 
-class RecordError(ValueError):
+class RecordError(EdgeqError):
     """A report.json that is not an edgeq report this edgeq can read (the reason is the message)."""
 
 
