@@ -107,6 +107,10 @@ def test_defaults_live_in_one_place():
         assert inspect.signature(function).parameters["target"].default == DEFAULT_TARGET == ConvertOptions().target
     assert entries(ConvertOptions)["runtime"].spec.choices == RUNTIMES
     assert QuantizeOptions().mode == ConvertOptions().mode and QuantizeOptions().io_type == ConvertOptions().io_type
+    from edgeq.check import targets
+    from edgeq.quantize.modes import MODES
+
+    assert targets._MODES == MODES  # the profile loader's own list (check may not import quantize)
 
 
 # --- one up-front check, for the API too --------------------------------------------------------------------
