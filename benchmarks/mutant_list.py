@@ -57,6 +57,8 @@ KERNELS = "edgeq/engine/kernels"
 SPEC = ("tests/integration/test_option_spec.py",)
 OUTPUTS = "tests/integration/test_cli_outputs.py"
 RECORD = ("tests/integration/test_report_record.py",)
+HOSTILE = "tests/integration/test_hostile_inputs.py"
+LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -176,6 +178,18 @@ MUTANTS = [
            ((' or f.name in getattr(obj, "_nulls", ())', ""),), RECORD),
     Mutant("record-refuses-old-reports", "record", "edgeq/record.py",
            (('    version = data.get("schema_version", 0)', '    version = data.get("schema_version", -1)'),), RECORD),
+    # ----------------------------------------------------------------------------- hostile inputs (issue 20)
+    Mutant("label-shape-check-removed", "samples", "edgeq/validate/data.py",
+           (("if labels.ndim == 2 and labels.shape[1] == classes:", "if labels.ndim == 2 and labels.shape[1] > 1:"),),
+           LABELS, "one-hot 5 wide for a 10-class output passed validation"),
+    Mutant("npz-unused-keys-ignored", "samples", "edgeq/samples.py",
+           (("    if unused:\n        reads =", "    if unused and len(inputs) > 1:\n        reads ="),),
+           (HOSTILE, "tests/samples/test_samples.py"), "labels saved as 'labels' were ignored"),
+    Mutant("scale-nan-accepted", "samples", "edgeq/preprocess.py",
+           (("bad = [v for v in values if not math.isfinite(v)]", "bad = [v for v in values if math.isinf(v)]"),),
+           (HOSTILE,)),
+    Mutant("bgr-ignored-on-one-channel", "samples", "edgeq/preprocess.py",
+           (("            if channels != 3:", "            if channels not in (1, 3):"),), (HOSTILE,)),
     # ------------------------------------------------------------------------------------------------ emit
     Mutant("model-io-plus-half-rounding", "emit", "firmware_templates/_sources/model_io.h.j2",
            (("  int32_t q = (int32_t)scaled;\n",

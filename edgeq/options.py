@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeq.errors import CalibrationError, ModelLoadError, UsageError
+from edgeq.errors import CalibrationError, ModelLoadError, UsageError, article
 from edgeq.optspec import changed, nested, option, out_of_range
 from edgeq.preprocess import Preprocess
 from edgeq.quantize.modes import INTEGER_MODES, IO_TYPES, MODES
@@ -63,9 +63,9 @@ class ConvertOptions:
         help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
     val: Path | None = option(
         "--val", kind="path", default=None,
-        help="Validation data (.npz with x and optional labels y, .npy, or an image folder): validate float vs "
-             "LiteRT vs TFLM after quantizing; results in report.json, OUT/validation.html and "
-             "OUT/validation.junit.xml.")
+        help="Validation data (.npz with x, or one key per input, and optional labels y; .npy; or an image "
+             "folder): validate float vs LiteRT vs TFLM after quantizing; results in report.json, "
+             "OUT/validation.html and OUT/validation.junit.xml.")
     validation: ValidationOptions = nested(ValidationOptions)  # thresholds and sample counts for --val
     recover: bool = option(
         "--recover", kind="flag", default=False,
@@ -100,8 +100,8 @@ def check_options(options: ConvertOptions) -> TargetProfile:
             raise UsageError(f"{flags}: {group} options apply only with {what}")
     target = get_target(options.target)
     if options.mode not in target.modes:
-        raise UsageError(f"mode {options.mode} is not available for {target.name} (a {target.kind} target); "
-                         f"choose one of {', '.join(target.modes)}")
+        raise UsageError(f"mode {options.mode} is not available for {target.name} "
+                         f"({article(target.kind)} {target.kind} target); choose one of {', '.join(target.modes)}")
     if options.mode == "int16x8" and options.io_type == "uint8":
         raise UsageError("int16x8 models take int16 or float32 I/O, not uint8 (--io-type)")
     if options.runtime == "c" and options.mode != "int8":

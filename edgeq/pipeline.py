@@ -17,7 +17,7 @@ from edgeq.load.loader import LoadedModel, load_model
 from edgeq.options import SYNTHETIC_SAMPLES, ConvertOptions, check_up_front, convert_inputs
 from edgeq.output import json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
-from edgeq.quantize.converter import QuantizeOptions, quantize
+from edgeq.quantize.converter import QuantizeOptions, check_input_types, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import SampleSet, load_samples, synthetic_samples
@@ -94,8 +94,10 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
+    check_input_types(source)
     samples = _calibration_set(source, options, progress, warnings)
-    _warn(progress, warnings, calibration_warnings(source, samples))
+    _warn(progress, warnings, [*(samples.notes if samples is not None else []),
+                               *calibration_warnings(source, samples)])
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
@@ -111,6 +113,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
         result.validation = validate_model(tflite, options.val, source,
                                            replace(options.validation, preprocess=options.preprocess),
                                            progress=progress.validation)
+        _warn(progress, warnings, result.validation.warnings)
 
     progress.step(f"Checking the model against {target.name}")
     engine = engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures

@@ -6,6 +6,7 @@ the fields without importing numpy: `edgeq --help` stays fast.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,10 @@ class Preprocess:
                                     help="Preprocess: reverse the channels of 3-channel samples when bgr.")
 
     def __post_init__(self) -> None:
+        for option, values in (("--scale", (self.scale,)), ("--mean", self.mean), ("--std", self.std)):
+            bad = [v for v in values if not math.isfinite(v)]
+            if bad:  # caught here, not later as "the data file contains NaN values"
+                raise UsageError(f"preprocessing {option} must be a finite number, not {bad[0]}")
         if any(s == 0 for s in self.std):
             raise UsageError("preprocessing --std must not be 0")
         if self.channel_order not in ("rgb", "bgr"):
@@ -48,7 +53,10 @@ class Preprocess:
                 expected = "1 value" if channels == 1 else f"1 value or {channels} (one per channel)"
                 raise UsageError(f"{option} has {len(values)} values but the samples have {channels} "
                                  f"channel{'s' if channels != 1 else ''} (last axis): give {expected}")
-        if self.channel_order == "bgr" and channels == 3:
+        if self.channel_order == "bgr":
+            if channels != 3:  # reversing 1 channel does nothing: the user expects a change that never happens
+                raise UsageError(f"--channel-order bgr reverses 3 channels, but the samples have {channels} "
+                                 f"channel{'s' if channels != 1 else ''} (last axis): drop --channel-order")
             x = x[..., ::-1]
         import numpy as np  # here, not at import: the CLI reads these fields to build its options
 

@@ -160,6 +160,7 @@ class ValidationRecord:
     checks: list[dict[str, Any]] = documented("every metric against its threshold", [], required=True)
     failures: list[str] = documented("the failed checks, one line each", [], required=True)
     explanations: list[str] = documented("why a failed check may have failed", [], required=True)
+    warnings: list[str] | None = documented("what about the data the gates cannot judge (a few samples, ...)")
     extra: dict[str, Any] = _extra()
 
 
