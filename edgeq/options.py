@@ -18,7 +18,6 @@ from edgeq.files import model_file_size
 from edgeq.optspec import changed, nested, option, out_of_range
 from edgeq.preprocess import Preprocess
 from edgeq.quantize.modes import INTEGER_MODES, IO_TYPES, MODES
-from edgeq.sample_files import check_sample_file
 from edgeq.validate.options import ValidationOptions
 
 if TYPE_CHECKING:
@@ -148,6 +147,8 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions) -> 
         if path is not None and not Path(path).exists():
             raise CalibrationError(f"{what} {path}: no such file or directory")
         if path is not None:  # headers only: a forged or bombed sample file is refused before TensorFlow loads
+            from edgeq.sample_files import check_sample_file  # numpy: not imported for --help
+
             check_sample_file(Path(path), f"{what} {path}")
     if options.recover:
         _check_recovery_samples(options)
