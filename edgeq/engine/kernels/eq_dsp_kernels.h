@@ -45,6 +45,13 @@ typedef struct {
 
 void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
 
+/* The same for a 3x3 filter with dilation 1 and stride_w 1 or 2, weights laid out [channels][9] followed by 3
+ * padding bytes: `scratch` (word-aligned) holds a 32-byte entry per channel and then
+ * 3 * channels * EQ_DW3_COLS(out_w, stride_w) int16 values. */
+#define EQ_DW3_COLS(out_w, stride_w) ((((out_w) - 1) * (stride_w) + 5) / 2 * 2)
+
+void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
+
 /* FULLY_CONNECTED (filter offset 0). Weights: output channels in fours (zero channels pad the last group), the
  * four channels' depth values interleaved four at a time, depth padded to kp with zeros; when depth != kp,
  * `scratch` holds one input row padded to kp bytes. per_channel 0: mult[0] and shift[0] for every channel. */
