@@ -181,9 +181,10 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     laid = weights.reshape(k_h * k_w, out_c // 4, 4).transpose(1, 0, 2).reshape(-1)
     function, scratch, overlap = "eq_dwconv_dsp_s8", in_c, write_behind(window)
     if (k_h, k_w) == (3, 3) and window["dilation_h"] == window["dilation_w"] == 1 and window["stride_w"] in (1, 2):
-        # eq_dwconv3x3_dsp_s8: weights [channel][9] and 3 bytes its last word load reads; a per-channel
-        # table (32 B a channel) and a ring of three int16 rows in scratch (EQ_DW3_COLS in eq_dsp_kernels.h), each input row copied before any output row
-        # that reads it is written: a row of output pixels at a time, its reads first.
+        # eq_dwconv3x3_dsp_s8: weights [channel][9] and 3 bytes its last word load reads; in scratch a
+        # per-channel table (32 B a channel) and a ring of three int16 rows (EQ_DW3_COLS in eq_dsp_kernels.h).
+        # Each input row is copied before any output row that reads it is written: a row of output pixels at a
+        # time, its reads first.
         out_w = window["out_w"]
         cols = ((out_w - 1) * window["stride_w"] + 5) // 2 * 2
         function, scratch = "eq_dwconv3x3_dsp_s8", 32 * in_c + 3 * in_c * cols * 2
