@@ -186,8 +186,8 @@ static inline int32_t eq_load_pair(const int16_t *p) {
 /* The common case: eq_requant_fast is exact and the activation bounds are the int8 range. The rounding's +1
  * and the output offset are one addend, r = 1 + 2 * offset, before the final halving (exact: 2 * offset is
  * even): ((z >> (e - 1)) + 1) >> 1 + offset == ((z >> (e - 1)) + r) >> 1. e1 = e - 1. */
-static inline int8_t eq_dw3_fast(int32_t acc, int32_t m, int32_t e1, int32_t r) {
-    const int32_t y = eq_smmulr((int32_t)((uint32_t)acc << 1), m);
+static inline int8_t eq_dw3_fast(int32_t acc2, int32_t m, int32_t e1, int32_t r) {
+    const int32_t y = eq_smmulr(acc2, m); /* acc2 = 2 * acc (see eq_dw3_table) */
     return (int8_t)eq_ssat8((((y + (y >> 31)) >> e1) + r) >> 1);
 }
 
@@ -241,7 +241,7 @@ static inline int8_t eq_dw3_value(const eq_dw3_layer *l, int32_t acc, int32_t m,
 /* One output row, channel by channel, four pixels at a time (then one at a time). rows[fy] is the slot of
  * window row fy; t is the per-channel table (EQ_DW3_ENTRY words: the six filter pairs, multiplier, shift).
  * OUT(acc, k) stores pixel k of the pass (o + k * ch). One function per stride and requantization. */
-#define EQ_DW3_ROW_FN(NAME, ROW4, ROW2, S, OUT)                                                                  \
+#define EQ_DW3_ROW_FN(NAME, ROW4, ROW2, S, OUT, SCALE)                                                                  \
     static EQ_NOINLINE void NAME(const eq_dw3_layer *l, const int16_t *const *rows, const int32_t *t,       \
                                  const int32_t *bias, int8_t *EQ_RESTRICT out) {                            \
         const int32_t ch = l->ch, out_w = l->out_w, cols = l->cols, r = 1 + 2 * l->offset;                \
@@ -249,7 +249,7 @@ static inline int8_t eq_dw3_value(const eq_dw3_layer *l, int32_t acc, int32_t m,
         int32_t c, ox;                                                                                     \
         (void)r;                                                                                           \
         for (c = 0; c < ch; ++c, t += EQ_DW3_ENTRY, x0 += cols, x1 += cols, x2 += cols) {                  \
-            const int32_t b = bias[c], m = t[6], s = t[7], e1 = ~s;                                        \
+            const int32_t b = (SCALE) * bias[c], m = t[6], s = t[7], e1 = ~s;                              \
             const int16_t *y0 = x0, *y1 = x1, *y2 = x2;                                                    \
             int8_t *o = out + c;                                                                           \
             (void)e1;                                                                                      \
@@ -283,10 +283,10 @@ static inline int8_t eq_dw3_value(const eq_dw3_layer *l, int32_t acc, int32_t m,
     }
 #define EQ_DW3_OUT_FAST(acc, k) (o[(k) * ch] = eq_dw3_fast(acc, m, e1, r))
 #define EQ_DW3_OUT_ANY(acc, k) (o[(k) * ch] = eq_dw3_value(l, acc, m, s))
-EQ_DW3_ROW_FN(eq_dw3_row_fast_s1, EQ_DW3_ROW_S1, EQ_DW3_ROW2_S1, 1, EQ_DW3_OUT_FAST)
-EQ_DW3_ROW_FN(eq_dw3_row_fast_s2, EQ_DW3_ROW_S2, EQ_DW3_ROW2_S2, 2, EQ_DW3_OUT_FAST)
-EQ_DW3_ROW_FN(eq_dw3_row_any_s1, EQ_DW3_ROW_S1, EQ_DW3_ROW2_S1, 1, EQ_DW3_OUT_ANY)
-EQ_DW3_ROW_FN(eq_dw3_row_any_s2, EQ_DW3_ROW_S2, EQ_DW3_ROW2_S2, 2, EQ_DW3_OUT_ANY)
+EQ_DW3_ROW_FN(eq_dw3_row_fast_s1, EQ_DW3_ROW_S1, EQ_DW3_ROW2_S1, 1, EQ_DW3_OUT_FAST, 2)
+EQ_DW3_ROW_FN(eq_dw3_row_fast_s2, EQ_DW3_ROW_S2, EQ_DW3_ROW2_S2, 2, EQ_DW3_OUT_FAST, 2)
+EQ_DW3_ROW_FN(eq_dw3_row_any_s1, EQ_DW3_ROW_S1, EQ_DW3_ROW2_S1, 1, EQ_DW3_OUT_ANY, 1)
+EQ_DW3_ROW_FN(eq_dw3_row_any_s2, EQ_DW3_ROW_S2, EQ_DW3_ROW2_S2, 2, EQ_DW3_OUT_ANY, 1)
 #undef EQ_DW3_OUT_ANY
 #undef EQ_DW3_OUT_FAST
 #undef EQ_DW3_ROW_FN
@@ -296,17 +296,19 @@ EQ_DW3_ROW_FN(eq_dw3_row_any_s2, EQ_DW3_ROW_S2, EQ_DW3_ROW2_S2, 2, EQ_DW3_OUT_AN
 #undef EQ_DW3_ROW_S2
 #undef EQ_DW3_ROW_S1
 
-/* The per-channel table: filter pairs (f0, f1) and (f1, f2) of each window row from the word f0 f1 f2 (next),
- * the multiplier and the shift. */
-static void eq_dw3_table(const eq_dwconv_dsp_params *p, int32_t *t) {
+/* The per-channel table: the filter pairs (f0, f1) and (f1, f2) of each window row, times `scale`, the
+ * multiplier and the shift. The fast form's table holds the taps doubled (|2f| <= 256 fits an int16 lane) and
+ * its pass starts from the doubled bias, so its accumulators are the 2 * acc that SMMULR takes (exact: the
+ * fast form's bound keeps |acc| < 2^30). */
+static void eq_dw3_table(const eq_dwconv_dsp_params *p, int32_t scale, int32_t *t) {
     const int8_t *w = p->w;
     int32_t c, fy, m, s;
     for (c = 0; c < p->channels; ++c, w += 9, t += EQ_DW3_ENTRY) {
         for (fy = 0; fy < 3; ++fy) {
-            const int32_t v = eq_load4(w + 3 * fy);
-            const int32_t even = eq_sxtb16(v), odd = eq_sxtb16_ror8(v); /* (f0, f2) and (f1, next) */
-            t[2 * fy] = eq_pack_bb(even, odd);
-            t[2 * fy + 1] = eq_pack_bt(odd, even);
+            const uint32_t f0 = (uint32_t)(scale * w[3 * fy]) & 0xFFFFu, f1 = (uint32_t)(scale * w[3 * fy + 1]) & 0xFFFFu;
+            const uint32_t f2 = (uint32_t)(scale * w[3 * fy + 2]) & 0xFFFFu;
+            t[2 * fy] = (int32_t)(f0 | f1 << 16);
+            t[2 * fy + 1] = (int32_t)(f1 | f2 << 16);
         }
         eq_channel_quant(p->mult, p->shift, p->shift_step, c, &m, &s);
         t[6] = m;
@@ -353,10 +355,10 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
     const int32_t ch = p->channels, out_w = p->out_w, cols = EQ_DW3_COLS(out_w, p->stride_w);
     int32_t *const table = (int32_t *)(void *)scratch; /* the arena's scratch is word-aligned */
     int16_t *const ring = (int16_t *)(void *)(table + EQ_DW3_ENTRY * ch);
+    const int fast = p->fast_requant && p->act_min == -128 && p->act_max == 127;
     void (*const row)(const eq_dw3_layer *, const int16_t *const *, const int32_t *, const int32_t *, int8_t *) =
-        p->fast_requant && p->act_min == -128 && p->act_max == 127
-            ? (p->stride_w == 1 ? eq_dw3_row_fast_s1 : eq_dw3_row_fast_s2)
-            : (p->stride_w == 1 ? eq_dw3_row_any_s1 : eq_dw3_row_any_s2);
+        fast ? (p->stride_w == 1 ? eq_dw3_row_fast_s1 : eq_dw3_row_fast_s2)
+             : (p->stride_w == 1 ? eq_dw3_row_any_s1 : eq_dw3_row_any_s2);
     const int16_t *rows[3];
     int32_t held[3];
     eq_dw3_layer l;
@@ -370,7 +372,7 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
     l.hi = p->act_max;
     l.step = p->shift_step;
     l.fast = p->fast_requant;
-    eq_dw3_table(p, table);
+    eq_dw3_table(p, fast ? 2 : 1, table);
     eq_dw3_fill(ring, p->input_zero_point, 3 * ch * cols); /* the padding columns, for good */
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * p->in_h * p->in_w * ch;
