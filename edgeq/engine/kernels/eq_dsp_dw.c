@@ -360,7 +360,6 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
         fast ? (p->stride_w == 1 ? eq_dw3_row_fast_s1 : eq_dw3_row_fast_s2)
              : (p->stride_w == 1 ? eq_dw3_row_any_s1 : eq_dw3_row_any_s2);
     const int16_t *rows[3];
-    int32_t held[3];
     eq_dw3_layer l;
     int32_t b, oy, fy;
     l.ch = ch;
@@ -376,17 +375,14 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
     eq_dw3_fill(ring, p->input_zero_point, 3 * ch * cols); /* the padding columns, for good */
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = in + b * p->in_h * p->in_w * ch;
-        held[0] = held[1] = held[2] = -4; /* no row: rows start at -pad_h >= -2 */
+        int32_t next = -p->pad_h; /* the first row not yet in the ring: windows move down only */
         for (oy = 0; oy < p->out_h; ++oy, out += out_w * ch) {
             const int32_t y0 = oy * p->stride_h - p->pad_h;
+            for (next = next > y0 ? next : y0; next < y0 + 3; ++next) {
+                eq_dw3_load_row(p, in_b, next, cols, ring + (next + 3) % 3 * ch * cols);
+            }
             for (fy = 0; fy < 3; ++fy) {
-                const int32_t iy = y0 + fy, slot = (iy + 3) % 3;
-                int16_t *const at = ring + slot * ch * cols;
-                if (held[slot] != iy) {
-                    eq_dw3_load_row(p, in_b, iy, cols, at);
-                    held[slot] = iy;
-                }
-                rows[fy] = at;
+                rows[fy] = ring + (y0 + fy + 3) % 3 * ch * cols;
             }
             row(&l, rows, table, p->bias, out);
         }
