@@ -33,13 +33,16 @@ def _conv(rng: np.random.Generator, kind: str, variant: int) -> tuple[Graph, str
     if kind == "conv1x1":
         h, w, kh, kw, sh, sw, dh, dw, padding = *rng.integers(1, 9, 2), 1, 1, *rng.integers(1, 3, 2), 1, 1, 0
         oh, ow = (h + sh - 1) // sh, (w + sw - 1) // sw
-    elif kind == "depthwise3x3":  # eq_dwconv3x3_dsp_s8: 3x3, dilation 1, stride_w 1 or 2, odd and even widths
-        h, w, sh, sw, padding = *rng.integers(1, 12, 2), int(rng.integers(1, 4)), int(rng.integers(1, 3)), \
-            int(rng.integers(0, 2))
+    elif kind == "depthwise3x3":  # eq_dwconv3x3_dsp_s8: 3x3, dilation 1, stride_w 1 or 2 (2: >= 4 outputs a row)
         kh = kw = 3
         dh = dw = 1
-        h, w = (max(int(v), 3) if padding else int(v) for v in (h, w))
-        oh, ow = _out_size(padding, h, 3, sh, 1), _out_size(padding, w, 3, sw, 1)
+        while True:
+            h, w, sh, sw, padding = *rng.integers(1, 12, 2), int(rng.integers(1, 4)), int(rng.integers(1, 3)), \
+                int(rng.integers(0, 2))
+            h, w = (max(int(v), 3) if padding else int(v) for v in (h, w))
+            oh, ow = _out_size(padding, h, 3, sh, 1), _out_size(padding, w, 3, sw, 1)
+            if sw == 1 or ow >= 4:
+                break
     else:
         while True:  # the general depthwise kernel: any geometry but the one eq_dwconv3x3_dsp_s8 takes
             h, w, kh, kw, sh, sw, dh, dw, padding, oh, ow = _window_geometry(rng)

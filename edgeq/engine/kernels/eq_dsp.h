@@ -53,6 +53,13 @@ static inline int32_t eq_smmulr(int32_t a, int32_t b) {
 }
 /* v saturated to [-128, 127]. */
 static inline int32_t eq_ssat8(int32_t v) { return __ssat(v, 8); }
+/* Two consecutive words from an 8-byte-aligned address in one LDRD (GCC splits a 64-bit load into two LDRs). */
+static inline void eq_load2w(const int32_t *p, int32_t *lo, int32_t *hi) {
+    int32_t a, b;
+    __asm__("ldrd %0, %1, [%2]" : "=r"(a), "=r"(b) : "r"(p), "m"(*(const int32_t(*)[2])p));
+    *lo = a;
+    *hi = b;
+}
 /* The int16 pair (bottom of a, bottom of b): PKHBT with LSL #16; (bottom of a, top of b): plain PKHBT. */
 static inline int32_t eq_pack_bb(int32_t a, int32_t b) {
     int32_t r;
@@ -94,6 +101,10 @@ static inline int32_t eq_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
 static inline int32_t eq_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+static inline void eq_load2w(const int32_t *p, int32_t *lo, int32_t *hi) {
+    *lo = p[0];
+    *hi = p[1];
+}
 static inline int32_t eq_pack_bb(int32_t a, int32_t b) {
     return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
 }

@@ -17,8 +17,9 @@ extern "C" {
 
 /* CONV_2D with one group. Weights: output channels in pairs (an odd count gets a zero channel), the two
  * channels' K = k_h * k_w * in_c values interleaved four at a time, K padded to kp (a multiple of 4) with
- * zeros. direct: 1x1 with in_c % 4 == 0 reads pixels in place; otherwise `scratch` holds two im2col columns
- * (2 * kp bytes). fast_requant: eq_requant_fast is exact for every channel (eq_dsp.h). */
+ * zeros. direct: 1x1 with in_c % 4 == 0: from 16 channels on `scratch` (word-aligned) holds two pixels split
+ * into int16 lanes (4 * kp bytes), read by every channel pair, below that the pixels are read in place (no
+ * scratch); otherwise `scratch` holds two im2col columns (2 * kp bytes). fast_requant: eq_requant_fast is exact for every channel (eq_dsp.h). */
 typedef struct {
     const int8_t *w;
     const int32_t *bias, *mult;
