@@ -356,9 +356,6 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
     int32_t *const table = (int32_t *)(void *)scratch; /* the arena's scratch is word-aligned */
     int16_t *const ring = (int16_t *)(void *)(table + EQ_DW3_ENTRY * ch);
     const int fast = p->fast_requant && p->act_min == -128 && p->act_max == 127;
-    void (*const row)(const eq_dw3_layer *, const int16_t *const *, const int32_t *, const int32_t *, int8_t *) =
-        fast ? (p->stride_w == 1 ? eq_dw3_row_fast_s1 : eq_dw3_row_fast_s2)
-             : (p->stride_w == 1 ? eq_dw3_row_any_s1 : eq_dw3_row_any_s2);
     const int16_t *rows[3];
     eq_dw3_layer l;
     int32_t b, oy, fy;
@@ -384,7 +381,18 @@ void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t
             for (fy = 0; fy < 3; ++fy) {
                 rows[fy] = ring + (y0 + fy + 3) % 3 * ch * cols;
             }
-            row(&l, rows, table, p->bias, out);
+            /* Direct calls, not a function pointer: a linker (and edgeq's size estimate) sees what is used. */
+            if (fast) {
+                if (l.stride_w == 1) {
+                    eq_dw3_row_fast_s1(&l, rows, table, p->bias, out);
+                } else {
+                    eq_dw3_row_fast_s2(&l, rows, table, p->bias, out);
+                }
+            } else if (l.stride_w == 1) {
+                eq_dw3_row_any_s1(&l, rows, table, p->bias, out);
+            } else {
+                eq_dw3_row_any_s2(&l, rows, table, p->bias, out);
+            }
         }
     }
 }
