@@ -89,6 +89,7 @@ class ConvertOptions:
     tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
     verify_samples: int = 8
     recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
+    jobs: int | None = None  # --jobs: processes running the --val interpreters (None: one per core)
 
 
 def _target_for(options: ConvertOptions) -> TargetProfile:
@@ -113,6 +114,8 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
             find_tree(options.tflm_tree, cmsis_nn=target.runtime.kernels == "cmsis-nn")
         machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
         find_toolchain()
+    if options.jobs is not None and options.jobs < 1:
+        raise UsageError(f"--jobs must be 1 or more, not {options.jobs}")
     if options.calib is not None and options.synthetic_calib:
         raise UsageError("give either --calib or --synthetic-calib, not both")
     if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
@@ -182,7 +185,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     if options.val is not None:
         progress.step(f"Validating on {Path(options.val).name}: float vs LiteRT vs TFLM")
         result.validation = validate_model(tflite, options.val, source,
-                                           replace(options.validation, preprocess=options.preprocess),
+                                           replace(options.validation, preprocess=options.preprocess,
+                                                   jobs=options.jobs or options.validation.jobs),
                                            progress=progress.validation)
 
     progress.step(f"Checking the model against {target.name}")

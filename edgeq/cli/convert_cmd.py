@@ -21,7 +21,7 @@ from edgeq.cli.app import (
     preprocess_options,
     print_json,
 )
-from edgeq.cli.gates import gate_names, gate_options, validation_options
+from edgeq.cli.gates import gate_names, gate_options, jobs_option, validation_options
 
 if TYPE_CHECKING:
     from edgeq.report import ConvertResult
@@ -115,6 +115,7 @@ def _summary_table(result: ConvertResult) -> Table:
               help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @gate_options
+@jobs_option
 @click.option("--recover", is_flag=True,
               help="Try accuracy-recovery techniques (activation clipping, bias correction, cross-layer "
                    "equalization, int16x8 as the last resort), chosen on held-out calibration samples; keep the best.")
@@ -133,7 +134,7 @@ def _summary_table(result: ConvertResult) -> Table:
 def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path | None, calib_samples: int | None,
             synthetic_calib: bool, mode: str, io_type: str, unsafe_load: bool, force: bool, template: str | None,
             name: str, runtime: str, val: Path | None, recover: bool, verify: bool, tflm_tree: Path | None,
-            verify_samples: int, as_json: bool, **options: Any) -> None:
+            verify_samples: int, as_json: bool, jobs: int | None, **options: Any) -> None:
     """Convert MODEL (.keras, .h5 or SavedModel dir) to a full-integer .tflite for a target.
 
     Writes OUT/model.tflite, OUT/report.json and a firmware project in OUT/<template>/ (OUT/compiled-c/ with
@@ -156,7 +157,7 @@ def convert(state: State, model: Path, target: str, out_dir: Path, calib: Path |
                              synthetic_calib=synthetic_calib, preprocess=preprocess, unsafe_load=unsafe_load,
                              force=force, template=template, name=name, runtime=runtime, val=val,
                              verify=verify, verify_samples=verify_samples, tflm_tree=tflm_tree, recover=recover,
-                             validation=validation_options(**gates))
+                             jobs=jobs, validation=validation_options(**gates))
     progress = RichProgress(state.err)
     try:
         result = run_convert(model, out_dir, options, progress, raise_failures=False)

@@ -20,7 +20,7 @@ from edgeq.cli.app import (
     preprocess_options,
     print_json,
 )
-from edgeq.cli.gates import gate_options, validation_options
+from edgeq.cli.gates import gate_options, jobs_option, validation_options
 
 
 @cli.command("validate", context_settings=CONTEXT_SETTINGS)
@@ -32,6 +32,7 @@ from edgeq.cli.gates import gate_options, validation_options
               help="The float model (.keras, .h5, SavedModel dir) MODEL was converted from; every float-vs-integer "
                    "metric and the per-layer table need it.")
 @gate_options
+@jobs_option
 @preprocess_options
 @click.option("--junit", type=OutputPath("FILE"),
               help="Write JUnit XML: one test case per metric and threshold.")
