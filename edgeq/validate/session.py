@@ -17,17 +17,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgeq.errors import CalibrationError, EdgeqError, UsageError
-from edgeq.load.loader import LoadedModel, load_model, producer_layer
 from edgeq.samples import Preprocess, SampleSet, select_indices
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import dequantize_output
 from edgeq.tflite.signature import output_names, tflite_input_specs
 from edgeq.validate.data import SampleStream, open_samples
-from edgeq.validate.layers import IOMap, LayerComparison, match_io
 from edgeq.validate.metrics import lsb_difference
 from edgeq.validate.report import (
     InterpreterInfo,
@@ -38,6 +37,10 @@ from edgeq.validate.report import (
     evaluate_checks,
 )
 from edgeq.validate.workers import BatchOutputs, Dispatcher, default_jobs, open_engines, short_message
+
+if TYPE_CHECKING:  # the loader and the layer matching are imported when a reference is given: startup stays short
+    from edgeq.load.loader import LoadedModel
+    from edgeq.validate.layers import IOMap, LayerComparison
 
 DEFAULT_TFLM_SAMPLES = 200
 DEFAULT_BATCH = 256
@@ -99,9 +102,11 @@ def _outputs(tflite: TFLiteModel, reference: LoadedModel | None, iomap: IOMap | 
 
 
 def _load_reference(reference: str | Path | LoadedModel | None, unsafe: bool) -> LoadedModel | None:
-    if reference is None or isinstance(reference, LoadedModel):
-        return reference
-    return load_model(reference, unsafe=unsafe)
+    if reference is None:
+        return None
+    from edgeq.load.loader import LoadedModel, load_model
+
+    return reference if isinstance(reference, LoadedModel) else load_model(reference, unsafe=unsafe)
 
 
 def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet,
@@ -117,7 +122,11 @@ def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet
     model_name = Path(model).name if isinstance(model, str | Path) else "model.tflite"
     tflite = model if isinstance(model, TFLiteModel) else read_model(model)
     ref = _load_reference(reference, options.unsafe_load)
-    iomap = match_io(tflite, ref, model_name) if ref is not None else None
+    iomap = None
+    if ref is not None:
+        from edgeq.validate.layers import match_io
+
+        iomap = match_io(tflite, ref, model_name)
     specs = ref.inputs if ref is not None else tflite_input_specs(tflite)
     stream = open_samples(data, specs, limit=options.samples, preprocess=options.preprocess)
     session = _Session(tflite, model_name, ref, iomap, stream, options)
@@ -308,6 +317,9 @@ def _layer_comparison(tflite: TFLiteModel, ref: LoadedModel | None, iomap: IOMap
                       options: ValidationOptions) -> LayerComparison | None:
     if not options.per_layer or ref is None or ref.keras_model is None or iomap is None:
         return None
+    from edgeq.load.loader import producer_layer
+    from edgeq.validate.layers import LayerComparison
+
     output_tensors = tflite.main.outputs
     keras_outputs = ref.keras_model.outputs
     output_layers = {output_tensors[p]: producer_layer(keras_outputs[k]) for p, k in enumerate(iomap.outputs)}

@@ -15,16 +15,17 @@ import os
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeq.errors import EdgeqError
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, quantize_input
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # Starting a worker (a fresh interpreter importing numpy, LiteRT and TFLM) costs ~0.25 s of a core: only a run
 # whose remaining invokes are estimated to take longer than this is split.
@@ -246,6 +247,19 @@ def start_engines(config: EngineConfig) -> Engines:
 _WORKER: Engines | None = None
 
 
+def _executor() -> type[ProcessPoolExecutor]:
+    """concurrent.futures and multiprocessing are imported only for a run that uses workers."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor
+
+
+def _spawn() -> Any:
+    from multiprocessing import get_context
+
+    return get_context("spawn")
+
+
 def _worker_start(config: EngineConfig) -> None:
     global _WORKER
     _WORKER = start_engines(config)
@@ -316,8 +330,8 @@ class Dispatcher:
         estimate = per_litert * self.left[0] + per_subset * self.left[1]
         self.decided = True
         if estimate > PARALLEL_MIN_SECONDS:
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"), initializer=_worker_start,
-                                            initargs=(self.engines.config,))
+            self.pool = _executor()(self.jobs, mp_context=_spawn(), initializer=_worker_start,
+                                    initargs=(self.engines.config,))
         return result
 
     @staticmethod
@@ -330,6 +344,8 @@ class Dispatcher:
 
     @staticmethod
     def _result(future: Future) -> PartResult:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             return future.result()
         except BrokenProcessPool:

@@ -25,12 +25,14 @@ def submitted(monkeypatch) -> list[int]:
     monkeypatch.setattr(workers, "PARALLEL_MIN_SECONDS", -1.0)
     sent: list[int] = []
 
-    class Counting(workers.ProcessPoolExecutor):
+    from concurrent.futures import ProcessPoolExecutor
+
+    class Counting(ProcessPoolExecutor):
         def submit(self, fn, /, *args, **kwargs):
             sent.append(len(args[0].litert_rows) + len(args[0].subset_rows))
             return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", Counting)
+    monkeypatch.setattr(workers, "_executor", lambda: Counting)
     return sent
 
 
