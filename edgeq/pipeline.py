@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from edgeq.check.arena import start_measuring
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, template_warnings, write_project
@@ -171,12 +172,14 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
     samples = _calibration_set(source, options, progress, warnings)
-    _warn(progress, warnings, calibration_warnings(source, samples))
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
+    if target.runtime.name == "tflm" and not options.recover:  # the check measures it: start it on another core
+        start_measuring(tflite)
+    _warn(progress, warnings, calibration_warnings(source, samples))  # the float model on the calibration data
     tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
     result = ConvertResult(out_dir=out_dir, source=source, target=target,
                            quantization=recovery.quantization if recovery is not None else quantize_options,
