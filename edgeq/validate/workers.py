@@ -5,8 +5,8 @@
 
 A part is a pure function from samples to raw outputs: workers keep no statistics. The session updates
 every streaming sum itself, batch by batch in sample order, so N jobs add the same numbers in the same
-order as one job and the reports are byte for byte the same. Workers are spawned (never forked: the parent
-may hold TensorFlow's threads) and only when the run is long enough to repay starting them.
+order as one job and the reports are byte for byte the same. Workers are child processes of
+edgeq.validate.pool, started only when the run is long enough to repay starting them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, quantize_input
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from edgeq.validate.pool import WorkerPool
 
 # Starting a worker (a fresh interpreter importing numpy, LiteRT and TFLM) costs ~0.25 s of a core: only a run
 # whose remaining invokes are estimated to take longer than this is split.
@@ -244,30 +244,10 @@ def start_engines(config: EngineConfig) -> Engines:
     return engines
 
 
-_WORKER: Engines | None = None
+def _start_pool(jobs: int, config: EngineConfig) -> WorkerPool:
+    from edgeq.validate.pool import WorkerPool  # only a run that uses workers loads the pool's modules
 
-
-def _executor() -> type[ProcessPoolExecutor]:
-    """concurrent.futures and multiprocessing are imported only for a run that uses workers."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor
-
-
-def _spawn() -> Any:
-    from multiprocessing import get_context
-
-    return get_context("spawn")
-
-
-def _worker_start(config: EngineConfig) -> None:
-    global _WORKER
-    _WORKER = start_engines(config)
-
-
-def _worker_run(part: Part) -> PartResult:
-    assert _WORKER is not None, "worker started without its interpreters"
-    return _WORKER.run(part)
+    return WorkerPool(jobs, config)
 
 
 @dataclass
@@ -287,7 +267,7 @@ class Dispatcher:
         self.engines = engines
         self.jobs = 1 if engines.tflite.op_counts().keys() & STATEFUL_OPS else max(1, jobs)
         self.left = [total_litert, total_subset]  # invokes not run yet, per interpreter
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: WorkerPool | None = None
         self.decided = self.jobs == 1
         self.seconds = {"litert": 0.0, "tflm": 0.0}
         self.fallback = ""
@@ -303,7 +283,7 @@ class Dispatcher:
             litert_rows, subset_rows = litert_rows[len(probe[0]):], subset_rows[len(probe[1]):]
         self.left[0] -= len(litert_rows)
         self.left[1] -= len(subset_rows)
-        pending: list[tuple[list[int], list[int], Future | PartResult]] = []
+        pending: list[tuple[list[int], list[int], int | PartResult]] = []  # a result, or the worker computing it
         if self.pool is None:
             if litert_rows or subset_rows:
                 pending.append((litert_rows, subset_rows, self.engines.run(self._part(inputs, litert_rows,
@@ -312,10 +292,11 @@ class Dispatcher:
             for w in range(self.jobs):
                 lit, sub = litert_rows[w::self.jobs], subset_rows[w::self.jobs]
                 if lit or sub:
-                    pending.append((lit, sub, self.pool.submit(_worker_run, self._part(inputs, lit, sub))))
+                    self.pool.submit(w, self._part(inputs, lit, sub))
+                    pending.append((lit, sub, w))
 
         def wait() -> BatchOutputs:
-            parts = done + [(lit, sub, r if isinstance(r, PartResult) else self._result(r)) for lit, sub, r in pending]
+            parts = done + [(lit, sub, r if isinstance(r, PartResult) else self._reply(r)) for lit, sub, r in pending]
             return self._merge(count, parts)
 
         return wait
@@ -330,8 +311,7 @@ class Dispatcher:
         estimate = per_litert * self.left[0] + per_subset * self.left[1]
         self.decided = True
         if estimate > PARALLEL_MIN_SECONDS:
-            self.pool = _executor()(self.jobs, mp_context=_spawn(), initializer=_worker_start,
-                                    initargs=(self.engines.config,))
+            self.pool = _start_pool(self.jobs, self.engines.config)
         return result
 
     @staticmethod
@@ -342,14 +322,9 @@ class Dispatcher:
         where = {row: k for k, row in enumerate(rows)}
         return Part([x[rows] for x in inputs], [where[r] for r in litert_rows], [where[r] for r in subset_rows])
 
-    @staticmethod
-    def _result(future: Future) -> PartResult:
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return future.result()
-        except BrokenProcessPool:
-            raise EdgeqError("a validation worker process died (out of memory?); run again with --jobs 1") from None
+    def _reply(self, worker: int) -> PartResult:
+        assert self.pool is not None
+        return self.pool.reply(worker)
 
     def _merge(self, count: int, parts: list[tuple[list[int], list[int], PartResult]]) -> BatchOutputs:
         litert: list[np.ndarray] | None = None
@@ -377,5 +352,5 @@ class Dispatcher:
     def close(self) -> None:
         """Stop the workers (they hold nothing worth waiting for)."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
             self.pool = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,15 @@ def submitted(monkeypatch) -> list[int]:
     monkeypatch.setattr(workers, "PARALLEL_MIN_SECONDS", -1.0)
     sent: list[int] = []
 
-    from concurrent.futures import ProcessPoolExecutor
+    from edgeq.validate.pool import WorkerPool
 
-    class Counting(ProcessPoolExecutor):
-        def submit(self, fn, /, *args, **kwargs):
-            sent.append(len(args[0].litert_rows) + len(args[0].subset_rows))
-            return super().submit(fn, *args, **kwargs)
+    submit = WorkerPool.submit
 
-    monkeypatch.setattr(workers, "_executor", lambda: Counting)
+    def counting(self, worker, part):
+        sent.append(len(part.litert_rows) + len(part.subset_rows))
+        return submit(self, worker, part)
+
+    monkeypatch.setattr(WorkerPool, "submit", counting)
     return sent
 
 
@@ -56,3 +58,53 @@ def test_jobs_must_be_positive():
 
     with pytest.raises(UsageError, match="--jobs must be 1 or more"):
         ValidationOptions(jobs=0)
+
+
+SCRIPT = """
+import sys
+from edgeq.output import json_text
+from edgeq.validate import pool, workers
+from edgeq.validate.session import ValidationOptions, validate_model
+
+workers.PARALLEL_MIN_SECONDS = -1.0  # workers even for this short run
+started = pool.WorkerPool.__init__
+pool.WorkerPool.__init__ = lambda self, jobs, config: (print("workers", jobs, file=sys.stderr),
+                                                       started(self, jobs, config))[1]
+report = validate_model(sys.argv[1], sys.argv[2], options=ValidationOptions(jobs=int(sys.argv[3]), batch_size=64))
+print(json_text(report.to_dict()))
+"""
+
+
+def test_a_script_without_a_main_guard_can_use_workers(digits_int8_path, tmp_path):
+    # the workers are child processes of edgeq's own module: they never import the caller's script again
+    import subprocess
+    import sys
+
+    script = tmp_path / "check_model.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    runs = {jobs: subprocess.run([sys.executable, str(script), str(digits_int8_path), str(DIGITS_VAL), str(jobs)],
+                                 capture_output=True, text=True, timeout=300) for jobs in (1, 2)}
+    for run in runs.values():
+        assert run.returncode == 0, run.stderr[-2000:]
+    assert "workers" not in runs[1].stderr and "workers 2" in runs[2].stderr
+    assert runs[1].stdout == runs[2].stdout
+    assert json.loads(runs[1].stdout)["interpreters"]["tflm"]["samples"] == 200
+
+
+def test_cli_jobs_reports_are_identical(digits_int8_path, tmp_path):
+    import subprocess
+    import sys
+
+    outputs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        out.mkdir()
+        run = subprocess.run([sys.executable, "-m", "edgeq.cli", "-q", "validate", str(digits_int8_path), "--val",
+                              str(DIGITS_VAL), "--jobs", str(jobs), "--junit", str(out / "v.xml"), "--report",
+                              str(out / "v.html"), "--json"], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outputs[jobs] = (run.stdout, (out / "v.xml").read_bytes(), (out / "v.html").read_bytes())
+    assert outputs[1] == outputs[2]
+    bad = subprocess.run([sys.executable, "-m", "edgeq.cli", "validate", str(digits_int8_path), "--val",
+                          str(DIGITS_VAL), "--jobs", "0"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--jobs" in bad.stderr and "Traceback" not in bad.stderr
