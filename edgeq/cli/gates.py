@@ -50,8 +50,9 @@ def jobs_option(command: Any) -> Any:
     """--jobs, shared by `validate` and `convert`: processes that run the interpreters."""
     return click.option(
         "--jobs", "-j", type=click.IntRange(min=1), default=None, metavar="N",
-        help="Run LiteRT and TFLM in N worker processes, the samples split between them (results identical "
-             "to one job) [default: the number of cores; runs too short to repay starting workers use one].")(command)
+        help="Run LiteRT and TFLM in N processes (this one and N-1 workers), the samples split between them "
+             "(results identical to one job) [default: the number of cores; runs too short to repay starting "
+             "workers use one].")(command)
 
 
 VALIDATION_KEYS = ("tflm_samples", "samples", "no_layers")

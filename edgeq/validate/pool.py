@@ -45,8 +45,9 @@ class WorkerPool:
         except OSError as exc:
             self.close()
             raise EdgeqError(f"could not start a validation worker process: {exc}; run again with --jobs 1") from None
-        for worker in range(jobs):
-            self.reply(worker)  # the interpreters opened in every worker
+        # the first reply of each worker says its interpreters opened; it is read before its first result, so
+        # the caller works on while the workers start
+        self.started = [False] * jobs
 
     def _send(self, worker: int, message: Any) -> None:
         stdin = self.procs[worker].stdin
@@ -63,6 +64,9 @@ class WorkerPool:
 
     def reply(self, worker: int) -> Any:
         """The next reply of `worker` (its exception raised here, as the caller's own)."""
+        if not self.started[worker]:
+            self.started[worker] = True
+            self.reply(worker)
         status, value = self.replies[worker].get()
         if status == "error":
             raise value

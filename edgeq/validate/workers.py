@@ -288,12 +288,15 @@ class Dispatcher:
             if litert_rows or subset_rows:
                 pending.append((litert_rows, subset_rows, self.engines.run(self._part(inputs, litert_rows,
                                                                                       subset_rows))))
-        else:  # rows dealt out in turn: each worker gets the same share of LiteRT rows and of TFLM rows
-            for w in range(self.jobs):
+        else:  # rows dealt out in turn: this process and each worker get the same share of LiteRT and TFLM rows
+            for w in range(1, self.jobs):
                 lit, sub = litert_rows[w::self.jobs], subset_rows[w::self.jobs]
                 if lit or sub:
-                    self.pool.submit(w, self._part(inputs, lit, sub))
-                    pending.append((lit, sub, w))
+                    self.pool.submit(w - 1, self._part(inputs, lit, sub))
+                    pending.append((lit, sub, w - 1))
+            lit, sub = litert_rows[::self.jobs], subset_rows[::self.jobs]
+            if lit or sub:  # this process' share, computed while the workers compute theirs
+                done.append((lit, sub, self.engines.run(self._part(inputs, lit, sub))))
 
         def wait() -> BatchOutputs:
             parts = done + [(lit, sub, r if isinstance(r, PartResult) else self._reply(r)) for lit, sub, r in pending]
@@ -311,7 +314,7 @@ class Dispatcher:
         estimate = per_litert * self.left[0] + per_subset * self.left[1]
         self.decided = True
         if estimate > PARALLEL_MIN_SECONDS:
-            self.pool = _start_pool(self.jobs, self.engines.config)
+            self.pool = _start_pool(self.jobs - 1, self.engines.config)  # this process is the jobs-th
         return result
 
     @staticmethod

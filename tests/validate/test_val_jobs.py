@@ -40,14 +40,15 @@ def submitted(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("tflm_samples", [300, 0], ids=["tflm-layers", "litert-layers"])
 def test_two_jobs_write_the_same_reports_as_one(digits_int8, digits_source, submitted, tflm_samples):
-    # 500 labelled samples in batches of 64 (several batches in flight), TFLM on a seeded 300 with the per-layer
+    # 397 labelled samples in batches of 64 (several batches in flight), TFLM on a seeded 300 with the per-layer
     # comparison; without TFLM the per-layer tensors come from LiteRT in the workers
     options = {"batch_size": 64, "tflm_samples": tflm_samples}
     one = validate_model(digits_int8, DIGITS_VAL, digits_source, ValidationOptions(jobs=1, **options))
     assert not submitted
     two = validate_model(digits_int8, DIGITS_VAL, digits_source, ValidationOptions(jobs=2, **options))
-    assert len(submitted) > 8  # two parts per batch went to the workers (the first rows ran here, timed)
-    assert sum(submitted) > 500
+    # one part per batch went to the worker, one ran here (and the first rows, timed, to decide)
+    count, subset = one.interpreters["litert"].samples, one.layers["samples"]
+    assert len(submitted) == -(-count // 64) and sum(submitted) > (count + subset) / 3
     assert one.layers["compared"] and one.layers["samples"] == two.layers["samples"]
     for mine, theirs in zip(_documents(one), _documents(two), strict=True):
         assert mine == theirs
@@ -86,7 +87,7 @@ def test_a_script_without_a_main_guard_can_use_workers(digits_int8_path, tmp_pat
                                  capture_output=True, text=True, timeout=300) for jobs in (1, 2)}
     for run in runs.values():
         assert run.returncode == 0, run.stderr[-2000:]
-    assert "workers" not in runs[1].stderr and "workers 2" in runs[2].stderr
+    assert "workers" not in runs[1].stderr and "workers 1" in runs[2].stderr  # and this process
     assert runs[1].stdout == runs[2].stdout
     assert json.loads(runs[1].stdout)["interpreters"]["tflm"]["samples"] == 200
 
