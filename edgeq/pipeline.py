@@ -10,7 +10,7 @@ from typing import Protocol
 from edgeq.check.arena import start_measuring
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
-from edgeq.emit import project_name, template_warnings, write_project
+from edgeq.emit import prepare_project, project_name, template_warnings, write_project
 from edgeq.emit.boards import machine_for
 from edgeq.emulate import verify
 from edgeq.emulate.engine_fit import counted_latency, engine_figures
@@ -180,6 +180,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     if target.runtime.name == "tflm" and not options.recover:  # the check measures it: start it on another core
         start_measuring(tflite)
     _warn(progress, warnings, calibration_warnings(source, samples))  # the float model on the calibration data
+    prepare_project(target, options.template, options.runtime)  # while the arena child runs
     tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
     result = ConvertResult(out_dir=out_dir, source=source, target=target,
                            quantization=recovery.quantization if recovery is not None else quantize_options,
