@@ -59,8 +59,9 @@ VWW = "mobilenet_v1_025"
 PEAK = ("import atexit, resource, sys\n"
         "def _peak():\n"
         "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
-        "    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "    print(f'PEAK {hwm} {kids}', file=sys.stderr)\n"
+        "    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    print(f'PEAK {hwm} {kids.ru_maxrss} {me.ru_utime + me.ru_stime} {kids.ru_utime + kids.ru_stime}',\n"
+        "          file=sys.stderr)\n"
         "atexit.register(_peak)\n")
 EDGEQ_RUN = PEAK + ("import runpy; sys.argv = ['edgeq', *sys.argv[1:]]\n"
                     "runpy.run_module('edgeq.cli', run_name='__main__')\n")
@@ -85,8 +86,9 @@ for i in range(len(q)):
 """
 
 
-def measured(command: list[str]) -> tuple[float, float, float, float]:
-    """(wall s, CPU s of the process and its children, peak RSS MiB of the process, of its largest child)."""
+def measured(command: list[str]) -> tuple[float, float, float, float, float, float]:
+    """(wall s, CPU s of the process and its children, peak RSS MiB of the process, of its largest child,
+    CPU s of the process alone, of its children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -94,9 +96,10 @@ def measured(command: list[str]) -> tuple[float, float, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} failed: {result.stderr[-2000:]}")
-    hwm, kids = (int(v) for v in result.stderr.rsplit("PEAK ", 1)[1].split()[:2])
+    fields = result.stderr.rsplit("PEAK ", 1)[1].split()[:4]
+    hwm, kids, own_cpu, kids_cpu = int(fields[0]), int(fields[1]), float(fields[2]), float(fields[3])
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu, hwm / 1024, kids / 1024
+    return wall, cpu, hwm / 1024, kids / 1024, own_cpu, kids_cpu
 
 
 def vww(rounds: int, directory: Path, cache: Path | None) -> None:
@@ -121,7 +124,7 @@ def vww(rounds: int, directory: Path, cache: Path | None) -> None:
           f"{'peak RSS edgeq / loop':>24}")
     rss = {}
     for count in (1, 100, 400):
-        runs: dict[str, list[tuple[float, float, float, float]]] = {"edgeq": [], "plain": []}
+        runs: dict[str, list[tuple[float, ...]]] = {"edgeq": [], "plain": []}
         for _ in range(rounds):
             runs["edgeq"].append(measured(edgeq(count, 1)))
             runs["plain"].append(measured([sys.executable, "-c", PLAIN_LOOP, str(model), str(data[count])]))
@@ -130,7 +133,7 @@ def vww(rounds: int, directory: Path, cache: Path | None) -> None:
         print(f"   {count:>4}{e[0]:>14.2f} s{p[0]:>10.2f} s{e[0] / p[0]:>7.2f}x{e[1] / p[1]:>10.2f}x"
               f"{e[2]:>14.0f} / {p[2]:.0f} MiB")
     print(f"   peak RSS of edgeq at N = 400 / N = 100: {rss[400] / rss[100]:.3f}x")
-    jobs: dict[int, list[tuple[float, float, float, float]]] = {1: [], 2: []}
+    jobs: dict[int, list[tuple[float, ...]]] = {1: [], 2: []}
     for _ in range(rounds):
         for j in (1, 2):
             jobs[j].append(measured(edgeq(400, j)))
@@ -138,9 +141,15 @@ def vww(rounds: int, directory: Path, cache: Path | None) -> None:
     one, two = statistics.median(walls[1]), statistics.median(walls[2])
     pairs = sorted(a / b for a, b in zip(walls[1], walls[2], strict=True))
     worker = max(r[3] for r in jobs[2])
+    cpu_one = statistics.median(r[1] for r in jobs[1])
+    # On two idle cores a --jobs 2 run lasts about as long as its busier process is on a CPU: --jobs 1's CPU time
+    # over that estimates the speedup while other processes skew the wall times (ignores waits between them).
+    busiest = statistics.median(max(r[4], r[5]) for r in jobs[2])
     print(f"   N = 400: --jobs 1 {one:.2f} s, --jobs 2 {two:.2f} s: speedup {one / two:.2f}x (per round "
-          f"{', '.join(f'{r:.2f}' for r in pairs)}); CPU {statistics.median(r[1] for r in jobs[1]):.2f} s vs "
-          f"{statistics.median(r[1] for r in jobs[2]):.2f} s; largest worker {worker:.0f} MiB; "
+          f"{', '.join(f'{r:.2f}' for r in pairs)}); CPU {cpu_one:.2f} s vs "
+          f"{statistics.median(r[1] for r in jobs[2]):.2f} s (this process "
+          f"{statistics.median(r[4] for r in jobs[2]):.2f} s, worker {statistics.median(r[5] for r in jobs[2]):.2f} s:"
+          f" {cpu_one / busiest:.2f}x on two free cores); largest worker {worker:.0f} MiB; "
           f"load average after: {os.getloadavg()[0]:.2f}")
 
 
