@@ -55,7 +55,14 @@ def requantize(model: Any, weight: WeightTensor) -> np.ndarray:
     factor = scales8 / (scales4 if scales4.size == scales8.size else scales4[0])  # q8 -> q4, per channel
     shape = [1] * moved.ndim
     shape[0] = -1
-    q4 = np.clip(_round_half_away(moved * factor.reshape(shape)), -INT4_LEVELS, INT4_LEVELS)
+    if scales4.size == scales8.size:
+        # s8 / s4 is exactly 7 / max|q8| (per channel, or over the tensor): round in integers, so exact halves are exact.
+        peak = np.maximum(peaks if per_channel else peaks.max(keepdims=True), 1).astype(np.int64)
+        peak = peak.reshape(shape)
+        magnitude = (2 * INT4_LEVELS * np.abs(moved).astype(np.int64) + peak) // (2 * peak)
+        q4 = np.clip(np.sign(moved) * magnitude, -INT4_LEVELS, INT4_LEVELS)
+    else:
+        q4 = np.clip(_round_half_away(moved * factor.reshape(shape)), -INT4_LEVELS, INT4_LEVELS)
     values = np.moveaxis(q4, 0, weight.axis).astype(np.int8)
     quant = tensor.quantization
     quant.scale = scales4.astype(np.float32)
