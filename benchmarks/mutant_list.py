@@ -54,6 +54,7 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
+COMPRESS = ("tests/compress/test_compress_weights.py",)
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -176,4 +177,18 @@ MUTANTS = [
     Mutant("verify-skips-last-sample", "verify", "edgeq/emulate/verify.py",
            (("for want, got in zip(expected, run.samples, strict=True):",
              "for want, got in zip(expected[:-1], run.samples[:-1], strict=True):"),), VERIFY),
+    # -------------------------------------------------------------------------------------------- compress
+    Mutant("lut-index-packing-off-by-one", "compress", "edgeq/compress/lut.py",
+           (("    fields = (flat[:, None] >> np.arange(bits - 1, -1, -1)[None, :]) & 1\n",
+             "    fields = (flat[:, None] >> np.arange(bits, 0, -1)[None, :]) & 1\n"),), COMPRESS),
+    Mutant("lut-wrong-channel-last-axis", "compress", "edgeq/compress/lut.py",
+           (("    moved = np.moveaxis(values, axis, 0)\n    tables, indices",
+             "    moved = values.reshape(values.shape[axis], *np.delete(values.shape, axis))\n    tables, indices"),),
+           COMPRESS, "a reshape for a transpose: right for axis 0, the wrong channel's table for depthwise (axis 3)"),
+    Mutant("int4-no-sign-extension", "compress", "edgeq/compress/int4.py",
+           (("return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)",
+             "return nibbles.astype(np.int8)"),), COMPRESS),
+    Mutant("int4-pack-drops-sign-bit", "compress", "edgeq/compress/int4.py",
+           (("nibbles = (values.astype(np.int64).ravel() & 0x0F)", "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
+           COMPRESS),
 ]

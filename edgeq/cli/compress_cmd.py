@@ -78,7 +78,7 @@ def compress_command(state: State, model: Path, target: str, calib: Path | None,
 
     Prints the model bytes before and after and, with --calib, how the compressed model's outputs compare with
     the plain model's and with the same weights stored uncompressed (host TFLM; 0 LSB expected)."""
-    from edgeq.compress import compress
+    from edgeq.compress import compress_model
     from edgeq.errors import UsageError
     from edgeq.output import check_output_file, json_text, write_text_atomic
 
@@ -87,7 +87,7 @@ def compress_command(state: State, model: Path, target: str, calib: Path | None,
             raise UsageError(f"-o and --report both name {output}; give two files")
         check_output_file(report, force, [model, calib], option="--report")
     state.err.print(f"[bold cyan]•[/] Compressing {escape(model.name)} ({', '.join(map(str, techniques))})")
-    result = compress(model, output, target=target, calib=calib, techniques=techniques, force=force)
+    result = compress_model(model, output, target=target, calib=calib, techniques=techniques, force=force)
     if report is not None:
         write_text_atomic(Path(report), json_text(result.to_dict()))
     if as_json:

@@ -139,7 +139,7 @@ def _full_int8(model: TFLiteModel, source: str) -> None:
                                "convert it with `edgeq convert` first")
 
 
-def compress(model: str | Path, output: str | Path | None = None, *, target: str = "cortex-m4",
+def compress_model(model: str | Path, output: str | Path | None = None, *, target: str = "cortex-m4",
              calib: str | Path | None = None, techniques: str | tuple[Technique, ...] = "cluster=4",
              force: bool = False, max_samples: int = MAX_SAMPLES) -> CompressResult:
     """Compress a full-int8 .tflite with weight sharing (cluster=BITS) or int4 weights and write it to `output`.
