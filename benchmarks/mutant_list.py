@@ -189,6 +189,7 @@ MUTANTS = [
            (("return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)",
              "return nibbles.astype(np.int8)"),), COMPRESS),
     Mutant("int4-pack-drops-sign-bit", "compress", "edgeq/compress/int4.py",
-           (("nibbles = (values.astype(np.int64).ravel() & 0x0F)", "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
+           (("nibbles = (values.astype(np.int64).ravel() & 0x0F)",
+             "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
            COMPRESS),
 ]

@@ -56,7 +56,7 @@ def requantize(model: Any, weight: WeightTensor) -> np.ndarray:
     shape = [1] * moved.ndim
     shape[0] = -1
     if scales4.size == scales8.size:
-        # s8 / s4 is exactly 7 / max|q8| (per channel, or over the tensor): round in integers, so exact halves are exact.
+        # s8 / s4 is exactly 7 / max|q8| (per channel, or over the tensor): integers keep exact halves exact.
         peak = np.maximum(peaks if per_channel else peaks.max(keepdims=True), 1).astype(np.int64)
         peak = peak.reshape(shape)
         magnitude = (2 * INT4_LEVELS * np.abs(moved).astype(np.int64) + peak) // (2 * peak)

@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "edgeq"
 RANKS = {
     "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "output": 0, "render": 1,
     "tflite": 2, "samples": 2,
-    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "compress": 7, "engine": 8, "emit": 9, "emulate": 10,
+    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "compress": 7, "engine": 8, "emit": 9,
+    "emulate": 10,
     "report": 11, "pipeline": 12, "cli": 13, "__init__": 14,
 }
 

@@ -8,7 +8,6 @@ smooth (rounded Gaussian) distribution so that clustering them really changes va
 from __future__ import annotations
 
 import numpy as np
-
 from models import Op, T, build_tflite
 
 SIDE, CIN, COUT, HIDDEN, CLASSES = 8, 8, 16, 32, 10
