@@ -50,10 +50,13 @@ def _table(result: Any) -> Table:
                              f"samples, max {agreement.max_lsb} LSB (host TFLM)")
         row("vs uncompressed", f"max {agreement.equivalent_max_lsb} LSB (host TFLM: compressed vs the same weights "
                                "stored as plain int8)")
-    if result.flash_budget is not None:
-        verdict = "fits" if result.flash_fits else "does not fit"
-        row("flash", f"the model {verdict} the {result.flash_budget:,} bytes {result.target} leaves for it "
-                     "(runtime not counted)")
+    before, after = result.fit_before, result.fit_after
+    if before is not None and after is not None:
+        row("flash", f"{before.flash_bytes:,} → {after.flash_bytes:,} bytes on {result.target} (runtime code "
+                     "estimated, as `edgeq check`)")
+        if before.arena_bytes is not None and after.arena_bytes is not None:
+            row("arena", f"{before.arena_bytes:,} → {after.arena_bytes:,} bytes (TFLM, decode buffers included)")
+        row("fit", after.summary)
     return table
 
 

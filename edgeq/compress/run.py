@@ -48,6 +48,31 @@ class Agreement:
 
 
 @dataclass(frozen=True)
+class TargetFit:
+    """One model's costs on the target, from `edgeq check`'s rules (TFLM arena measured on the host, decode
+    buffers included)."""
+
+    flash_bytes: int   # model + runtime code (estimate) + reserved
+    ram_bytes: int     # arena + reserved
+    arena_bytes: int | None
+    fits: bool
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes, "arena_bytes": self.arena_bytes,
+                "fits": self.fits, "summary": self.summary}
+
+
+def target_fit(data: bytes, profile: Any) -> TargetFit:
+    """Check a model on a target profile, as `edgeq check` does."""
+    from edgeq.check.rules import check_model
+
+    result = check_model(data, profile)
+    arena = result.arena.recommended_bytes if result.arena is not None else None
+    return TargetFit(result.flash.used, result.ram.used, arena, result.ok, result.summary())
+
+
+@dataclass(frozen=True)
 class CompressResult:
     """What `compress` wrote and measured."""
 
@@ -61,8 +86,8 @@ class CompressResult:
     skipped: tuple[tuple[str, str], ...]
     agreement: Agreement | None
     target: str
-    flash_fits: bool | None = None
-    flash_budget: int | None = None
+    fit_before: TargetFit | None = None
+    fit_after: TargetFit | None = None
     model: bytes = field(default=b"", repr=False)
     equivalent: bytes = field(default=b"", repr=False)
 
@@ -79,8 +104,8 @@ class CompressResult:
             "skipped": [{"tensor": name, "reason": why} for name, why in self.skipped]}
         if self.agreement is not None:
             data["agreement"] = self.agreement.to_dict()
-        if self.flash_budget is not None:
-            data["flash"] = {"budget": self.flash_budget, "model_fits": self.flash_fits}
+        if self.fit_before is not None and self.fit_after is not None:
+            data["fit"] = {"before": self.fit_before.to_dict(), "after": self.fit_after.to_dict()}
         return data
 
 
@@ -164,13 +189,12 @@ def compress_model(model: str | Path, output: str | Path | None = None, *, targe
     if calib is not None:
         samples = load_samples(calib, tflite_input_specs(parsed), limit=max_samples)
         agreement = measure(data, rewritten, samples.arrays)
+    fit_before, fit_after = target_fit(data, profile), target_fit(rewritten.model, profile)
     if output is not None:
         _write_atomic(Path(output), rewritten.model)
-    budget = int((profile.memory.flash_kb - profile.memory.reserved_flash_kb) * 1024) or None
-    fits = None if budget is None else len(rewritten.model) <= budget  # the model alone, without the runtime
     return CompressResult(
         source=str(path), output=None if output is None else str(output), techniques=chosen,
         runtime_format=INT4_FORMAT if chosen[0].name == "int4" else LUT_FORMAT, bytes_before=len(data),
         bytes_after=len(rewritten.model), tensors=rewritten.tensors, skipped=rewritten.skipped,
-        agreement=agreement, target=profile.name, flash_fits=fits, flash_budget=budget, model=rewritten.model,
+        agreement=agreement, target=profile.name, fit_before=fit_before, fit_after=fit_after, model=rewritten.model,
         equivalent=rewritten.equivalent)
