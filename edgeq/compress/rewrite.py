@@ -41,6 +41,16 @@ class Rewritten:
     skipped: tuple[tuple[str, str], ...]  # (tensor, why it was left as it is)
 
 
+# Flatbuffer bytes a TFLM_DECODE op adds besides the encoded data: the decoded and ancillary tensors (their names
+# are the filter's plus "_decoded" / "_ancillary"), two buffers with 16-byte alignment, the operator entry.
+DECODE_FIXED_BYTES = 160
+
+
+def decode_overhead(name: str) -> int:
+    """About what one TFLM_DECODE op costs in the flatbuffer, beyond its indices and tables."""
+    return DECODE_FIXED_BYTES + 2 * len(name.encode()) + len("_decoded_ancillary")
+
+
 def _cluster(data: bytes, bits: int) -> Rewritten:
     equivalent_t = flatbuffer.load(data)
     weights, skipped = flatbuffer.weight_tensors(equivalent_t)
@@ -53,8 +63,10 @@ def _cluster(data: bytes, bits: int) -> Rewritten:
         clustered = share.cluster_weights(weight.values, axis, bits)
         encoding = lut.encode(clustered, axis, bits)
         stored = len(encoding.indices) + len(encoding.ancillary)
-        if stored >= weight.values.size:
-            skipped.append((weight.name, f"LUT form ({stored} B) is not smaller than int8 ({weight.values.size} B)"))
+        overhead = decode_overhead(weight.name)
+        if stored + overhead >= weight.values.size:
+            skipped.append((weight.name, f"LUT form ({stored} B + ~{overhead} B for its TFLM_DECODE op) is not "
+                                         f"smaller than int8 ({weight.values.size} B)"))
             continue
         tensor = equivalent_t.subgraphs[0].tensors[weight.index]
         flatbuffer.set_buffer(equivalent_t, tensor, clustered.tobytes())
