@@ -50,6 +50,9 @@ def _table(result: Any) -> Table:
                              f"samples, max {agreement.max_lsb} LSB (host TFLM)")
         row("vs uncompressed", f"max {agreement.equivalent_max_lsb} LSB (host TFLM: compressed vs the same weights "
                                "stored as plain int8)")
+        if agreement.litert_max_lsb is not None:
+            row("LiteRT", f"max {agreement.litert_max_lsb} LSB (LiteRT reference kernels on the uncompressed "
+                          "equivalent vs host TFLM on the compressed model)")
     before, after = result.fit_before, result.fit_after
     if before is not None and after is not None:
         row("flash", f"{before.flash_bytes:,} → {after.flash_bytes:,} bytes on {result.target} (runtime code "

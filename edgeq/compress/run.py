@@ -7,6 +7,7 @@ calibration inputs is what the compression cost.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,11 @@ import numpy as np
 
 from edgeq.compress.options import Technique, parse_compress, refuse_unbuilt
 from edgeq.compress.rewrite import Rewritten, TensorChange, rewrite
-from edgeq.errors import CompressionError, ModelFormatError, OutputError
+from edgeq.errors import CompressionError, EdgeqError, ModelFormatError, OutputError
 from edgeq.output import check_output_file
 from edgeq.samples import load_samples
 from edgeq.tflite import TFLiteModel, read_model
-from edgeq.tflite.runners import TFLMRunner, quantize_input
+from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, quantize_input
 from edgeq.tflite.signature import tflite_input_specs
 from edgeq.validate.metrics import lsb_difference, top1_agreement
 
@@ -38,10 +39,12 @@ class Agreement:
     outputs_equal: float          # share of samples whose every output value is the same
     max_lsb: int                  # largest output difference from the plain model, in LSB
     equivalent_max_lsb: int       # compressed vs uncompressed equivalent: 0 when TFLM decodes exactly
+    litert_max_lsb: int | None = None  # LiteRT (reference kernels) on the equivalent vs TFLM on the compressed
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"samples": self.samples, "outputs_equal": round(self.outputs_equal, 6),
-                                "max_lsb": self.max_lsb, "equivalent_max_lsb": self.equivalent_max_lsb}
+                                "max_lsb": self.max_lsb, "equivalent_max_lsb": self.equivalent_max_lsb,
+                                "litert_max_lsb": self.litert_max_lsb}
         if self.top1_agreement is not None:
             data["top1_agreement"] = round(self.top1_agreement, 6)
         return data
@@ -116,17 +119,25 @@ def _host_tflm(model: TFLiteModel) -> TFLMRunner:
 def measure(plain: bytes, rewritten: Rewritten, arrays: list[np.ndarray]) -> Agreement:
     """Run plain, compressed and equivalent on host TFLM over the samples ([N, ...] float, per input)."""
     models = [read_model(data) for data in (plain, rewritten.model, rewritten.equivalent)]
-    runners = [_host_tflm(m) for m in models]
+    runners: list[Any] = [_host_tflm(m) for m in models]
+    # LiteRT cannot run TFLM_DECODE or int4 filters: it runs the equivalent int8 model (where it loads it at all:
+    # TFLM runs some models LiteRT refuses, and then there is no LiteRT figure)
+    with contextlib.suppress(EdgeqError):
+        runners.append(LiteRTRunner(models[2]))
     inputs = models[0].main.input_tensors()
     count = int(arrays[0].shape[0])
-    outputs: list[list[list[np.ndarray]]] = [[], [], []]
+    outputs: list[list[list[np.ndarray]]] = [[] for _ in runners]
     for i in range(count):
         sample = [quantize_input(a[i:i + 1], tensor) for a, tensor in zip(arrays, inputs, strict=True)]
         for runner, found in zip(runners, outputs, strict=True):
             found.append(runner.run(sample))
     max_lsb = equivalent_lsb = equal = 0
+    litert_lsb = None
+    if len(outputs) > 3:
+        litert_lsb = max(lsb_difference(c, e)[1] for sample_c, sample_e in zip(outputs[1], outputs[3], strict=True)
+                         for c, e in zip(sample_c, sample_e, strict=True))
     agreements = []
-    for plain_out, compressed_out, equivalent_out in zip(*outputs, strict=True):
+    for plain_out, compressed_out, equivalent_out in zip(*outputs[:3], strict=True):
         same = True
         for p, c, e in zip(plain_out, compressed_out, equivalent_out, strict=True):
             differ, largest = lsb_difference(p, c)
@@ -140,7 +151,7 @@ def measure(plain: bytes, rewritten: Rewritten, arrays: list[np.ndarray]) -> Agr
             test = np.concatenate([o[k].reshape(1, -1) for o in outputs[1]])
             agreements.append(top1_agreement(reference.astype(np.float64), test.astype(np.float64)))
     return Agreement(count, float(np.mean(agreements)) if agreements else None, equal / max(count, 1),
-                     max_lsb, equivalent_lsb)
+                     max_lsb, equivalent_lsb, litert_lsb)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
