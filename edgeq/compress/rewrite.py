@@ -12,6 +12,7 @@ from typing import Any
 from edgeq.compress import flatbuffer, int4, lut, share
 from edgeq.compress.options import Technique
 from edgeq.errors import CompressionError
+from edgeq.tflite.schema import schema
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,22 @@ def _cluster(data: bytes, bits: int) -> Rewritten:
 def _int4(data: bytes) -> Rewritten:
     equivalent_t = flatbuffer.load(data)
     weights, skipped = flatbuffer.weight_tensors(equivalent_t)
-    changes = []
+    graph = equivalent_t.subgraphs[0]
+    kept, changes = [], []
     for weight in weights:
+        activation = graph.tensors[int(graph.operators[weight.op_index].inputs[0])]
+        if activation.type != schema().TensorType.INT8:  # TFLM's int4 kernels take int8 inputs only
+            skipped.append((weight.name, f"{weight.op} input is not int8: TFLM runs int4 filters with int8 inputs"))
+            continue
+        kept.append(weight)
         int4.requantize(equivalent_t, weight)
         changes.append(TensorChange(weight.name, weight.op, "int4", int(weight.values.size), weight.channels,
                                     int(weight.values.size), (int(weight.values.size) + 1) // 2))
-    if not weights:
+    if not kept:
         raise CompressionError(_nothing(skipped))
     equivalent = flatbuffer.pack(equivalent_t)
     compressed_t = flatbuffer.load(equivalent)
-    for weight in weights:
+    for weight in kept:
         int4.to_int4(compressed_t, weight)
     return Rewritten(flatbuffer.pack(compressed_t), equivalent, tuple(changes), tuple(skipped))
 

@@ -200,6 +200,10 @@ def compress_model(model: str | Path, output: str | Path | None = None, *, targe
     if calib is not None:
         samples = load_samples(calib, tflite_input_specs(parsed), limit=max_samples)
         agreement = measure(data, rewritten, samples.arrays)
+        if agreement.equivalent_max_lsb:
+            raise CompressionError(f"host TFLM's outputs on the compressed model differ from the same weights stored "
+                                   f"as int8 by up to {agreement.equivalent_max_lsb} LSB; nothing written (an edgeq "
+                                   "or tflite-micro bug: please report it)")
     fit_before, fit_after = target_fit(data, profile), target_fit(rewritten.model, profile)
     if output is not None:
         _write_atomic(Path(output), rewritten.model)

@@ -196,3 +196,19 @@ def test_int4_sign_extension() -> None:
     packed = pack_int4(values)
     assert packed[0] == 0x98  # -8 (0x8) low nibble, -7 (0x9) high nibble
     assert np.array_equal(unpack_int4(packed, values.size), values)
+
+
+def test_int4_leaves_filters_of_int16_activations_alone() -> None:
+    from models import Op, T, build_tflite
+
+    from edgeq.errors import CompressionError
+
+    weights = np.resize(np.arange(-64, 64, dtype=np.int8), (8, 256))
+    data = build_tflite([T((1, 256), "int16", scale=[0.01], zero_point=[0]),
+                         T((8, 256), data=weights, scale=[0.02]),
+                         T((8,), "int64", data=np.zeros(8, np.int64), scale=[2e-4]),
+                         T((1, 8), "int16", scale=[0.1], zero_point=[0])],
+                        [Op("FULLY_CONNECTED", [0, 1, 2], [3])], [0], [3])
+    with pytest.raises(CompressionError, match="FULLY_CONNECTED input is not int8"):
+        rewrite(data, parse_compress("int4"))
+    assert rewrite(data, parse_compress("cluster=2")).tensors[0].name == "t1"  # sharing works at any activation
