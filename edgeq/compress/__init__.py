@@ -10,6 +10,6 @@ distillation) are not built yet.
 from __future__ import annotations
 
 from edgeq.compress.options import Technique, parse_compress
-from edgeq.compress.run import Agreement, CompressResult, compress_model
+from edgeq.compress.run import Agreement, CompressResult, TargetFit, compress_model
 
-__all__ = ["Agreement", "CompressResult", "Technique", "compress_model", "parse_compress"]
+__all__ = ["Agreement", "CompressResult", "TargetFit", "Technique", "compress_model", "parse_compress"]

@@ -19,13 +19,14 @@ from edgeq.compress.options import Technique, parse_compress, refuse_unbuilt
 from edgeq.compress.rewrite import Rewritten, TensorChange, rewrite
 from edgeq.errors import CompressionError, EdgeqError, ModelFormatError, OutputError
 from edgeq.output import check_output_file
-from edgeq.samples import load_samples
+from edgeq.samples import load_samples, synthetic_samples
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, quantize_input
 from edgeq.tflite.signature import tflite_input_specs
 from edgeq.validate.metrics import lsb_difference, top1_agreement
 
 MAX_SAMPLES = 100  # calibration samples compared (seeded choice, as calibration selects them)
+SYNTHETIC_SAMPLES = 8  # without calibration data: seeded N(0, 1) inputs, enough to prove the decoding
 LUT_FORMAT = "TFLM_DECODE ops (tflite-micro compression, LUT decode type 0)"
 INT4_FORMAT = "packed kTfLiteInt4 filters"
 
@@ -40,11 +41,12 @@ class Agreement:
     max_lsb: int                  # largest output difference from the plain model, in LSB
     equivalent_max_lsb: int       # compressed vs uncompressed equivalent: 0 when TFLM decodes exactly
     litert_max_lsb: int | None = None  # LiteRT (reference kernels) on the equivalent vs TFLM on the compressed
+    synthetic: bool = False       # random inputs (no --calib): the decoding is proven, the agreement means little
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"samples": self.samples, "outputs_equal": round(self.outputs_equal, 6),
                                 "max_lsb": self.max_lsb, "equivalent_max_lsb": self.equivalent_max_lsb,
-                                "litert_max_lsb": self.litert_max_lsb}
+                                "litert_max_lsb": self.litert_max_lsb, "synthetic": self.synthetic}
         if self.top1_agreement is not None:
             data["top1_agreement"] = round(self.top1_agreement, 6)
         return data
@@ -87,7 +89,7 @@ class CompressResult:
     bytes_after: int
     tensors: tuple[TensorChange, ...]
     skipped: tuple[tuple[str, str], ...]
-    agreement: Agreement | None
+    agreement: Agreement
     target: str
     fit_before: TargetFit | None = None
     fit_after: TargetFit | None = None
@@ -105,8 +107,7 @@ class CompressResult:
             "model_bytes": {"before": self.bytes_before, "after": self.bytes_after, "ratio": round(self.ratio, 6)},
             "tensors": [t.to_dict() for t in self.tensors],
             "skipped": [{"tensor": name, "reason": why} for name, why in self.skipped]}
-        if self.agreement is not None:
-            data["agreement"] = self.agreement.to_dict()
+        data["agreement"] = self.agreement.to_dict()
         if self.fit_before is not None and self.fit_after is not None:
             data["fit"] = {"before": self.fit_before.to_dict(), "after": self.fit_after.to_dict()}
         return data
@@ -116,7 +117,7 @@ def _host_tflm(model: TFLiteModel) -> TFLMRunner:
     return TFLMRunner(model)
 
 
-def measure(plain: bytes, rewritten: Rewritten, arrays: list[np.ndarray]) -> Agreement:
+def measure(plain: bytes, rewritten: Rewritten, arrays: list[np.ndarray], synthetic: bool = False) -> Agreement:
     """Run plain, compressed and equivalent on host TFLM over the samples ([N, ...] float, per input)."""
     models = [read_model(data) for data in (plain, rewritten.model, rewritten.equivalent)]
     runners: list[Any] = [_host_tflm(m) for m in models]
@@ -151,7 +152,7 @@ def measure(plain: bytes, rewritten: Rewritten, arrays: list[np.ndarray]) -> Agr
             test = np.concatenate([o[k].reshape(1, -1) for o in outputs[1]])
             agreements.append(top1_agreement(reference.astype(np.float64), test.astype(np.float64)))
     return Agreement(count, float(np.mean(agreements)) if agreements else None, equal / max(count, 1),
-                     max_lsb, equivalent_lsb, litert_lsb)
+                     max_lsb, equivalent_lsb, litert_lsb, synthetic)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -168,7 +169,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def _full_int8(model: TFLiteModel, source: str) -> None:
     main = model.main
-    floats = [t.name for t in (*main.input_tensors(), *main.output_tensors()) if t.dtype not in ("int8", "int16")]
+    io = (*main.input_tensors(), *main.output_tensors())
+    floats = [t.name for t in io if t.dtype not in ("int8", "uint8", "int16")]
     weights = [main.tensors[i] for op in main.operators for i in op.inputs if i >= 0 and main.tensors[i].is_constant]
     if floats or not any(t.dtype == "int8" for t in weights):
         raise CompressionError(f"{source} is not a full-int8 model (float inputs/outputs or no int8 weights); "
@@ -176,12 +178,14 @@ def _full_int8(model: TFLiteModel, source: str) -> None:
 
 
 def compress_model(model: str | Path, output: str | Path | None = None, *, target: str = "cortex-m4",
-             calib: str | Path | None = None, techniques: str | tuple[Technique, ...] = "cluster=4",
-             force: bool = False, max_samples: int = MAX_SAMPLES) -> CompressResult:
+                   calib: str | Path | None = None, techniques: str | tuple[Technique, ...] = "cluster=4",
+                   force: bool = False, max_samples: int = MAX_SAMPLES) -> CompressResult:
     """Compress a full-int8 .tflite with weight sharing (cluster=BITS) or int4 weights and write it to `output`.
 
-    With `calib` (.npy/.npz/image folder, as the float model takes them) the compressed model is compared with
-    the plain one on host TFLM. Nothing is written when anything fails; an existing `output` needs `force`."""
+    The compressed model is compared on host TFLM with the plain one and with its uncompressed equivalent on the
+    `calib` inputs (.npy/.npz/image folder, as the float model takes them) or, without them, on a few seeded
+    random inputs (`Agreement.synthetic`). Nothing is written when anything fails (a compressed model TFLM
+    decodes differently from its equivalent included); an existing `output` needs `force`."""
     from edgeq.check.targets import get_target
 
     chosen = parse_compress(techniques) if isinstance(techniques, str) else tuple(techniques)
@@ -196,14 +200,14 @@ def compress_model(model: str | Path, output: str | Path | None = None, *, targe
     parsed = read_model(data)
     _full_int8(parsed, path.name)
     rewritten = rewrite(data, chosen)
-    agreement = None
-    if calib is not None:
-        samples = load_samples(calib, tflite_input_specs(parsed), limit=max_samples)
-        agreement = measure(data, rewritten, samples.arrays)
-        if agreement.equivalent_max_lsb:
-            raise CompressionError(f"host TFLM's outputs on the compressed model differ from the same weights stored "
-                                   f"as int8 by up to {agreement.equivalent_max_lsb} LSB; nothing written (an edgeq "
-                                   "or tflite-micro bug: please report it)")
+    specs = tflite_input_specs(parsed)
+    samples = (load_samples(calib, specs, limit=max_samples) if calib is not None
+               else synthetic_samples(specs, SYNTHETIC_SAMPLES))
+    agreement = measure(data, rewritten, samples.arrays, synthetic=samples.synthetic)
+    if agreement.equivalent_max_lsb:
+        raise CompressionError(f"host TFLM's outputs on the compressed model differ from the same weights stored as "
+                               f"int8 by up to {agreement.equivalent_max_lsb} LSB; nothing written (an edgeq or "
+                               "tflite-micro bug: please report it)")
     fit_before, fit_after = target_fit(data, profile), target_fit(rewritten.model, profile)
     if output is not None:
         _write_atomic(Path(output), rewritten.model)

@@ -111,3 +111,29 @@ def test_other_mistakes_are_one_line_errors(files: tuple[Path, Path], tmp_path: 
             done.stderr
         assert "Traceback" not in done.stderr
     assert existing.read_bytes() == b"mine" and not (tmp_path / "o.tflite").exists()
+
+
+def test_without_calibration_data_the_decoding_is_still_proven(files: tuple[Path, Path], tmp_path: Path) -> None:
+    model, _ = files
+    result = edgeq.compress_model(model, tmp_path / "c2.tflite", techniques="cluster=2")
+    assert result.agreement.synthetic and result.agreement.samples == 8
+    assert result.agreement.equivalent_max_lsb == 0 and result.agreement.max_lsb > 0
+
+
+def test_a_model_tflm_decodes_differently_is_not_written(files: tuple[Path, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeq.compress import run
+    from edgeq.errors import CompressionError
+
+    model, calib = files
+    real = run.rewrite
+
+    def wrong(data: bytes, techniques: object) -> object:  # an equivalent that is not the compressed model's
+        found = real(data, techniques)
+        return run.Rewritten(found.model, data, found.tensors, found.skipped)
+
+    monkeypatch.setattr(run, "rewrite", wrong)
+    out = tmp_path / "wrong.tflite"
+    with pytest.raises(CompressionError, match="differ from the same weights stored as int8 by up to"):
+        edgeq.compress_model(model, out, calib=calib, techniques="cluster=2")
+    assert not out.exists()
