@@ -137,6 +137,10 @@ def insert_decodes(model: Any, encoded: list[tuple[WeightTensor, LutEncoding]]) 
         decoded.shape = np.asarray(original.shape, np.int32)
         decoded.type = original.type
         decoded.quantization = original.quantization
+        if encoding.axis == PER_TENSOR_AXIS and decoded.quantization is not None:
+            # TFLM's LUT decoder refuses a quantized dimension other than 0 (or the last, per channel) even
+            # for a single scale, which converters write for depthwise filters: one scale has no dimension.
+            decoded.quantization.quantizedDimension = 0
         decoded.name = f"{tensor_name(original)}_decoded"
         decoded.buffer = 0
         ancillary = _uint8_tensor(f"{tensor_name(original)}_ancillary", len(encoding.ancillary))
