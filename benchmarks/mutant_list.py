@@ -55,6 +55,7 @@ IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
 COMPRESS = ("tests/compress/test_compress_weights.py",)
+PACKED = ("tests/engine/test_engine_packed.py", "tests/engine/test_engine_packed_halves.py")
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -192,4 +193,15 @@ MUTANTS = [
            (("nibbles = (values.astype(np.int64).ravel() & 0x0F)",
              "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
            COMPRESS),
+    Mutant("engine-lut-table-by-channel-per-tensor", "compress", f"{KERNELS}/eq_packed.c",
+           (("return f->tables[(f->per_channel ? channel : 0) * f->stride + (int32_t)index];",
+             "return f->tables[channel * f->stride + (int32_t)index];"),), PACKED,
+           "a LUT read with the wrong channel: a per-tensor filter's single table indexed by channel"),
+    Mutant("engine-dw-packed-conv-layout", "compress", f"{KERNELS}/eq_packed.c",
+           (("scratch[t] = eq_packed_value(f, t * p->out_c + oc, oc);",
+             "scratch[t] = eq_packed_value(f, oc * taps + t, oc);"),), PACKED,
+           "a depthwise channel's weights read as if contiguous (CONV_2D's layout)"),
+    Mutant("engine-int4-sign-extension", "compress", f"{KERNELS}/eq_packed.c",
+           (("return (int8_t)(nibble >= 8 ? nibble - 16 : nibble);",
+             "return (int8_t)(nibble > 8 ? nibble - 16 : nibble);"),), PACKED, "-8 read as +8"),
 ]

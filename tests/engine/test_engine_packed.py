@@ -36,7 +36,27 @@ def packed_cases(digits_int8) -> list[tuple[str, object, object, list]]:
             vectors = [[x.reshape(shape)] for x in random_inputs(12, seed=len(cases))] if source == "weights" else \
                 [[rng.integers(-128, 128, shape).astype(np.int8)] for _ in range(12)]
             cases.append((f"{source} {spec}", model, read_model(rewritten.equivalent), vectors))
+    # edgeq's int4 is symmetric ([-7, 7]); other tools' int4 filters use -8 too.
+    minus8, packed = _with_minus_8(rewrite(weight_model(), parse_compress("int4")).equivalent)
+    cases.append(("weights int4 with -8", read_model(packed), read_model(minus8), cases[3][3]))
     return cases
+
+
+def _with_minus_8(equivalent: bytes) -> tuple[bytes, bytes]:
+    """(int8 model whose int4-valued filters have -7 turned into -8, the same with those filters packed)."""
+    from edgeq.compress import flatbuffer, int4
+
+    model = flatbuffer.load(equivalent)
+    weights, _ = flatbuffer.weight_tensors(model)
+    for weight in weights:
+        tensor = model.subgraphs[0].tensors[weight.index]
+        flatbuffer.set_buffer(model, tensor, np.where(weight.values == -7, -8, weight.values).astype(np.int8).tobytes())
+    plain = flatbuffer.pack(model)
+    model = flatbuffer.load(plain)
+    for weight in flatbuffer.weight_tensors(model)[0]:
+        assert (weight.values == -8).any()
+        int4.to_int4(model, weight)
+    return plain, flatbuffer.pack(model)
 
 
 @pytest.fixture(scope="module")
