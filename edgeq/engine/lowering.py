@@ -47,8 +47,9 @@ _HINT = "use --runtime tflm for this model"
 
 
 def supported_ops() -> frozenset[str]:
-    """The TFLite builtin ops the compiled-C engine generates code for (int8 variants)."""
-    return frozenset(LOWERINGS)
+    """The TFLite builtin ops the compiled-C engine generates code for (int8 variants); it also reads the
+    TFLM_DECODE custom op (LUT-compressed filters, see ops_packed)."""
+    return frozenset(name for name in LOWERINGS if name != ops_packed.DECODE_OP)
 
 
 def lower_model(model: TFLiteModel, dsp: bool = False) -> list[tuple[Operator, Lowered]]:
