@@ -58,6 +58,8 @@ SPEC = ("tests/integration/test_option_spec.py",)
 OUTPUTS = "tests/integration/test_cli_outputs.py"
 RECORD = ("tests/integration/test_report_record.py",)
 DW3_TESTS = ("tests/engine/test_engine_dsp.py", "tests/engine/test_engine_halves.py")
+COMPRESS = ("tests/compress/test_compress_weights.py",)
+PACKED = ("tests/engine/test_engine_packed.py", "tests/engine/test_engine_packed_halves.py")
 HOSTILE = "tests/integration/test_hostile_inputs.py"
 LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
 
@@ -235,4 +237,30 @@ MUTANTS = [
     Mutant("verify-skips-last-sample", "verify", "edgeq/emulate/verify.py",
            (("for want, got in zip(expected, run.samples, strict=True):",
              "for want, got in zip(expected[:-1], run.samples[:-1], strict=True):"),), VERIFY),
+    # -------------------------------------------------------------------------------------------- compress
+    Mutant("lut-index-packing-off-by-one", "compress", "edgeq/compress/lut.py",
+           (("    fields = (flat[:, None] >> np.arange(bits - 1, -1, -1)[None, :]) & 1\n",
+             "    fields = (flat[:, None] >> np.arange(bits, 0, -1)[None, :]) & 1\n"),), COMPRESS),
+    Mutant("lut-wrong-channel-last-axis", "compress", "edgeq/compress/lut.py",
+           (("    moved = np.moveaxis(values, axis, 0)\n    tables, indices",
+             "    moved = values.reshape(values.shape[axis], *np.delete(values.shape, axis))\n    tables, indices"),),
+           COMPRESS, "a reshape for a transpose: right for axis 0, the wrong channel's table for depthwise (axis 3)"),
+    Mutant("int4-no-sign-extension", "compress", "edgeq/compress/int4.py",
+           (("return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)",
+             "return nibbles.astype(np.int8)"),), COMPRESS),
+    Mutant("int4-pack-drops-sign-bit", "compress", "edgeq/compress/int4.py",
+           (("nibbles = (values.astype(np.int64).ravel() & 0x0F)",
+             "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
+           COMPRESS),
+    Mutant("engine-lut-table-by-channel-per-tensor", "compress", f"{KERNELS}/eq_packed.c",
+           (("const int8_t *table = f->tables + (f->per_channel ? channel : 0) * f->stride;",
+             "const int8_t *table = f->tables + channel * f->stride;"),), PACKED,
+           "a LUT read with the wrong channel: a per-tensor filter's single table indexed by channel"),
+    Mutant("engine-dw-packed-conv-layout", "compress", f"{KERNELS}/eq_packed.c",
+           (("eq_packed_decode(f, oc, taps, p->out_c, oc, scratch);",
+             "eq_packed_decode(f, oc * taps, taps, 1, oc, scratch);"),), PACKED,
+           "a depthwise channel's weights read as if contiguous (CONV_2D's layout)"),
+    Mutant("engine-int4-sign-extension", "compress", f"{KERNELS}/eq_packed.c",
+           (("dst[i] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);",
+             "dst[i] = (int8_t)(nibble > 8 ? nibble - 16 : nibble);"),), PACKED, "-8 read as +8"),
 ]

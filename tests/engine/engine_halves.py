@@ -194,9 +194,10 @@ def _zero_points(rng: np.random.Generator) -> list[tuple[int, int]]:
     return [(-128, -128), (127, 127), (-128, 127), (127, -128), (0, 0), (r[0], r[1])]
 
 
-def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
+def accumulator_cases(op: str, rng: np.random.Generator, weight_limit: int = 127) -> list[HalfCase]:
     """CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED: one output position, a target accumulator per output
-    channel reached through its bias, in the folded (whole window) and unfolded (clipped window) paths."""
+    channel reached through its bias, in the folded (whole window) and unfolded (clipped window) paths.
+    `weight_limit` 7: filters in [-7, 7], which int4 stores exactly (the bias still reaches every target)."""
     cases = []
     points = list(enumerate(_zero_points(rng)))
     # DEPTHWISE_CONV_2D also as variant 2 (a 3x3 window wholly inside a 3x3 input, depth multiplier 1, the DSP
@@ -212,7 +213,7 @@ def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
         plan = _channel_plan(rng, in_scale, out_scale, zp_out, per_channel, random_ratio=k % 6 >= 3,
                              fast=fast, fours=variant == 2)
         channels = len(plan.targets)
-        x, w, dots_of, shapes = _accumulator_geometry(op, variant, channels, zp_in, rng)
+        x, w, dots_of, shapes = _accumulator_geometry(op, variant, channels, zp_in, rng, weight_limit)
         # Extreme accumulators need the dot product's sign to keep the bias in int32: flip those channels.
         dots = dots_of(w)
         flip = np.array([t in EXTREMES and (t > 0) != (d >= 0) for t, d in zip(plan.targets, dots, strict=True)])
@@ -247,12 +248,13 @@ def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
     return cases
 
 
-def _accumulator_geometry(op: str, variant: int, channels: int, zp_in: int, rng: np.random.Generator):
+def _accumulator_geometry(op: str, variant: int, channels: int, zp_in: int, rng: np.random.Generator,
+                          weight_limit: int = 127):
     """(input, filter, filter -> per-channel dot products, (input, filter, quantized dim, output shapes))."""
     if op == "FULLY_CONNECTED":
         depth = int(rng.integers(1, 24))
         x = rng.integers(-128, 128, (1, depth)).astype(np.int8)
-        w = rng.integers(-127, 128, (channels, depth)).astype(np.int8)
+        w = rng.integers(-weight_limit, weight_limit + 1, (channels, depth)).astype(np.int8)
 
         def dots(w: np.ndarray) -> np.ndarray:
             return (w.astype(np.int64) * (x.astype(np.int64) - zp_in)).sum(axis=1)
@@ -268,7 +270,7 @@ def _accumulator_geometry(op: str, variant: int, channels: int, zp_in: int, rng:
         cin = channels // (1 + (variant == 1))  # depth multiplier 1 (channel blocks) or 2 (the general path)
         x_shape, w_shape, qdim = (1, size, size, cin), (1, k, k, channels), 3
     x = rng.integers(-128, 128, x_shape).astype(np.int8)
-    w = rng.integers(-127, 128, w_shape).astype(np.int8)
+    w = rng.integers(-weight_limit, weight_limit + 1, w_shape).astype(np.int8)
     window = x.astype(np.int64)[0] - zp_in
 
     def conv_dots(w: np.ndarray) -> np.ndarray:
