@@ -15,7 +15,7 @@ from typing import Any
 
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EmitError, UsageError
-from edgeq.render import render
+from edgeq.render import environment, render
 from edgeq.resources import templates_dir
 
 if sys.version_info >= (3, 11):
@@ -157,3 +157,14 @@ def render_project(info: TemplateInfo, context: dict[str, Any], placeholders: di
         for source, output in shared_sources().items():
             files[f"{base}/{output.format(ext=info.source_ext)}"] = render(f"{SHARED_DIR}/{source}", context)
     return dict(sorted(files.items()))
+
+
+def compile_templates(info: TemplateInfo) -> None:
+    """Compile the template's files and the shared sources into the jinja environment's cache ahead of
+    `render_project` (the pipeline does it while the arena measurement runs in its child process)."""
+    for relative in template_files(info):
+        if relative.endswith(".j2"):
+            environment().get_template(f"{info.name}/{relative}")
+    if info.sources_dir is not None:
+        for source in shared_sources():
+            environment().get_template(f"{SHARED_DIR}/{source}")

@@ -18,8 +18,8 @@ RANKS = {
     "files": 0,
     "render": 1,
     "tflite": 2, "samples": 2, "sample_files": 2,
-    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "engine": 8, "emit": 9, "emulate": 10,
-    "report": 11, "options": 11, "pipeline": 12, "cli": 13, "__init__": 14,
+    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "compress": 7, "engine": 8, "emit": 9,
+    "emulate": 10, "report": 11, "options": 11, "pipeline": 12, "cli": 13, "__init__": 14,
 }
 
 
