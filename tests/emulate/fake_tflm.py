@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeq.emit.tflm_build import build_settings
+
 TFLM_SHIM = Path(__file__).resolve().parents[1] / "emit" / "tflm_shim"
 ALIGN = 16
 
@@ -185,8 +187,15 @@ def arena_needed(input_sizes: list[int], output_sizes: list[int]) -> int:
 
 
 def write_fake_tflm(root: Path, input_sizes: list[int], output_sizes: list[int]) -> Path:
-    """A tree edgeq's tflm_library() compiles into a libtflm.a the TFLM harness links and runs with."""
+    """A tree edgeq's tflm_library() compiles into a libtflm.a the TFLM harness links and runs with (and which
+    `edgeq verify --tflm-tree` accepts: every file its check requires exists, empty where the fake needs none)."""
     shutil.copytree(TFLM_SHIM, root)
+    settings = build_settings()
+    for relative in (*settings.required, *settings.required_cmsis_nn):
+        path = root / relative
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("// edgeq test stand-in: empty\n")
     micro = root / "tensorflow" / "lite" / "micro"
     resolver = micro / "micro_mutable_op_resolver.h"
     resolver.write_text(_METHOD.sub(r"\1 { return kTfLiteOk; }", resolver.read_text()))
