@@ -1,0 +1,101 @@
+"""OUT's guards that only show in a run: a folder another process creates while edgeq works, OUT given as a
+symbolic link, and the manifest after `edgeq verify` rewrote report.json (a later --force must still recognise
+edgeq's own output)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgeq import output
+from edgeq.errors import OutputExistsError
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edgeq.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          check=False)
+
+
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error")]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_out_created_by_someone_else_mid_run_is_left_alone(tmp_path, force) -> None:
+    """While the block runs (TensorFlow converting, for minutes), another process makes OUT with its own file:
+    the re-check before the move refuses, OUT keeps that file, and no staging folder stays behind."""
+    out = tmp_path / "out"
+    with pytest.raises(OutputExistsError) as caught, output.staged_output(out, force=force) as staging:
+        (staging / "model.tflite").write_bytes(b"edgeq's")
+        out.mkdir()
+        (out / "theirs.txt").write_text("made while edgeq ran")
+    message = str(caught.value)
+    assert ("is not an edgeq output" if force else "exists and is not empty") in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert (out / "theirs.txt").read_text() == "made while edgeq ran"
+
+
+def test_out_replaced_by_a_foreign_folder_mid_run_under_force(tmp_path) -> None:
+    """An earlier edgeq output that someone replaces by a folder of their own during the run is not moved
+    aside: --force applies to what OUT is at the end, not to what it was at the start."""
+    out = tmp_path / "out"
+    with output.staged_output(out, force=False) as staging:
+        (staging / "report.json").write_text("{}\n")
+    with pytest.raises(OutputExistsError, match="is not an edgeq output"), \
+            output.staged_output(out, force=True) as staging:
+        (staging / "report.json").write_text('{"new": 1}\n')
+        for path in out.iterdir():
+            path.unlink()
+        (out / "data.csv").write_text("1,2\n")
+    assert sorted(p.name for p in out.iterdir()) == ["data.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_out_a_symbolic_link_is_refused_with_force_too(tmp_path, digits_int8) -> None:
+    model = tmp_path / "digits.tflite"
+    model.write_bytes(digits_int8.data)
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "keep.txt").write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere", target_is_directory=True)
+    for out in (link, dangling):
+        for force in ((), ("--force",)):
+            done = _cli("emit", str(model), "-o", str(out), *force)
+            assert done.returncode == 1, done.stderr
+            assert _errors(done.stderr) == [f"error: {out} is a symbolic link; give the folder it points to, or "
+                                            "a new folder"]
+    assert [p.name for p in real.iterdir()] == ["keep.txt"] and (real / "keep.txt").read_text() == "mine"
+    assert link.is_symlink() and dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_convert_verify_then_convert_force_replaces_edgeqs_own_output(tmp_path, digits_keras_path) -> None:
+    out = tmp_path / "out"
+    convert = ("convert", str(digits_keras_path), "--synthetic-calib", "--runtime", "c", "--name", "digits",
+               "-o", str(out))
+    first = _cli(*convert)
+    assert first.returncode == 0, first.stderr
+    before = (out / "report.json").read_bytes()
+    done = _cli("verify", str(out), "--samples", "1")
+    assert done.returncode == 0, done.stderr
+    after = (out / "report.json").read_bytes()
+    assert after != before and json.loads(after)["emulation"]["passed"]
+    manifest = json.loads((out / output.MANIFEST).read_text())
+    assert manifest["files"]["report.json"] == output.file_sha256(out / "report.json")
+    again = _cli(*convert, "--force")
+    assert again.returncode == 0, again.stderr
+    assert "emulation" not in json.loads((out / "report.json").read_text())  # really replaced
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A report.json edited by hand after verify is still protected.
+    (out / "report.json").write_text((out / "report.json").read_text() + " ")
+    refused = _cli(*convert, "--force")
+    assert refused.returncode == 1 and "report.json changed since edgeq wrote it" in refused.stderr
