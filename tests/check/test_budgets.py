@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from edgeq.check.rules import check_model
 from edgeq.check.arena import ArenaMeasurement, kernel_buffers, recommended_arena, target_arena
 from edgeq.check.c_engine import EngineFigures
 from edgeq.check.macs import LatencyEstimate
+from edgeq.check.rules import check_model
 from edgeq.check.targets import get_target
 
 KIB = 1024
