@@ -13,8 +13,15 @@ from edgeq.check.c_engine import EngineFigures
 from edgeq.check.macs import LatencyEstimate
 from edgeq.check.rules import check_model
 from edgeq.check.targets import get_target
+from edgeq.tflite import read_model
 
 KIB = 1024
+
+
+@pytest.fixture(scope="module")
+def model(tflite_builder):
+    """A small int8 FULLY_CONNECTED model (no TensorFlow: these tests are cheap enough to mutation-test)."""
+    return read_model(tflite_builder.fully_connected(units=10, depth=32))
 
 
 def _engine(arena: int, io: int, code: int = 6000, weights: int = 10000, tables: int = 321) -> EngineFigures:
@@ -35,29 +42,29 @@ def _rule(result, name: str):
     return next(r for r in result.rules if r.rule == name)
 
 
-def test_c_engine_ram_counts_the_io_buffers(digits_int8) -> None:
+def test_c_engine_ram_counts_the_io_buffers(model) -> None:
     arena, io, reserved = 3000, 4200, 2048
     engine = _engine(arena, io)
     # RAM that holds arena + reserved but not the I/O buffers as well.
     board = _board(ram_bytes=arena + reserved + io - 1, reserved_ram=reserved)
-    result = check_model(digits_int8, board, engine=engine)
+    result = check_model(model, board, engine=engine)
     ram = _rule(result, "ram_fits")
     assert not ram.ok and not result.ok
     assert result.ram.used == arena + io + reserved and result.ram.exceeded_by == 1
     assert result.ram.to_dict()["parts_bytes"] == {"arena": arena, "inputs/outputs": io, "reserved": reserved}
     assert "inputs/outputs 4.1 KiB" in ram.detail
-    fits = check_model(digits_int8, _board(arena + reserved + io, reserved), engine=engine)
+    fits = check_model(model, _board(arena + reserved + io, reserved), engine=engine)
     assert _rule(fits, "ram_fits").ok and fits.ram.to_dict()["free_bytes"] == 0
 
 
 @pytest.mark.parametrize("spare", [0, -1])
-def test_a_budget_filled_to_the_exact_byte_fits(digits_int8, spare) -> None:
+def test_a_budget_filled_to_the_exact_byte_fits(model, spare) -> None:
     engine = _engine(arena=5000, io=810)
     ram_used = 5000 + 810 + 1000
     flash_used = 6000 + 10000 + 321 + 4096
     board = _board(ram_bytes=ram_used + spare, reserved_ram=1000, flash_bytes=flash_used + spare,
                    reserved_flash=4096)
-    result = check_model(digits_int8, board, engine=engine)
+    result = check_model(model, board, engine=engine)
     assert result.ram.used == ram_used and result.flash.used == flash_used
     assert _rule(result, "ram_fits").ok is (spare == 0)
     assert _rule(result, "flash_fits").ok is (spare == 0)
@@ -65,13 +72,13 @@ def test_a_budget_filled_to_the_exact_byte_fits(digits_int8, spare) -> None:
     assert result.ok is (spare == 0)
 
 
-def test_tflm_flash_filled_to_the_exact_byte_fits(digits_int8) -> None:
+def test_tflm_flash_filled_to_the_exact_byte_fits(model) -> None:
     m4 = get_target("cortex-m4")
-    used = digits_int8.size + int(m4.runtime.code_flash_kb * KIB) + int(m4.memory.reserved_flash_kb * KIB)
+    used = model.size + int(m4.runtime.code_flash_kb * KIB) + int(m4.memory.reserved_flash_kb * KIB)
     exact = replace(m4, name="exact", memory=replace(m4.memory, flash_kb=used / KIB))
     short = replace(m4, name="short", memory=replace(m4.memory, flash_kb=(used - 1) / KIB))
-    assert _rule(check_model(digits_int8, exact), "flash_fits").ok
-    assert not _rule(check_model(digits_int8, short), "flash_fits").ok
+    assert _rule(check_model(model, exact), "flash_fits").ok
+    assert not _rule(check_model(model, short), "flash_fits").ok
 
 
 @pytest.mark.parametrize(("host", "margin", "percent", "want"), [
@@ -80,12 +87,12 @@ def test_tflm_flash_filled_to_the_exact_byte_fits(digits_int8) -> None:
     (4766, 3, 0.0, 4784),    # 4769 -> 4784
     (1001, 0, 10.0, 1104),   # 1001 + ceil(100.1) = 1102 -> 1104
 ])
-def test_the_recommended_arena_is_rounded_up_to_16(digits_int8, host, margin, percent, want) -> None:
+def test_the_recommended_arena_is_rounded_up_to_16(model, host, margin, percent, want) -> None:
     m4 = get_target("cortex-m4")
     board = replace(m4, runtime=replace(m4.runtime, kernels="reference", arena_margin_bytes=margin,
                                         arena_margin_percent=percent))
-    assert kernel_buffers(digits_int8, board).total == 0  # reference kernels ask for no scratch buffers
-    plan = recommended_arena(digits_int8, board, ArenaMeasurement(host_bytes=host, recorded_bytes=host - 40,
+    assert kernel_buffers(model, board).total == 0  # reference kernels ask for no scratch buffers
+    plan = recommended_arena(model, board, ArenaMeasurement(host_bytes=host, recorded_bytes=host - 40,
                                                                   probes=1))
     assert plan.recommended_bytes == want
     assert plan.recommended_bytes % 16 == 0 and 0 <= want - (host + plan.margin_bytes) < 16

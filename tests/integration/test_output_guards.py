@@ -56,9 +56,12 @@ def test_out_replaced_by_a_foreign_folder_mid_run_under_force(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_out_a_symbolic_link_is_refused_with_force_too(tmp_path, digits_int8) -> None:
-    model = tmp_path / "digits.tflite"
-    model.write_bytes(digits_int8.data)
+def test_out_a_symbolic_link_is_refused_with_force_too(tmp_path) -> None:
+    from models import Op, T, build_tflite
+
+    model = tmp_path / "relu.tflite"  # an int8 RELU: `edgeq emit` would write a project for it
+    tensors = [T((1, 8), scale=[0.1], zero_point=[0]), T((1, 8), scale=[0.1], zero_point=[0])]
+    model.write_bytes(build_tflite(tensors, [Op("RELU", [0], [1])], [0], [1]))
     real = tmp_path / "real"
     real.mkdir()
     (real / "keep.txt").write_text("mine")
