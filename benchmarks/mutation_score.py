@@ -48,9 +48,9 @@ class Package:
 
 PACKAGES = [
     Package("validate.gates+junit", ("edgeq/validate/gates.py", "edgeq/validate/junit.py"),
-            ("tests/validate/test_val_gates.py",), ("-k", "not cli")),
+            ("tests/validate/test_val_gates.py", "tests/validate/test_val_thresholds.py"), ("-k", "not cli")),
     Package("engine.quant", ("edgeq/engine/quant.py",),
-            ("tests/engine/test_quant_multiplier.py", "tests/emit/test_emit_io_helpers.py")),
+            ("tests/engine/test_quant_multiplier.py", "tests/engine/test_quant_reference.py")),
     Package("check.budgets", ("edgeq/check/rules.py",), ("tests/check/test_budgets.py", "tests/check/test_check.py"),
             ("-k", "not digits and not android and not float_model and not rule_message and not convert")),
     Package("check.esp_nn", ("edgeq/check/esp_nn.py",), ("tests/check/test_esp_nn.py",), ("-k", "not digits")),

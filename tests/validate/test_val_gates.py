@@ -171,3 +171,25 @@ def test_junit_of_passed_failed_and_skipped_checks():
                      "reference": "m.keras", "litert": "skipped: ai-edge-litert is not installed", "tflm": "test"}
     assert junit_xml(report) == junit_xml(report)  # deterministic
     assert junit_xml(report).startswith("<?xml version='1.0' encoding='utf-8'?>\n<testsuites name=\"edgeq.validate\"")
+
+
+def test_junit_without_a_reference_counts_five_skipped_and_one_failure():
+    """Without --reference every gate that compares with float is skipped, for TFLM too (and LiteRT did not run):
+    five skipped, the accuracy gate (needs no reference) evaluated and failed -- counts no complement can fake."""
+    import xml.etree.ElementTree as ET
+
+    from edgeq.validate.junit import junit_xml
+
+    report = _known_report(Thresholds(max_drop=3.0, min_agreement=0.96, min_sqnr=None, min_accuracy=0.88))
+    report.model, report.reference = {"file": "m.tflite", "sha256": "cd" * 32}, None
+    report.interpreters["litert"] = InterpreterInfo("litert", False, "not installed", 0, "")
+    report.checks = evaluate_checks(report)
+    by_status = {(c.interpreter, c.metric): (c.status, c.reason) for c in report.checks}
+    assert by_status[("tflm", "accuracy_drop_pp")] == ("skipped", "no float reference model (--reference)")
+    assert by_status[("tflm", "top1_agreement")] == ("skipped", "no float reference model (--reference)")
+    assert by_status[("tflm", "top1_accuracy")] == ("failed", "")
+    root = ET.fromstring(junit_xml(report))
+    for element in (root, root.find("testsuite")):
+        assert (element.get("tests"), element.get("failures"), element.get("skipped")) == ("6", "1", "5")
+    props = {p.get("name"): p.get("value") for p in root.find("testsuite").find("properties")}
+    assert "reference" not in props and props["model_sha256"] == "cd" * 32
