@@ -53,6 +53,33 @@ def _leftovers(cache: Path) -> dict[str, Path]:
     }
 
 
+def test_what_cannot_be_judged_is_kept(tmp_path) -> None:
+    """A garbled owner file, one naming no host, a symlink or a file shaped like a staging folder, and an
+    unreadable owner: never removed."""
+    dead = _dead_pid()
+    kept = [_staging(tmp_path, ".33333333333333333333-garble", "not a pid"),
+            _staging(tmp_path, ".44444444444444444444-nohost", f"{dead}"),
+            _staging(tmp_path, ".55555555555555555555-extra", f"{dead} {HOST} more"),
+            _staging(tmp_path, ".66666666666666666666-binary", None, age=STALE_AGE + 3600)]
+    (kept[-1] / OWNER_FILE).write_bytes(b"\xff\xfe not text")  # unreadable as UTF-8
+    target = _staging(tmp_path, "real-folder", f"{dead} {HOST}")
+    link = tmp_path / "tflm" / ".77777777777777777777-link"
+    link.symlink_to(target, target_is_directory=True)
+    plain = tmp_path / "tflm" / ".88888888888888888888-file"
+    plain.write_text("a file, not a folder")
+    stamp = time.time() - STALE_AGE - 3600
+    os.utime(plain, (stamp, stamp))
+    assert remove_stale_staging(tmp_path / "tflm") == []
+    assert all(p.is_dir() for p in kept) and link.is_symlink() and plain.is_file() and target.is_dir()
+
+
+def test_the_age_rule_without_an_owner_file(tmp_path) -> None:
+    young = _staging(tmp_path, ".99999999999999999999-young", None, age=STALE_AGE - 120)
+    old = _staging(tmp_path, ".aaaaaaaaaaaaaaaaaaaa-old", None, age=STALE_AGE + 120)
+    assert remove_stale_staging(tmp_path / "tflm") == [old]
+    assert young.is_dir() and not old.exists()
+
+
 def test_only_what_a_dead_run_left_is_removed(tmp_path) -> None:
     folders = _leftovers(tmp_path)
     removed = remove_stale_staging(tmp_path / "tflm")
