@@ -19,6 +19,7 @@ in EQUIVALENT with why; they are counted, not hidden.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -89,8 +90,44 @@ EXCLUDED_OPERATORS = [_kept_pairs("ReplaceBinaryOperator", BINARY),
                       _kept_pairs("ReplaceComparisonOperator", COMPARISON),
                       "core/ReplaceUnaryOperator_(?!(Delete_|UAdd_USub$))"]
 
-# (module, line, operator) -> why no test can kill it
+# (module, line, operator) -> why no test can kill it, for mutants found equivalent by reading them
 EQUIVALENT: dict[tuple[str, int, str], str] = {}
+ANNOTATION = "a type annotation: never evaluated (the module has `from __future__ import annotations`)"
+
+
+def annotation_lines(path: Path) -> set[int]:
+    """Lines holding a type annotation of a module with postponed annotations (empty without them): an
+    operator mutated there (`Path | None` -> `Path & None`) changes nothing that runs."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                    and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+    if not postponed:
+        return set()
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        annotations = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            annotations = [a.annotation for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                                  arguments.vararg, arguments.kwarg) if a is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        for annotation in annotations:
+            if annotation is not None:
+                found.update(range(annotation.lineno, (annotation.end_lineno or annotation.lineno) + 1))
+    return found
+
+
+def _equivalent(copy: Path, where: tuple[str, int, str], lines: dict[str, set[int]]) -> str:
+    if where in EQUIVALENT:
+        return EQUIVALENT[where]
+    module, line, operator = where
+    if module not in lines:
+        lines[module] = annotation_lines(copy / module)
+    if operator.startswith("core/ReplaceBinaryOperator_BitOr") and line in lines[module]:
+        return ANNOTATION
+    return ""
 
 
 def _config(package: Package, tests: tuple[str, ...]) -> str:
@@ -143,6 +180,7 @@ def score_package(package: Package, tests_from: str | None, keep: bool) -> dict:
         rows = _dump(copy)
         survivors = []
         killed = 0
+        lines: dict[str, set[int]] = {}
         rows = [(item, outcome) for item, outcome in rows if outcome is not None
                 and outcome.get("worker_outcome") != "skipped"]
         for item, outcome in rows:
@@ -153,7 +191,7 @@ def score_package(package: Package, tests_from: str | None, keep: bool) -> dict:
             where = (mutation["module_path"], mutation["start_pos"][0], mutation["operator_name"])
             survivors.append({"module": where[0], "line": where[1], "operator": where[2],
                               "occurrence": mutation["occurrence"], "diff": outcome.get("diff", ""),
-                              "equivalent": EQUIVALENT.get(where, "")})
+                              "equivalent": _equivalent(copy, where, lines)})
         total = len(rows)
         return {**result, "status": "scored", "killed": killed, "survived": total - killed, "total": total,
                 "survivors": survivors, "seconds": round(time.monotonic() - start, 1)}
@@ -184,12 +222,15 @@ def _dump(copy: Path) -> list[tuple[dict, dict | None]]:
 
 
 def _line(result: dict) -> str:
+    """'name  killed / total killed  x %  (without the equivalent ones: y %)'."""
     total = result["total"]
     share = f"{100 * result['killed'] / total:5.1f} %" if total else "   - %"
     equivalent = sum(1 for s in result["survivors"] if s["equivalent"])
-    eq = f", {equivalent} equivalent" if equivalent else ""
+    rest = total - equivalent
+    eq = (f"; {equivalent} equivalent, without them {result['killed']} / {rest} = "
+          f"{100 * result['killed'] / rest:.1f} %") if equivalent and rest else ""
     return (f"{result['package']:22} {result['killed']:4} / {total:<4} killed {share}  "
-            f"({result['status']}{eq}, {result.get('seconds', 0):.0f} s)")
+            f"({result['status']}, {result.get('seconds', 0):.0f} s{eq})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                     if diff_line.startswith(("+", "-")) and not diff_line.startswith(("+++", "---")):
                         print(f"      {diff_line}")
     killed, total = sum(r["killed"] for r in results), sum(r["total"] for r in results)
-    print(f"all: {killed} / {total} killed ({100 * killed / max(total, 1):.1f} %)")
+    equivalent = sum(1 for r in results for s in r["survivors"] if s["equivalent"])
+    print(f"all: {killed} / {total} killed ({100 * killed / max(total, 1):.1f} %); {equivalent} equivalent, "
+          f"without them {100 * killed / max(total - equivalent, 1):.1f} %")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

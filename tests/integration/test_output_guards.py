@@ -5,6 +5,7 @@ edgeq's own output)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgeq import output
-from edgeq.errors import OutputExistsError
+from edgeq.errors import OutputError, OutputExistsError
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -102,3 +103,81 @@ def test_convert_verify_then_convert_force_replaces_edgeqs_own_output(tmp_path, 
     (out / "report.json").write_text((out / "report.json").read_text() + " ")
     refused = _cli(*convert, "--force")
     assert refused.returncode == 1 and "report.json changed since edgeq wrote it" in refused.stderr
+
+
+def test_update_output_file_keeps_the_manifest_true(tmp_path) -> None:
+    """What verify does to report.json: the file is replaced and only its hash in MANIFEST changes, so the
+    output stays replaceable with --force; without a manifest only the file is written."""
+    out = tmp_path / "out"
+    with output.staged_output(out, force=False) as staging:
+        (staging / "report.json").write_text('{"edgeq_version": "0"}\n')
+        (staging / "model.tflite").write_bytes(b"model")
+    before = json.loads((out / output.MANIFEST).read_text())
+    output.update_output_file(out, "report.json", '{"edgeq_version": "0", "emulation": {}}\n')
+    assert (out / "report.json").read_text() == '{"edgeq_version": "0", "emulation": {}}\n'
+    after = json.loads((out / output.MANIFEST).read_text())
+    assert after["files"] == {**before["files"], "report.json": output.file_sha256(out / "report.json")}
+    assert after["files"]["report.json"] != before["files"]["report.json"]
+    output.check_output_dir(out, force=True)  # still edgeq's own output
+    assert sorted(p.name for p in out.iterdir()) == sorted([output.MANIFEST, "model.tflite", "report.json"])
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    output.update_output_file(bare, "sub/report.json", "{}\n")  # parent folders are made
+    assert (bare / "sub" / "report.json").read_text() == "{}\n" and not (bare / output.MANIFEST).exists()
+    (bare / output.MANIFEST).write_text("not json")
+    output.update_output_file(bare, "sub/report.json", "[]\n")
+    assert (bare / output.MANIFEST).read_text() == "not json"  # a manifest edgeq cannot read is left alone
+
+
+def test_write_text_atomic_and_json_text(tmp_path) -> None:
+    path = tmp_path / "a" / "b" / "c.json"
+    output.write_text_atomic(path, output.json_text({"b": 1, "a": "é", "c": {"z": 0, "y": [1, 2]}}))
+    assert path.read_text(encoding="utf-8") == ('{\n  "a": "é",\n  "b": 1,\n  "c": {\n    "y": [\n      1,\n'
+                                                '      2\n    ],\n    "z": 0\n  }\n}\n')
+    output.write_text_atomic(path, "again\n")  # the folder exists now; the file is replaced
+    assert path.read_text() == "again\n" and sorted(p.name for p in path.parent.iterdir()) == ["c.json"]
+    with pytest.raises(OutputError, match=r"cannot write .*: Is a directory"):
+        output.write_text_atomic(tmp_path / "a", "x")
+    assert not list(tmp_path.glob("**/.*edgeq-tmp"))
+
+
+def test_out_gets_the_mode_a_new_folder_would_get(tmp_path) -> None:
+    previous = os.umask(0o027)
+    try:
+        with output.staged_output(tmp_path / "out", force=False) as staging:
+            (staging / "x.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
+
+
+def test_inputs_inside_out_are_named_and_empty_inputs_ignored(tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "calib.npz").write_bytes(b"x")
+    (out / "model.keras").write_bytes(b"m")
+    elsewhere = tmp_path / "model.keras"
+    with pytest.raises(OutputExistsError) as one:
+        output.check_output_dir(out, force=True, inputs=[None, "", elsewhere, out / "data" / "calib.npz"])
+    assert f"holds {out / 'data' / 'calib.npz'}, an input of this command" in str(one.value)
+    with pytest.raises(OutputExistsError) as two:
+        output.check_output_dir(out, force=True, inputs=[out / "model.keras", out / "data" / "calib.npz"])
+    assert ", inputs of this command that writing there would replace" in str(two.value)
+    fresh = tmp_path / "fresh"
+    output.check_output_dir(fresh, force=False, inputs=[None, "", elsewhere])  # nothing to refuse
+    report = tmp_path / "report.html"
+    output.check_output_file(report, False, [None, "", elsewhere], output.HTML_SIGNATURE, "--report")
+
+
+def test_a_legacy_report_without_a_project_is_recognised(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.tflite").write_bytes(b"x")
+    (out / "report.json").write_text('{"edgeq_version": "0.1.0", "model": {}}')
+    output.check_output_dir(out, force=True)  # report.json and model.tflite are edgeq's names
+    (out / "report.json").write_text('{"edgeq_version": "0.1.0", "model": {}, "project": "not a mapping"}')
+    output.check_output_dir(out, force=True)
+    (out / "main.cc").write_text("x")
+    with pytest.raises(OutputExistsError, match=r"did not write \(main.cc\)"):
+        output.check_output_dir(out, force=True)
