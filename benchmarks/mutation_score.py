@@ -90,8 +90,28 @@ EXCLUDED_OPERATORS = [_kept_pairs("ReplaceBinaryOperator", BINARY),
                       _kept_pairs("ReplaceComparisonOperator", COMPARISON),
                       "core/ReplaceUnaryOperator_(?!(Delete_|UAdd_USub$))"]
 
-# (module, line, operator) -> why no test can kill it, for mutants found equivalent by reading them
-EQUIVALENT: dict[tuple[str, int, str], str] = {}
+# (module, line, operator, occurrence) -> why no test can kill it: mutants found equivalent by reading them
+# (cosmic-ray's occurrence numbers; an edit of the module moves them, so re-read the survivors after one).
+_Q = "edgeq/engine/quant.py"
+_AT_ZERO = "differs only where the value is 0, and there both branches give 0"
+EQUIVALENT: dict[tuple[str, int, str, int], str] = {
+    (_Q, 98, "core/ReplaceComparisonOperator_GtE_Gt", 1): f"ab >= 0 -> ab > 0: {_AT_ZERO} (|1 - 2^30| >> 31 = 0)",
+    (_Q, 98, "core/NumberReplacer", 56): f"ab >= 0 -> ab >= 1: {_AT_ZERO}",
+    (_Q, 98, "core/NumberReplacer", 57): "ab >= 0 -> ab >= -1: at ab = -1 both nudges give |total| < 2^31, i.e. 0",
+    (_Q, 102, "core/ReplaceComparisonOperator_GtE_Gt", 2): f"total >= 0 -> > 0: {_AT_ZERO} (-0 == 0)",
+    (_Q, 102, "core/NumberReplacer", 66): f"total >= 0 -> >= 1: {_AT_ZERO}",
+    (_Q, 102, "core/NumberReplacer", 67): "total >= 0 -> >= -1: at total = -1 the quotient 1 >> 31 is 0 either way",
+    (_Q, 109, "core/ReplaceComparisonOperator_Lt_LtE", 1): "x < 0 -> x <= 0: at x = 0 the remainder is 0, never "
+                                                            "above either threshold",
+    (_Q, 109, "core/NumberReplacer", 76): "x < 0 -> x < 1: the same as x <= 0 for integers (above)",
+    (_Q, 115, "core/ReplaceComparisonOperator_Gt_GtE", 1): "shift > 0 -> >= 0: at shift 0 the left shift is 0 "
+                                                            "either way",
+    (_Q, 115, "core/NumberReplacer", 85): "shift > 0 -> > -1: the same as >= 0 for integers (above)",
+    (_Q, 116, "core/ReplaceComparisonOperator_Gt_GtE", 2): "shift > 0 -> >= 0: at shift 0 the right shift is "
+                                                            "0 either way",
+    (_Q, 116, "core/NumberReplacer", 91): "shift > 0 -> > -1: the same as >= 0 for integers (above)",
+    (_Q, 117, "core/ReplaceBinaryOperator_Add_Sub", 5): "(v + 2^31) mod 2^32 == (v - 2^31) mod 2^32",
+}
 ANNOTATION = "a type annotation: never evaluated (the module has `from __future__ import annotations`)"
 
 
@@ -119,10 +139,11 @@ def annotation_lines(path: Path) -> set[int]:
     return found
 
 
-def _equivalent(copy: Path, where: tuple[str, int, str], lines: dict[str, set[int]]) -> str:
+def _equivalent(copy: Path, where: tuple[str, int, str, int], lines: dict[str, set[int]]) -> str:
+    """Why the surviving mutant at `where` (module, line, operator, occurrence) is equivalent, or ''."""
     if where in EQUIVALENT:
         return EQUIVALENT[where]
-    module, line, operator = where
+    module, line, operator, _ = where
     if module not in lines:
         lines[module] = annotation_lines(copy / module)
     if operator.startswith("core/ReplaceBinaryOperator_BitOr") and line in lines[module]:
@@ -188,9 +209,10 @@ def score_package(package: Package, tests_from: str | None, keep: bool) -> dict:
                 killed += 1
                 continue
             mutation = item["mutations"][0]
-            where = (mutation["module_path"], mutation["start_pos"][0], mutation["operator_name"])
+            where = (mutation["module_path"], mutation["start_pos"][0], mutation["operator_name"],
+                     mutation["occurrence"])
             survivors.append({"module": where[0], "line": where[1], "operator": where[2],
-                              "occurrence": mutation["occurrence"], "diff": outcome.get("diff", ""),
+                              "occurrence": where[3], "diff": outcome.get("diff", ""),
                               "equivalent": _equivalent(copy, where, lines)})
         total = len(rows)
         return {**result, "status": "scored", "killed": killed, "survived": total - killed, "total": total,

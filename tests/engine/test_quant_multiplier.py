@@ -47,6 +47,8 @@ EDGES = [
     (0.0, (0, 0)),
     (1.0, (1 << 30, 1)),
     (3.0, (3 << 29, 2)),
+    (-1.0, (-(1 << 30), 1)),            # TFLite takes negative multipliers through the same steps
+    (-(1 - 2**-40), (-(1 << 31), 0)),   # -2^31 fits an int32: TFLite renormalises only +2^31
 ]
 
 
