@@ -111,6 +111,12 @@ EQUIVALENT: dict[tuple[str, int, str, int], str] = {
                                                             "0 either way",
     (_Q, 116, "core/NumberReplacer", 91): "shift > 0 -> > -1: the same as >= 0 for integers (above)",
     (_Q, 117, "core/ReplaceBinaryOperator_Add_Sub", 5): "(v + 2^31) mod 2^32 == (v - 2^31) mod 2^32",
+    **{("edgeq/output.py", 83, "core/NumberReplacer", n): "the read block size (1 MiB) does not change the sha256"
+       for n in (0, 1, 2, 3)},
+    **{("edgeq/output.py", 238, "core/NumberReplacer", n): "os.umask(x) returns the mask in force whatever x is, "
+       "and the next line restores it" for n in (14, 15)},
+    ("edgeq/output.py", 194, "core/ReplaceBreakWithContinue", 0): "every ancestor of an existing folder exists: "
+                                                                  "after the first, nothing more is appended",
 }
 ANNOTATION = "a type annotation: never evaluated (the module has `from __future__ import annotations`)"
 

@@ -108,3 +108,82 @@ def test_the_summary_lists_each_failed_rule_by_its_headline(tflite_builder) -> N
     assert summary.startswith("the model does not fit tiny: flash_fits: flash exceeded by ")
     assert "; ram_fits: RAM exceeded by " in summary
     assert "(" not in summary  # the breakdowns after ': ' stay in the tables
+
+
+def test_free_space_and_estimates_in_the_details(dense) -> None:
+    from edgeq.check.rules import kib_text
+
+    result = check_model(dense, "cortex-m4")
+    for budget, rule in ((result.flash, "flash_fits"), (result.ram, "ram_fits")):
+        assert budget.exceeded_by == 0 and budget.to_dict()["free_bytes"] == budget.capacity - budget.used
+        assert f"; {kib_text(budget.capacity - budget.used)} free" in _rules(result)[rule][1]
+    assert result.flash.breakdown().count("(estimate)") == 1 and "runtime code" in result.flash.breakdown()
+    assert f"model {kib_text(dense.size)} +" in result.flash.breakdown()  # the model's size is exact
+    android = check_model(dense, "android-arm64")
+    assert android.ram.capacity == int(get_target("android-arm64").memory.ram_kb * 1024)
+    m0 = get_target("cortex-m0plus")
+    small = replace(m0, name="small", memory=replace(m0.memory, flash_kb=1))
+    over = check_model(dense, small).flash
+    assert over.exceeded_by > 0 and over.to_dict()["free_bytes"] == 0
+
+
+def test_headlines_are_cut_at_a_word_under_the_limit() -> None:
+    from edgeq.check.rules import _headline
+
+    assert _headline("flash exceeded by 1 KiB: model 2 KiB + code 3 KiB") == "flash exceeded by 1 KiB"
+    exact = "x" * 200
+    assert _headline(exact + ": tail") == exact
+    long = " ".join(["word"] * 60)  # 299 characters
+    cut = _headline(long + ": tail")
+    assert cut.endswith(" …") and len(cut) <= 200 and cut == " ".join(["word"] * 39) + " …"
+    assert _headline(long, limit=20) == "word word word …"
+
+
+def test_the_compiled_c_engine_path(dense) -> None:
+    from edgeq.check.c_engine import EngineFigures
+    from edgeq.check.macs import LatencyEstimate
+    from edgeq.check.rules import target_identity, target_report
+
+    latency = LatencyEstimate(ms=1.0, cycles=1000, clock_mhz=1.0, source="test", per_op=())
+    fine = EngineFigures(path="portable", code_bytes=100, weights_bytes=320, tables_bytes=0, arena_bytes=64,
+                         io_bytes=42, code_measured=False, code_method="estimated", latency=latency)
+    result = check_model(dense, "cortex-m4", engine=fine)
+    rules = _rules(result)
+    assert rules["ops_supported"] == (True, "the compiled-C engine generates all 1 op types")
+    assert rules["optimized_kernels"] == (True, "compiled-C engine, portable kernels")
+    assert result.ops[0]["supported"] is True and result.ops[0]["kernel"] == "compiled-c (portable)"
+    assert result.flash.estimated_parts == ("engine code",)
+    measured = replace(fine, code_measured=True)
+    assert check_model(dense, "cortex-m4", engine=measured).flash.estimated_parts == ()
+    report = target_report(result)
+    assert (report["runtime"], report["kernels"]) == ("c", "compiled-c") and report["engine"]["path"] == "portable"
+    plain = target_report(check_model(dense, "cortex-m4"))
+    assert (plain["runtime"], plain["kernels"]) == ("tflm", "cmsis-nn") and "engine" not in plain
+    assert target_identity(get_target("cortex-m4"), "c")["runtime"] == "c"
+    broken = replace(fine, unsupported="the engine has no kernel for SVDF")
+    failed = check_model(dense, "cortex-m4", engine=broken)
+    assert _rules(failed)["ops_supported"] == (False, "the engine has no kernel for SVDF")
+    assert failed.ops[0]["supported"] is False and not failed.ok
+
+
+def test_a_float_input_at_tensor_0_is_found(tflite_builder) -> None:
+    """QUANTIZE from a float input (tensor 0) to int8: the only float tensor is index 0."""
+    T, Op = tflite_builder.T, tflite_builder.Op
+    data = tflite_builder.build([T((1, 8), "float32"), T((1, 8), scale=[0.1], zero_point=[0])],
+                                [Op("QUANTIZE", [0], [1])], [0], [1])
+    ok, detail = _rules(check_model(data, "cortex-m4"))["integer_only"]
+    assert not ok and detail == "float tensors flow through QUANTIZE; convert with --mode int8"
+
+
+def test_an_omitted_optional_input_is_not_a_tensor(tflite_builder) -> None:
+    """FULLY_CONNECTED without a bias (input index -1) in an int8 model whose last tensor is a float: index -1
+    must not be read as "the last tensor"."""
+    from edgeq.tflite.schema import schema
+
+    T, Op = tflite_builder.T, tflite_builder.Op
+    weights = np.ones((4, 8), np.int8)
+    tensors = [T((1, 8), scale=[0.1], name="x"), T((4, 8), scale=[0.01], data=weights, name="w"),
+               T((1, 4), scale=[0.2], name="y"), T((1, 4), "float32", name="unused_float")]
+    data = tflite_builder.build(tensors, [Op("FULLY_CONNECTED", [0, 1, -1], [2], schema().FullyConnectedOptionsT())],
+                                [0], [2])
+    assert _rules(check_model(data, "cortex-m4"))["integer_only"] == (True, "all activations are integer")

@@ -143,13 +143,13 @@ def test_write_text_atomic_and_json_text(tmp_path) -> None:
 
 
 def test_out_gets_the_mode_a_new_folder_would_get(tmp_path) -> None:
-    previous = os.umask(0o027)
+    previous = os.umask(0o022)
     try:
         with output.staged_output(tmp_path / "out", force=False) as staging:
             (staging / "x.txt").write_text("x")
     finally:
         os.umask(previous)
-    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
 
 
 def test_inputs_inside_out_are_named_and_empty_inputs_ignored(tmp_path) -> None:
@@ -180,4 +180,80 @@ def test_a_legacy_report_without_a_project_is_recognised(tmp_path) -> None:
     output.check_output_dir(out, force=True)
     (out / "main.cc").write_text("x")
     with pytest.raises(OutputExistsError, match=r"did not write \(main.cc\)"):
+        output.check_output_dir(out, force=True)
+
+
+def test_what_the_folder_would_be_made_in_is_checked(tmp_path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    dangling = tmp_path / "gone"
+    dangling.symlink_to(tmp_path / "nowhere", target_is_directory=True)
+    for parent in (a_file, dangling):
+        with pytest.raises(OutputError) as info:
+            output.check_output_dir(parent / "sub" / "out", force=False)
+        assert str(info.value) == (f"cannot write the output folder {parent / 'sub' / 'out'}: {parent} is a file, "
+                                   "not a folder")
+    with pytest.raises(OutputError, match=r"cannot write the output folder /proc/edgeq-out: /proc is not writable"):
+        output.check_output_dir(Path("/proc/edgeq-out"), force=False)
+    with pytest.raises(OutputError, match=r"cannot read .*gone: No such file or directory"):
+        output.check_output_file(dangling, True, [], output.HTML_SIGNATURE, "--report")
+
+
+def test_two_changed_files_are_them(tmp_path) -> None:
+    out = tmp_path / "out"
+    with output.staged_output(out, force=False) as staging:
+        (staging / "a.txt").write_text("a")
+        (staging / "b.txt").write_text("b")
+    (out / "a.txt").write_text("edited")
+    with pytest.raises(OutputExistsError, match=r"a.txt changed since edgeq wrote it;"):
+        output.check_output_dir(out, force=True)
+    (out / "b.txt").write_text("edited")
+    with pytest.raises(OutputExistsError, match=r"a.txt, b.txt changed since edgeq wrote them;"):
+        output.check_output_dir(out, force=True)
+
+
+def test_the_backup_is_removed_in_two_attempts_at_most(tmp_path, monkeypatch) -> None:
+    """One retry (a file briefly held open elsewhere), then the one-line error: exactly two attempts."""
+    out = tmp_path / "out"
+    with output.staged_output(out, force=False) as staging:
+        (staging / "old.txt").write_text("old")
+    attempts = []
+    real = output.shutil.rmtree
+
+    def refuse(path, *args, **kwargs):
+        if ".old-" not in str(path):
+            return real(path, *args, **kwargs)
+        attempts.append(path)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(output.shutil, "rmtree", refuse)
+    with pytest.raises(OutputError, match="could not be removed"), output.staged_output(out, force=True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert (out / "new.txt").read_text() == "new"
+
+
+def test_a_write_error_names_the_file(tmp_path) -> None:
+    with pytest.raises(OutputError) as info, output.staged_output(tmp_path / "out", force=False) as staging:
+        (staging / "missing" / "x.txt").write_text("x")
+    assert str(info.value).endswith("missing/x.txt)") and "No such file or directory" in str(info.value)
+
+
+@pytest.mark.parametrize("manifest", ['["a list"]', '{"generator": "edgeq"}', '{"files": "not a mapping"}'])
+def test_update_output_file_leaves_a_manifest_it_cannot_use(tmp_path, manifest) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / output.MANIFEST).write_text(manifest)
+    output.update_output_file(out, "report.json", "{}\n")
+    assert (out / "report.json").read_text() == "{}\n" and (out / output.MANIFEST).read_text() == manifest
+
+
+@pytest.mark.parametrize("report", ['{"model": {}}', '{"edgeq_version": "0.1.0"}',
+                                    '{"edgeq_version": "0.1.0", "model": "x"}', '["edgeq_version", "model"]'])
+def test_a_report_that_is_not_edgeqs_is_not_a_legacy_output(tmp_path, report) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text(report)
+    (out / "model.tflite").write_bytes(b"x")
+    with pytest.raises(OutputExistsError, match="is not an edgeq output"):
         output.check_output_dir(out, force=True)
