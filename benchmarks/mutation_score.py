@@ -59,9 +59,9 @@ PACKAGES = [
     Package("output", ("edgeq/output.py",),
             ("tests/integration/test_output_staging.py", "tests/integration/test_output_guards.py"),
             ("-m", "not slow")),
-    Package("emulate.tflm", ("edgeq/emulate/tflm.py",),
-            ("tests/emulate/test_emulate_tflm_cache.py", "tests/emulate/test_emulate_tflm_alias.py"),
-            ("-m", "not slow")),
+    # the stale-build cleanup's tests only: the library-building and QEMU tests take ~30 s a mutant
+    Package("emulate.tflm", ("edgeq/emulate/tflm.py",), ("tests/emulate/test_emulate_tflm_cache.py",),
+            ("-m", "not slow and not arm")),
     Package("recover.choice", ("edgeq/recover/score.py",), ("tests/recover/test_recover_choice.py",),
             ("-m", "not slow")),
 ]
