@@ -86,8 +86,13 @@ class RichProgress:
         self._bar.update(self._task, completed=done)
 
     def warn(self, message: str) -> None:
+        """Warnings are shown even with -q (which hides progress only): they are about the result."""
         self.close()
-        self.console.print(f"[bold yellow]warning:[/] {escape(message)}")
+        quiet, self.console.quiet = self.console.quiet, False
+        try:
+            self.console.print(f"[bold yellow]warning:[/] {escape(message)}")
+        finally:
+            self.console.quiet = quiet
 
     def close(self) -> None:
         if self._bar is not None:
@@ -110,7 +115,7 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 
 DEBUG_HELP = "Show tracebacks and TensorFlow's own logs."
-QUIET_HELP = "No progress output (errors and results only)."
+QUIET_HELP = "No progress output (errors, warnings and results only)."
 
 
 def common_options(command: Any) -> Any:
@@ -144,8 +149,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
     \b
     Typical use:
-      edgeq convert model.keras --target cortex-m4 --calib calib.npz -o out/
-      edgeq validate out/model.tflite --reference model.keras --data val.npz
+      edgeq convert model.keras --target cortex-m4 --calib calib.npz --val val.npz -o out/
+      edgeq validate out/model.tflite --reference model.keras --val val.npz
     """
     ctx.obj = State(debug=debug, quiet=quiet)
     if debug:
@@ -193,32 +198,6 @@ def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
     except ValueError:
         raise click.BadParameter(f"expected comma-separated numbers or fractions, got {value!r}",
                                  param_hint=option) from None
-
-
-PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
-
-
-def preprocess_options(command: Any) -> Any:
-    """--scale/--mean/--std/--channel-order, shared by `convert` (calibration) and `validate`."""
-    options = [
-        click.option("--scale", type=Number(), default=1.0, show_default=True,
-                     help="Preprocess: multiply samples by this (a fraction is fine: 1/255)."),
-        click.option("--mean", help="Preprocess: subtract (after --scale), comma-separated per channel."),
-        click.option("--std", help="Preprocess: divide by (after --mean), comma-separated per channel."),
-        click.option("--channel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,
-                     help="Preprocess: reverse the channels of 3-channel samples when bgr."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def build_preprocess(scale: float, mean: str | None, std: str | None, channel_order: str) -> Any:
-    """The Preprocess the options describe."""
-    from edgeq.samples import Preprocess
-
-    return Preprocess(scale=scale, mean=parse_floats(mean, "--mean") or (0.0,),
-                      std=parse_floats(std, "--std") or (1.0,), channel_order=channel_order)
 
 
 def main(argv: list[str] | None = None) -> None:

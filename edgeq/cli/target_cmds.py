@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, common_options, print_json
+from edgeq.cli.options import spec_options
+from edgeq.options import ConvertOptions
 
 
 @cli.group("targets", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
@@ -17,10 +19,13 @@ def targets_command(ctx: click.Context, as_json: bool) -> None:
     """List the target profiles; `edgeq targets show NAME` prints one."""
     if ctx.invoked_subcommand is not None:
         return
-    from edgeq.check.targets import available_targets
+    from edgeq.check.targets import available_targets, target_errors
+    from edgeq.cli.app import RichProgress
     from edgeq.cli.tables import targets_table
 
     targets = available_targets()
+    for message in target_errors().values():  # a bad user profile is left out of the list, and said so
+        RichProgress(ctx.obj.err).warn(f"{message} (left out)")
     if as_json:
         print_json({name: p.to_dict() for name, p in sorted(targets.items())})
     else:
@@ -46,7 +51,7 @@ def targets_show(state: State, name: str, as_json: bool) -> None:
 
 @cli.command("check", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
+@spec_options(ConvertOptions, only=("target",))
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of tables.")
 @common_options
 @click.pass_obj

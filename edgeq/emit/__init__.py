@@ -29,8 +29,9 @@ from edgeq.emit.sources import (
     qemu_board_context,
     tflm_build_context,
 )
-from edgeq.errors import EmitError, UsageError
+from edgeq.errors import EmitError, UsageError, article
 from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.record import REPORT_FILE
 from edgeq.render import (
     DEFAULT_NAME,
     c_identifier,
@@ -51,7 +52,7 @@ ANDROID_MIN_SDK = 23   # the minSdkVersion LiteRT 2.x's AAR manifest declares
 ANDROID_COMPILE_SDK = 35
 KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
-MODEL_FILE, REPORT_FILE = "model.tflite", "report.json"  # what `edgeq verify` reads from an emit output
+MODEL_FILE = "model.tflite"  # what `edgeq verify` reads from an emit output, beside REPORT_FILE
 
 __all__ = ["RUNTIMES", "EmitResult", "TemplateInfo", "emit_project", "project_context", "project_name",
            "project_templates", "select_template", "template_warnings", "write_project"]
@@ -79,7 +80,8 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
         if template is not None:
             raise UsageError("--template applies to --runtime tflm; --runtime c writes its own project")
         if not target.is_mcu:
-            raise UsageError(f"--runtime c generates MCU firmware; {target.name} is a {target.kind} target")
+            raise UsageError(f"--runtime c generates MCU firmware; {target.name} is {article(target.kind)} "
+                             f"{target.kind} target")
         return engine_template().project_dir
     return select_template(target, template).project_dir
 
@@ -104,7 +106,9 @@ def check_integer_model(model: TFLiteModel, target: TargetProfile) -> None:
     found = float_ops(model)
     if found:
         ops = sorted({op.opcode for op in found})
-        raise UsageError(f"the model computes in floating point ({len(found)} ops: {', '.join(ops[:5])}"
+        counts = {name: sum(op.opcode == name for op in found) for name in ops[:5]}
+        listed = ", ".join(f"{name}×{count}" if count > 1 else name for name, count in counts.items())
+        raise UsageError(f"the model computes in floating point ({len(found)} float op(s): {listed}"
                          f"{' and more' if len(ops) > 5 else ''}); {target.name} is a microcontroller target: convert "
                          "it to int8 first (`edgeq convert`), or emit for an Android target")
 
@@ -238,18 +242,17 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
 def emit_report(model: TFLiteModel, target: TargetProfile, result: EmitResult) -> dict[str, Any]:
     """report.json of an `edgeq emit` output: the model, the target and the project (deterministic: no times)."""
     from edgeq.check.rules import target_identity
+    from edgeq.record import ModelRecord, ProjectRecord, Report, TargetRecord, section
     from edgeq.tflite.describe import model_info
     from edgeq.version import __version__
 
-    target_entry = target_identity(target, result.runtime)
+    target_entry = section(TargetRecord, target_identity(target, result.runtime))
     if result.runtime == "tflm" and result.arena_size is not None:
         from edgeq.check.arena import recommended_arena
 
-        target_entry["arena"] = recommended_arena(model, target).to_dict()
-    project: dict[str, Any] = {"dir": ".", "template": result.template, "runtime": result.runtime,
-                               "name": result.name, "arena_bytes": result.arena_size, "files": list(result.files)}
-    if result.memory is not None:
-        project["engine_memory"] = result.memory
-    return {"edgeq_version": __version__, "written_by": "edgeq emit",
-            "model": {"file": MODEL_FILE, **model_info(model)},
-            "target": target_entry, "project": project}
+        target_entry.arena = recommended_arena(model, target).to_dict()
+    project = ProjectRecord(dir=".", template=result.template, runtime=result.runtime, name=result.name,
+                            arena_bytes=result.arena_size, files=list(result.files), engine_memory=result.memory)
+    return Report(edgeq_version=__version__, written_by="edgeq emit",
+                  model=section(ModelRecord, {"file": MODEL_FILE, **model_info(model)}), target=target_entry,
+                  project=project).to_dict()

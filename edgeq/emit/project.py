@@ -8,16 +8,20 @@ its `sources.toml`) are rendered into the template's `sources_dir`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-
-import tomllib
 
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import EmitError, UsageError
 from edgeq.render import render
 from edgeq.resources import templates_dir
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (pyproject declares tomli there)
+    import tomli as tomllib
 
 SHARED_DIR = "_sources"
 MANIFEST = "template.toml"

@@ -3,14 +3,18 @@ rendered into the tflm-cmake project's CMakeLists.txt and used by `edgeq verify`
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
-import tomllib
-
 from edgeq import resources
 from edgeq.errors import EmitError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (pyproject declares tomli there)
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)

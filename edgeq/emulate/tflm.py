@@ -33,7 +33,7 @@ DEVICE_TEMPLATE = "tflm-cmake/port/edgeq_cmsis_device.h.j2"
 HOW_TO_GET = ("make one from a tflite-micro checkout with `python3 tensorflow/lite/micro/tools/project_generation/"
               "create_tflm_tree.py --makefile_options=\"TARGET=cortex_m_generic OPTIMIZED_KERNEL_DIR=cmsis_nn "
               "TARGET_ARCH=project_generation TARGET_TOOLCHAIN_ROOT=/usr/bin/\" TREE_DIR` (see README.md, "
-              "\"Verifying TFLM firmware\")")
+              "\"Verifying on an emulated board (`edgeq verify`)\")")
 COMPILE_TIMEOUT = 900.0  # one TFLM source on a loaded machine
 OWNER_FILE = "edgeq-build.pid"  # "<pid> <host>" of the run building in a staging folder
 STALE_AGE = 24 * 3600.0  # a staging folder without OWNER_FILE (an older edgeq's) untouched this long is left over
