@@ -1,44 +1,49 @@
-"""Labels given as a column [N, 1] are refused in one line, never read as one-hot of width 1 (argmax of one
-column is class 0 for every sample, which would make every label 0 and the accuracy meaningless)."""
+"""Labels given as a column [N, 1] are class ids (the rule of edgeq.validate.data.class_labels), never one-hot of
+width 1: argmax over one column is class 0 for every sample, which would make the accuracy meaningless."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgeq.errors import CalibrationError
-from edgeq.samples import load_samples
-from edgeq.tflite.signature import TensorSpec
-from edgeq.validate.data import open_samples
+from edgeq.validate.data import class_labels
 
-IMAGE = [TensorSpec("image", (8, 8, 1))]
 VAL = Path(__file__).resolve().parents[2] / "examples" / "digits_val.npz"
 
 
-@pytest.mark.parametrize("y", [np.array([[3], [1], [4], [1]]), np.ones((4, 1), np.float32)], ids=["ids", "float"])
-@pytest.mark.parametrize("reader", [open_samples, load_samples], ids=["streamed", "in-memory"])
-def test_a_label_column_is_an_error(tmp_path, reader, y) -> None:
-    np.savez(tmp_path / "v.npz", x=np.zeros((4, 8, 8, 1), np.float32), y=y)
+@pytest.mark.parametrize(("y", "want"), [
+    (np.array([[3], [1], [4], [1]]), [3, 1, 4, 1]),
+    (np.array([[3.0], [1.0], [4.0], [9.0]], np.float32), [3, 1, 4, 9]),
+    (np.ones((4, 1), np.float32), [1, 1, 1, 1]),  # one-hot of width 1 would give 0, 0, 0, 0
+])
+def test_a_label_column_is_class_ids(y, want) -> None:
+    assert class_labels(y, 10, "probs", "validation data v.npz").tolist() == want
+
+
+@pytest.mark.parametrize(("y", "message"), [
+    (np.array([[0.5], [1.0]]), "not whole numbers"),
+    (np.array([[3], [12]]), "label 12 is outside the classes 0..9 of output 'probs'"),
+])
+def test_a_bad_label_column_is_a_one_line_error(y, message) -> None:
     with pytest.raises(CalibrationError) as info:
-        reader(tmp_path / "v.npz", IMAGE)
-    message = str(info.value)
-    assert "labels 'y' must be integer class ids [N] or one-hot [N, C]" in message
-    assert "shape (4, 1)" in message and "\n" not in message
+        class_labels(y, 10, "probs", "validation data v.npz")
+    assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_validate_refuses_a_label_column_in_one_line(tmp_path, digits_int8_path, run_cli) -> None:
+def test_validate_reads_a_label_column_as_the_same_labels(tmp_path, digits_int8_path, run_cli) -> None:
     with np.load(VAL) as data:
-        x, y = data["x"][:20], data["y"][:20]
-    np.savez(tmp_path / "column.npz", x=x, y=np.asarray(y).reshape(-1, 1))
-    code, _, err = run_cli(["validate", str(digits_int8_path), "--val", str(tmp_path / "column.npz")])
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code != 0 and "Traceback" not in err
-    assert [line for line in lines if line.startswith("error: ")] == lines[-1:]
-    assert "labels 'y' must be integer class ids [N] or one-hot [N, C]" in lines[-1]
-    # the same labels as a vector are accepted: the column is what is refused
-    np.savez(tmp_path / "vector.npz", x=x, y=np.asarray(y).reshape(-1))
-    code, _, err = run_cli(["-q", "validate", str(digits_int8_path), "--val", str(tmp_path / "vector.npz"),
-                            "--tflm-samples", "5"])
-    assert "labels 'y'" not in err and code == 0, err
+        x, y = data["x"][:40], np.asarray(data["y"][:40])
+    assert len(set(y.tolist())) > 3  # the labels are not all one class
+    accuracy = {}
+    for name, labels in (("vector", y.reshape(-1)), ("column", y.reshape(-1, 1)), ("zeros", np.zeros_like(y))):
+        np.savez(tmp_path / f"{name}.npz", x=x, y=labels)
+        code, out, err = run_cli(["-q", "validate", str(digits_int8_path), "--val", str(tmp_path / f"{name}.npz"),
+                                  "--tflm-samples", "40", "--min-accuracy", "0", "--json"])
+        assert "Traceback" not in err and "labels 'y'" not in err, err
+        accuracy[name] = next(c["value"] for c in json.loads(out)["checks"]
+                              if c["interpreter"] == "tflm" and c["metric"] == "top1_accuracy")
+    assert accuracy["column"] == accuracy["vector"] != accuracy["zeros"]
