@@ -90,34 +90,35 @@ EXCLUDED_OPERATORS = [_kept_pairs("ReplaceBinaryOperator", BINARY),
                       _kept_pairs("ReplaceComparisonOperator", COMPARISON),
                       "core/ReplaceUnaryOperator_(?!(Delete_|UAdd_USub$))"]
 
-# (module, line, operator, occurrence) -> why no test can kill it: mutants found equivalent by reading them
-# (cosmic-ray's occurrence numbers; an edit of the module moves them, so re-read the survivors after one).
-_Q = "edgeq/engine/quant.py"
+# (module, the mutated line without spaces) -> why no test can kill it: mutants found equivalent by reading
+# them, keyed by what the mutant's line reads (cosmic-ray's diff), so that edits elsewhere do not move them.
+_Q, _O = "edgeq/engine/quant.py", "edgeq/output.py"
 _AT_ZERO = "differs only where the value is 0, and there both branches give 0"
-EQUIVALENT: dict[tuple[str, int, str, int], str] = {
-    (_Q, 98, "core/ReplaceComparisonOperator_GtE_Gt", 1): f"ab >= 0 -> ab > 0: {_AT_ZERO} (|1 - 2^30| >> 31 = 0)",
-    (_Q, 98, "core/NumberReplacer", 56): f"ab >= 0 -> ab >= 1: {_AT_ZERO}",
-    (_Q, 98, "core/NumberReplacer", 57): "ab >= 0 -> ab >= -1: at ab = -1 both nudges give |total| < 2^31, i.e. 0",
-    (_Q, 102, "core/ReplaceComparisonOperator_GtE_Gt", 2): f"total >= 0 -> > 0: {_AT_ZERO} (-0 == 0)",
-    (_Q, 102, "core/NumberReplacer", 66): f"total >= 0 -> >= 1: {_AT_ZERO}",
-    (_Q, 102, "core/NumberReplacer", 67): "total >= 0 -> >= -1: at total = -1 the quotient 1 >> 31 is 0 either way",
-    (_Q, 109, "core/ReplaceComparisonOperator_Lt_LtE", 1): "x < 0 -> x <= 0: at x = 0 the remainder is 0, never "
-                                                            "above either threshold",
-    (_Q, 109, "core/NumberReplacer", 76): "x < 0 -> x < 1: the same as x <= 0 for integers (above)",
-    (_Q, 115, "core/ReplaceComparisonOperator_Gt_GtE", 1): "shift > 0 -> >= 0: at shift 0 the left shift is 0 "
-                                                            "either way",
-    (_Q, 115, "core/NumberReplacer", 85): "shift > 0 -> > -1: the same as >= 0 for integers (above)",
-    (_Q, 116, "core/ReplaceComparisonOperator_Gt_GtE", 2): "shift > 0 -> >= 0: at shift 0 the right shift is "
-                                                            "0 either way",
-    (_Q, 116, "core/NumberReplacer", 91): "shift > 0 -> > -1: the same as >= 0 for integers (above)",
-    (_Q, 117, "core/ReplaceBinaryOperator_Add_Sub", 5): "(v + 2^31) mod 2^32 == (v - 2^31) mod 2^32",
-    **{("edgeq/output.py", 83, "core/NumberReplacer", n): "the read block size (1 MiB) does not change the sha256"
-       for n in (0, 1, 2, 3)},
-    **{("edgeq/output.py", 238, "core/NumberReplacer", n): "os.umask(x) returns the mask in force whatever x is, "
-       "and the next line restores it" for n in (14, 15)},
-    ("edgeq/output.py", 194, "core/ReplaceBreakWithContinue", 0): "every ancestor of an existing folder exists: "
-                                                                  "after the first, nothing more is appended",
+_EQUIVALENT_LINES: dict[tuple[str, str], str] = {
+    (_Q, "nudge = (1 << 30) if ab > 0 else 1 - (1 << 30)"): f"ab >= 0 -> ab > 0: {_AT_ZERO} (|1 - 2^30| >> 31 = 0)",
+    (_Q, "nudge = (1 << 30) if ab >= 1 else 1 - (1 << 30)"): f"ab >= 0 -> ab >= 1: {_AT_ZERO}",
+    (_Q, "nudge = (1 << 30) if ab >= -1 else 1 - (1 << 30)"): "ab >= 0 -> ab >= -1: at ab = -1 both nudges give "
+                                                               "|total| < 2^31, i.e. 0",
+    (_Q, "return quotient if total > 0 else -quotient"): f"total >= 0 -> > 0: {_AT_ZERO} (-0 == 0)",
+    (_Q, "return quotient if total >= 1 else -quotient"): f"total >= 0 -> >= 1: {_AT_ZERO}",
+    (_Q, "return quotient if total >= -1 else -quotient"): "at total = -1 the quotient 1 >> 31 is 0 either way",
+    (_Q, "threshold = (mask >> 1) + (1 if x <= 0 else 0)"): "x < 0 -> x <= 0: at x = 0 the remainder is 0, never "
+                                                             "above either threshold",
+    (_Q, "threshold = (mask >> 1) + (1 if x < 1 else 0)"): "x < 0 -> x < 1: the same as x <= 0 for integers",
+    (_Q, "left = shift if shift >= 0 else 0"): "at shift 0 the left shift is 0 either way",
+    (_Q, "left = shift if shift > -1 else 0"): "the same as shift >= 0 for integers: at 0 the shift is 0",
+    (_Q, "right = 0 if shift >= 0 else -shift"): "at shift 0 the right shift is 0 either way",
+    (_Q, "right = 0 if shift > -1 else -shift"): "the same as shift >= 0 for integers: at 0 the shift is 0",
+    (_Q, "shifted = ((x << left) - (1 << 31)) % (1 << 32) - (1 << 31)  # int32 wrap-around, as in C"):
+        "(v + 2^31) mod 2^32 == (v - 2^31) mod 2^32",
+    **{(_O, f'for block in iter(lambda: fh.read({size}), b""):'): "the read block size does not change the sha256"
+       for size in ("2 << 20", "1 << 21", "1 << 19", "0 << 20")},
+    **{(_O, f"mask = os.umask({m})"): "os.umask(x) returns the mask in force whatever x is, and the next line "
+       "restores it" for m in ("1", "-1")},
+    (_O, "continue"): "_created_parents: every ancestor of an existing folder exists, so after the first existing "
+                      "one nothing more is appended (output.py's only loop with break)",
 }
+EQUIVALENT = {(module, "".join(line.split())): why for (module, line), why in _EQUIVALENT_LINES.items()}
 ANNOTATION = "a type annotation: never evaluated (the module has `from __future__ import annotations`)"
 
 
@@ -145,11 +146,13 @@ def annotation_lines(path: Path) -> set[int]:
     return found
 
 
-def _equivalent(copy: Path, where: tuple[str, int, str, int], lines: dict[str, set[int]]) -> str:
-    """Why the surviving mutant at `where` (module, line, operator, occurrence) is equivalent, or ''."""
-    if where in EQUIVALENT:
-        return EQUIVALENT[where]
+def _equivalent(copy: Path, where: tuple[str, int, str, int], diff: str, lines: dict[str, set[int]]) -> str:
+    """Why the surviving mutant at `where` (module, line, operator, occurrence) with `diff` is equivalent, or ''."""
     module, line, operator, _ = where
+    added = ["".join(d[1:].split()) for d in diff.splitlines() if d.startswith("+") and not d.startswith("+++")]
+    for text in added:
+        if (module, text) in EQUIVALENT:
+            return EQUIVALENT[(module, text)]
     if module not in lines:
         lines[module] = annotation_lines(copy / module)
     if operator.startswith("core/ReplaceBinaryOperator_BitOr") and line in lines[module]:
@@ -219,7 +222,7 @@ def score_package(package: Package, tests_from: str | None, keep: bool) -> dict:
                      mutation["occurrence"])
             survivors.append({"module": where[0], "line": where[1], "operator": where[2],
                               "occurrence": where[3], "diff": outcome.get("diff", ""),
-                              "equivalent": _equivalent(copy, where, lines)})
+                              "equivalent": _equivalent(copy, where, outcome.get("diff", ""), lines)})
         total = len(rows)
         return {**result, "status": "scored", "killed": killed, "survived": total - killed, "total": total,
                 "survivors": survivors, "seconds": round(time.monotonic() - start, 1)}

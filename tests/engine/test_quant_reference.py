@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edgeq.engine import quant
+from edgeq.errors import UnsupportedOpError
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
@@ -132,5 +133,5 @@ def test_activation_bounds_meet_the_type_range() -> None:
     assert quant.activation_range("RELU6", 0.01, -128) == (-128, 127)  # 6 / 0.01 = 600 steps: clamped
     assert quant.activation_range("RELU", 0.1, -130) == (-128, 127)
     assert quant.activation_range("RELU_N1_TO_1", 1 / 64, 0) == (-64, 64)
-    with pytest.raises(ValueError, match="TANH has no integer range"):
+    with pytest.raises(UnsupportedOpError, match="fused activation TANH is outside"):
         quant.activation_range("TANH", 0.1, 0)
