@@ -73,6 +73,16 @@ def test_what_cannot_be_judged_is_kept(tmp_path) -> None:
     assert all(p.is_dir() for p in kept) and link.is_symlink() and plain.is_file() and target.is_dir()
 
 
+def test_the_whole_cache_is_scanned(tmp_path) -> None:
+    """Entries that are not staging folders, or cannot be judged, sort first: the scan goes on past them."""
+    dead = _dead_pid()
+    _staging(tmp_path, ".000-not-a-key", f"{dead} {HOST}")
+    _staging(tmp_path, ".00000000000000000000-binary", None)
+    (tmp_path / "tflm" / ".00000000000000000000-binary" / OWNER_FILE).write_bytes(b"\xff\xfe")
+    stale = _staging(tmp_path, ".ffffffffffffffffffff-stale", f"{dead} {HOST}")
+    assert remove_stale_staging(tmp_path / "tflm") == [stale]
+
+
 def test_the_age_rule_without_an_owner_file(tmp_path) -> None:
     young = _staging(tmp_path, ".99999999999999999999-young", None, age=STALE_AGE - 120)
     old = _staging(tmp_path, ".aaaaaaaaaaaaaaaaaaaa-old", None, age=STALE_AGE + 120)
