@@ -160,7 +160,9 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                           tflm_tree=options.tflm_tree,
                                           on_build=lambda files, where: progress.step(
                                               f"Compiling TensorFlow Lite Micro for {target.name} once ({files} "
-                                              f"files; cached in {where})"))
+                                              f"files; cached in {where})"),
+                                          on_clean=lambda folder: progress.step(
+                                              f"Removed {folder}: a TFLM library a stopped run left half-built"))
                 emulated = result.emulation
                 if engine is not None and emulated.passed and emulated.instructions_per_inference is not None:
                     result.check.latency = counted_latency(emulated.instructions_per_inference, emulated.per_op,

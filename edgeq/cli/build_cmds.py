@@ -106,9 +106,12 @@ def verify_command(state: State, out_dir: Path, verify_samples: int, timeout: fl
         state.err.print(f"[bold cyan]•[/] Compiling TensorFlow Lite Micro for this core once ({files} files, about "
                         f"25 minutes on 2 cores; cached in {escape(str(where))})")
 
+    def cleaned(folder: Path) -> None:
+        state.err.print(f"[bold cyan]•[/] Removed {escape(str(folder))}: a TFLM library a stopped run left half-built")
+
     state.err.print(f"[bold cyan]•[/] Building and running {escape(str(out_dir))} on an emulated board")
     report = verify(out_dir, samples=verify_samples, timeout=timeout, target=target, tflm_tree=tflm_tree,
-                    on_build=building)
+                    on_build=building, on_clean=cleaned)
     store_emulation(out_dir, report)
     arena = measured_arena(report)
     if arena is not None:

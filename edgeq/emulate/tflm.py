@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +35,9 @@ HOW_TO_GET = ("make one from a tflite-micro checkout with `python3 tensorflow/li
               "TARGET_ARCH=project_generation TARGET_TOOLCHAIN_ROOT=/usr/bin/\" TREE_DIR` (see README.md, "
               "\"Verifying on an emulated board (`edgeq verify`)\")")
 COMPILE_TIMEOUT = 900.0  # one TFLM source on a loaded machine
+OWNER_FILE = "edgeq-build.pid"  # "<pid> <host>" of the run building in a staging folder
+STALE_AGE = 24 * 3600.0  # a staging folder without OWNER_FILE (an older edgeq's) untouched this long is left over
+_STAGING = re.compile(r"\.[0-9a-f]{20}-[A-Za-z0-9_]+")  # tempfile.mkdtemp(prefix=".<key>-") in tflm_library
 
 
 def device_header_text() -> str:
@@ -160,11 +166,56 @@ def library_key(tree: Path, profile: TargetProfile, toolchain: Toolchain) -> tup
     return _fingerprint(parts, toolchain), digest
 
 
+def _owner_alive(text: str) -> bool:
+    """Whether the run named by an OWNER_FILE's text may still be building (a run on another host, or a file
+    that cannot be read, counts as alive: only what is surely dead is removed)."""
+    words = text.split()
+    if len(words) != 2 or not words[0].isdigit() or words[1] != socket.gethostname():
+        return True
+    try:
+        os.kill(int(words[0]), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: a live process of another user
+        return True
+    return True
+
+
+def remove_stale_staging(cache: Path) -> list[Path]:
+    """Remove the half-built libraries that runs stopped while compiling left in `cache` (their staging folders
+    `.<key>-XXXX`: the owner's process is gone, or, without an owner file, untouched for STALE_AGE); returns
+    what was removed. A live run's folder is kept."""
+    removed = []
+    try:
+        entries = sorted(cache.iterdir()) if cache.is_dir() else []
+    except OSError:
+        return []
+    for path in entries:
+        if not _STAGING.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
+            continue
+        owner = path / OWNER_FILE
+        try:
+            stale = not _owner_alive(owner.read_text(encoding="utf-8")) if owner.is_file() else \
+                time.time() - path.stat().st_mtime > STALE_AGE
+        except (OSError, UnicodeDecodeError):
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+    return removed
+
+
 def tflm_library(tree: Path, profile: TargetProfile, toolchain: Toolchain, jobs: int | None = None,
-                 on_start: Callable[[int, Path], None] | None = None) -> TflmLibrary:
+                 on_start: Callable[[int, Path], None] | None = None,
+                 on_clean: Callable[[Path], None] | None = None) -> TflmLibrary:
     """The TFLM static library for `profile`'s core, from the cache or compiled now (`on_start(files, where)`
-    is called before a build begins)."""
+    is called before a build begins, `on_clean(folder)` for each half-built library a stopped run left and
+    this one removed)."""
     key, digest = library_key(tree, profile, toolchain)
+    for stale in remove_stale_staging(cache_dir() / "tflm"):
+        if on_clean is not None:
+            on_clean(stale)
     root = cache_dir() / "tflm" / key
     build = TflmBuild(tree=tree, device_dir=root / "include", cpu_flags=tuple(profile.cpu.cflags),
                       defines=tuple(build_settings().defines) + tuple(core_defines(profile)))
@@ -177,6 +228,7 @@ def tflm_library(tree: Path, profile: TargetProfile, toolchain: Toolchain, jobs:
     try:
         (cache_dir() / "tflm").mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir() / "tflm"))
+        (staging / OWNER_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
     except OSError as exc:
         raise VerifyError(f"cannot create the TFLM library cache under {cache_dir()}: {exc.strerror}; "
                           "set EDGEQ_CACHE_DIR to a writable directory") from None
@@ -184,6 +236,7 @@ def tflm_library(tree: Path, profile: TargetProfile, toolchain: Toolchain, jobs:
         _compile_library(sources, build, staging, toolchain, jobs)
         if root.exists():  # a concurrent run finished first: keep its library
             return TflmLibrary(library, build, key, digest, built_now=True)
+        (staging / OWNER_FILE).unlink()
         os.replace(staging, root)
     finally:
         if staging.exists():

@@ -297,12 +297,14 @@ def project_runtime(out_dir: Path) -> str:
 
 def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float = DEFAULT_TIMEOUT,
            target: str | None = None, tflm_tree: str | Path | None = None,
-           on_build: Callable[[int, Path], None] | None = None) -> EmulationReport:
+           on_build: Callable[[int, Path], None] | None = None,
+           on_clean: Callable[[Path], None] | None = None) -> EmulationReport:
     """Build OUT's model for its target (the compiled-C engine, or TFLM from `tflm_tree` / $EDGEQ_TFLM_TREE with
     edgeq's resolver), run `samples` golden inputs on the emulated board and compare every output with the host
     TFLM interpreter. `on_build(files, where)` is called before a TFLM library is compiled (the first time for a
-    tree and core). Raises ToolMissingError/VerifyError when it cannot run at all; a mismatch, fault or time-out
-    is a report with `passed` False."""
+    tree and core), `on_clean(folder)` for each half-built library of a stopped run that is removed. Raises
+    ToolMissingError/VerifyError when it cannot run at all; a mismatch, fault or time-out is a report with
+    `passed` False."""
     from edgeq.tflite import read_model
     from edgeq.tflite.golden import golden_vectors
 
@@ -337,7 +339,7 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
             firmware, run = emulate_project(project, profile, inputs, output_sizes, timeout, Path(tmp), toolchain)
         else:  # runtime tflm: find_tree gave a tree
             firmware, run, extra = _emulate_tflm(out_dir, model, profile, Path(str(tree)), inputs, output_sizes,
-                                                 timeout, Path(tmp), toolchain, on_build)
+                                                 timeout, Path(tmp), toolchain, on_build, on_clean)
 
     report = EmulationReport(target=profile.name, core=machine.cpu, machine=machine.name,
                              qemu_version=qemu_version(toolchain), cpu_flags=list(profile.cpu.cflags),
@@ -374,15 +376,15 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
 
 def _emulate_tflm(out_dir: Path, model: TFLiteModel, profile: TargetProfile, tree: Path,
                   samples: list[list[bytes]], output_sizes: list[int], timeout: float, work_dir: Path,
-                  toolchain: Toolchain, on_build: Callable[[int, Path], None] | None
-                  ) -> tuple[Firmware, GuestRun, dict[str, Any]]:
+                  toolchain: Toolchain, on_build: Callable[[int, Path], None] | None,
+                  on_clean: Callable[[Path], None] | None = None) -> tuple[Firmware, GuestRun, dict[str, Any]]:
     """Build (or reuse) TFLM for the core, link edgeq's TFLM harness with OUT's sources and run it."""
     from edgeq.check.arena import recommended_arena
     from edgeq.emulate.tflm import tflm_library
     from edgeq.emulate.tflm_firmware import build_tflm_firmware, find_tflm_sources, harness_arena_bytes
 
     sources = find_tflm_sources(out_dir)
-    library = tflm_library(tree, profile, toolchain, on_start=on_build)
+    library = tflm_library(tree, profile, toolchain, on_start=on_build, on_clean=on_clean)
     arena = harness_arena_bytes(recommended_arena(model, profile).recommended_bytes)
     machine = machine_for(profile)
     input_sizes = [len(x) for x in samples[0]]

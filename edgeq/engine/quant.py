@@ -22,8 +22,12 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def round_half_away(x: float) -> int:
-    """C's round(): halves go away from zero (Python's round() goes to even, which differs)."""
-    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+    """C's round(): halves go away from zero (Python's round() goes to even, which differs). The fraction is
+    compared, not added to: abs(x) + 0.5 itself rounds (0.49999999999999994 + 0.5 is 1.0 in double)."""
+    magnitude = abs(x)
+    whole = math.floor(magnitude)
+    rounded = whole + 1 if magnitude - whole >= 0.5 else whole  # magnitude - whole is exact
+    return int(math.copysign(rounded, x))
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:

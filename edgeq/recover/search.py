@@ -171,6 +171,17 @@ def _int16_candidate(source: LoadedModel, options: RecoverOptions, target: Targe
                      cost=cost)
 
 
+def choose(base: Candidate, others: list[Candidate]) -> Candidate:
+    """The candidate to keep: `base` unless another clearly beats it on the held-out samples (Scores.beats), and
+    of those the one with the best (top-1 agreement, SQNR). Scores' labelled accuracy is never read."""
+    best = base
+    for candidate in others:
+        if candidate.selection is not None and base.selection is not None \
+                and candidate.selection.beats(base.selection) and candidate.selection.key() > best.selection.key():
+            best = candidate
+    return best
+
+
 def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet | None, options: RecoverOptions,
                      target: TargetProfile, step: Step) -> tuple[TFLiteModel, RecoveryReport | None]:
     """The model to ship and the report of every candidate (the plain model and None unless options.recover)."""
@@ -186,17 +197,12 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
          "held-out samples")
     _score_all(candidates, source, held, expected, target)
     base = candidates[0]
-    best = base
-    for candidate in candidates[1:]:
-        if candidate.selection is not None and candidate.selection.beats(base.selection) \
-                and candidate.selection.key() > best.selection.key():
-            best = candidate
+    best = choose(base, candidates[1:])
     last = _int16_candidate(source, options, target, best, plain, calib,
                             lambda text: step(f"Recovering accuracy: {text}"))
     candidates.append(last)
     _score_all([last], source, held, expected, target)
-    if last.selection is not None and last.selection.beats(best.selection):
-        best = last
+    best = choose(best, [last])
     report = RecoveryReport(candidates=candidates, chosen=best.technique, calibration_samples=calib.count,
                             selection_samples=held.count, total_samples=samples.count,
                             selection_gap=gap_closed(base.selection, best.selection),

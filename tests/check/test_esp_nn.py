@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edgeq.check import esp_nn
@@ -11,6 +12,7 @@ from edgeq.check.arena import kernel_buffers, recommended_arena
 from edgeq.check.esp_nn import Geometry
 from edgeq.check.targets import get_target
 from edgeq.tflite import read_model
+from edgeq.tflite.runners import LiteRTRunner
 
 # 8x8x1 digit -> CONV_2D 3x3, 16 filters, SAME, stride 1: TFLM's padding is 1 on each side, output 8x8x16.
 FIRST_CONV = Geometry(in_w=8, in_h=8, in_c=1, k_w=3, k_h=3, out_w=8, out_h=8, out_c=16, pad_w=1, pad_h=1)
@@ -97,3 +99,89 @@ def test_digits_model_on_the_esp32_s3(digits_int8) -> None:
     plan = recommended_arena(digits_int8, get_target("esp32-s3"))
     assert plan.recommended_bytes >= plan.measured.host_bytes + 3408 + 128
     assert "ESP-NN" in plan.to_dict()["kernel_buffers_estimate"]
+
+
+def _softmax_model(tflite_builder, shape: tuple[int, ...]) -> bytes:
+    from edgeq.tflite.schema import schema
+
+    options = schema().SoftmaxOptionsT()
+    options.beta = 1.0
+    T = tflite_builder.T
+    tensors = [T(shape, scale=[0.1], zero_point=[0], name="logits"),
+               T(shape, scale=[1 / 256], zero_point=[-128], name="probabilities")]
+    return tflite_builder.build(tensors, [tflite_builder.Op("SOFTMAX", [0], [1], options)], [0], [1])
+
+
+@pytest.mark.parametrize(("shape", "scratch"), [
+    ((1, 2, 3, 40), 160),   # softmax.cc passes dims[1] = 2, but the kernel fills 4 bytes x the last dim 40
+    ((1, 50, 1, 3), 200),   # here dims[1] = 50 is the larger: what softmax.cc requests
+    ((1, 10), 40),
+])
+def test_softmax_scratch_counts_the_last_dimension_of_a_4d_tensor(tflite_builder, shape, scratch) -> None:
+    model = read_model(_softmax_model(tflite_builder, shape))
+    sg = model.main
+    assert esp_nn.op_buffers(sg, sg.operators[0]) == (scratch, esp_nn.BOOKKEEPING_BYTES)
+    buffers = kernel_buffers(model, get_target("esp32-s3"))
+    assert buffers.scratch_bytes == (scratch + 15) // 16 * 16 and buffers.persistent_bytes == 32
+
+
+def _conv_model(tflite_builder, size: int, channels: int, filters: int, depthwise: bool) -> bytes:
+    """[1, size, size, channels] -> 3x3 CONV_2D / DEPTHWISE_CONV_2D, stride 2, SAME."""
+    from edgeq.tflite.schema import schema
+
+    fb = schema()
+    options = fb.DepthwiseConv2DOptionsT() if depthwise else fb.Conv2DOptionsT()
+    options.strideW = options.strideH = 2
+    options.padding = fb.Padding.SAME
+    if depthwise:
+        options.depthMultiplier = 1
+    out = (size + 1) // 2
+    T = tflite_builder.T
+    weights = np.ones((1, 3, 3, filters) if depthwise else (filters, 3, 3, channels), dtype=np.int8)
+    tensors = [T((1, size, size, channels), scale=[0.05], name="image"),
+               T(weights.shape, scale=[0.01] * filters, zero_point=[0] * filters,
+                 axis=3 if depthwise else 0, data=weights, name="filters"),
+               T((filters,), "int32", scale=[0.0005] * filters, zero_point=[0] * filters,
+                 data=np.zeros(filters, np.int32), name="bias"),
+               T((1, out, out, filters), scale=[0.1], name="features")]
+    op = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
+    return tflite_builder.build(tensors, [tflite_builder.Op(op, [0, 1, 2], [3], options)], [0], [3])
+
+
+@pytest.mark.parametrize(("size", "out", "pad", "v123", "v11"), [
+    # 7x7x8, 3x3, 4 filters, stride 2, SAME: out ceil(7/2) = 4, total padding (4-1)*2+3-7 = 2 -> leading 1.
+    # 1.2.3 (filter row 3*8 = 24 >= 16: not im2col): padded input (7+2)^2*8 = 648, filters 3*3*16*4 = 576, row
+    # alignment 32*3*4 = 384, right/bottom max(0, 4*2+3-1-7) = 3 -> boundary (7+3)^2*8 = 800, align 64,
+    # 4*4 = 16: 2488.   1.1: 648 + 576 + 32 + 16 = 1272.
+    (7, 4, 1, 2488, 1272),
+    # 8x8x8: out 4, total padding 3*2+3-8 = 1 -> leading 0 (TFLM floors). 1.2.3: no padded input, 576 + 384,
+    # right/bottom 4*2+2-8 = 2 -> boundary 10*10*8 = 800, 64 + 16: 1840.   1.1: 576 + 32 + 16 = 624.
+    (8, 4, 0, 1840, 624),
+])
+def test_same_padding_with_stride_2(tflite_builder, size, out, pad, v123, v11) -> None:
+    model = read_model(_conv_model(tflite_builder, size, 8, 4, depthwise=False))
+    (result,) = LiteRTRunner(model).run([np.zeros((1, size, size, 8), np.int8)])
+    assert result.shape == (1, out, out, 4)  # TFLite's own output size for SAME, stride 2
+    sg = model.main
+    g = esp_nn.geometry(sg, sg.operators[0])
+    assert (g.out_w, g.out_h, g.pad_w, g.pad_h, g.stride_w) == (out, out, pad, pad, 2)
+    assert (esp_nn.conv_esp32s3(g), esp_nn.conv_esp32s3_v1_1(g)) == (v123, v11)
+    assert esp_nn.op_buffers(sg, sg.operators[0]) == (v123, esp_nn.BOOKKEEPING_BYTES)
+
+
+@pytest.mark.parametrize(("size", "pad", "scratch"), [
+    # 7x7x16, 3x3, multiplier 1, stride 2, SAME: leading padding 1 -> padded input (7+2)^2*16 = 1296, filter
+    # 3*3*16 = 144, + 16: 1456 (both generations).
+    (7, 1, 1456),
+    # 8x8x16: leading padding 0, so the right/bottom 4*2+3-1-8 = 2 is padded: (8+2)^2*16 = 1600 + 144 + 16.
+    (8, 0, 1760),
+])
+def test_depthwise_same_padding_with_stride_2(tflite_builder, size, pad, scratch) -> None:
+    model = read_model(_conv_model(tflite_builder, size, 16, 16, depthwise=True))
+    (result,) = LiteRTRunner(model).run([np.zeros((1, size, size, 16), np.int8)])
+    assert result.shape == (1, 4, 4, 16)
+    sg = model.main
+    g = esp_nn.geometry(sg, sg.operators[0])
+    assert (g.out_w, g.pad_w, g.pad_h, g.ch_mult) == (4, pad, pad, 1)
+    assert esp_nn.depthwise_esp32s3(g) == esp_nn.depthwise_esp32s3_v1_1(g) == scratch
+    assert esp_nn.op_buffers(sg, sg.operators[0]) == (scratch, esp_nn.BOOKKEEPING_BYTES)

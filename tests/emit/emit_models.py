@@ -98,7 +98,7 @@ def build_quantize_model(quantizations: list[tuple[float, int]], values: int, dt
     running the model computes TFLite's QUANTIZE and DEQUANTIZE for the same parameters."""
     fb = schema()
     T = fb.TensorType
-    kind = {"int8": T.INT8, "uint8": T.UINT8}[dtype]
+    kind = {"int8": T.INT8, "uint8": T.UINT8, "int16": T.INT16}[dtype]
     count = len(quantizations)
     tensors = []
     for k, (scale, zp) in enumerate(quantizations):  # 4 tensors per k: f_k, quantized_k, q_k, dequantized_k

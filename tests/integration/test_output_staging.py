@@ -99,7 +99,8 @@ def test_a_backup_that_cannot_be_removed_is_named(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(output.shutil, "rmtree", refuse)
-    with pytest.raises(OutputError, match=r"previous content, moved to .*\.out\.old-.*could not be removed"):
+    with pytest.raises(OutputError, match=r"previous content, moved to .*\.out\.old-.*could not be removed "
+                                          r"\(Permission denied\); delete that folder"):
         write_new(out)
     assert set(snapshot(out)) == {"new.txt", output.MANIFEST}
 

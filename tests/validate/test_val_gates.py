@@ -130,3 +130,66 @@ def test_gates_at_their_edges_through_the_cli(digits_report, digits_int8_path, t
     assert error.startswith("error: validation failed: ") and "tflm output" in error and "(--min-agreement)" in error
     status = {c["metric"]: c["status"] for c in json.loads(out)["checks"] if c["interpreter"] == "tflm"}
     assert status == {"top1_accuracy": "passed", "max_abs_error": "passed", "top1_agreement": "failed"}
+
+
+def test_junit_of_passed_failed_and_skipped_checks():
+    """JUnit from the known report with LiteRT not run: its checks are skipped (counted as skipped, not as
+    failures), TFLM's agreement fails by one sample, its drop and accuracy pass at their edges."""
+    import xml.etree.ElementTree as ET
+
+    from edgeq.validate.junit import junit_xml
+
+    report = _known_report(Thresholds(max_drop=3.0, min_agreement=0.96, min_sqnr=None, min_accuracy=0.87))
+    report.model = {"file": "m.tflite", "sha256": "ab" * 32}
+    report.interpreters["litert"] = InterpreterInfo("litert", False, "ai-edge-litert is not installed", 0, "")
+    report.checks = evaluate_checks(report)
+    root = ET.fromstring(junit_xml(report))
+    suite = root.find("testsuite")
+    assert suite.get("name") == "edgeq.validate.m.tflite"
+    cases = {(c.get("classname"), c.get("name")): c for c in suite.findall("testcase")}
+    tflm, litert = "edgeq.validate.tflm", "edgeq.validate.litert"
+    assert sorted(cases) == sorted((where, name) for where in (tflm, litert) for name in
+                                   ("cls.accuracy_drop_pp <= 3", "cls.top1_agreement >= 0.96",
+                                    "cls.top1_accuracy >= 0.87"))
+    for element in (root, suite):
+        assert (element.get("tests"), element.get("failures"), element.get("skipped"), element.get("errors")) == \
+            ("6", "1", "3", "0")
+    failure = cases[(tflm, "cls.top1_agreement >= 0.96")].find("failure")
+    assert failure.get("type") == "ThresholdMissed"
+    assert failure.text == "tflm.cls.top1_agreement = 0.95, required >= 0.96"
+    assert "0.95 < 0.96 (--min-agreement)" in failure.get("message")
+    for name in ("cls.accuracy_drop_pp <= 3", "cls.top1_accuracy >= 0.87"):
+        passed = cases[(tflm, name)]
+        assert passed.find("failure") is None and passed.find("skipped") is None
+        assert passed.find("system-out").text.startswith("tflm output 'cls': ")
+    for (where, _), case in cases.items():
+        if where == litert:
+            assert case.find("failure") is None and case.find("system-out") is None
+            assert case.find("skipped").get("message") == "litert did not run"
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props == {"model": "m.tflite", "model_sha256": "ab" * 32, "data": "test", "samples": str(N),
+                     "reference": "m.keras", "litert": "skipped: ai-edge-litert is not installed", "tflm": "test"}
+    assert junit_xml(report) == junit_xml(report)  # deterministic
+    assert junit_xml(report).startswith("<?xml version='1.0' encoding='utf-8'?>\n<testsuites name=\"edgeq.validate\"")
+
+
+def test_junit_without_a_reference_counts_five_skipped_and_one_failure():
+    """Without --reference every gate that compares with float is skipped, for TFLM too (and LiteRT did not run):
+    five skipped, the accuracy gate (needs no reference) evaluated and failed -- counts no complement can fake."""
+    import xml.etree.ElementTree as ET
+
+    from edgeq.validate.junit import junit_xml
+
+    report = _known_report(Thresholds(max_drop=3.0, min_agreement=0.96, min_sqnr=None, min_accuracy=0.88))
+    report.model, report.reference = {"file": "m.tflite", "sha256": "cd" * 32}, None
+    report.interpreters["litert"] = InterpreterInfo("litert", False, "not installed", 0, "")
+    report.checks = evaluate_checks(report)
+    by_status = {(c.interpreter, c.metric): (c.status, c.reason) for c in report.checks}
+    assert by_status[("tflm", "accuracy_drop_pp")] == ("skipped", "no float reference model (--reference)")
+    assert by_status[("tflm", "top1_agreement")] == ("skipped", "no float reference model (--reference)")
+    assert by_status[("tflm", "top1_accuracy")] == ("failed", "")
+    root = ET.fromstring(junit_xml(report))
+    for element in (root, root.find("testsuite")):
+        assert (element.get("tests"), element.get("failures"), element.get("skipped")) == ("6", "1", "5")
+    props = {p.get("name"): p.get("value") for p in root.find("testsuite").find("properties")}
+    assert "reference" not in props and props["model_sha256"] == "cd" * 32

@@ -120,3 +120,28 @@ def test_html_layer_table_wraps_folds_and_has_axis_ticks(digits_report):
     html = render_html(many)
     assert html.count("<details>") == 2 and "Table of all 66 layers, worst first" in html
     assert '<div class="tensor">model/block_0/conv2d/BiasAdd; model/block_1/conv2d/BiasAdd;' in html
+
+
+def test_junit_counts_skipped_as_skipped_and_failed_as_failures(mismatched_int8_path, digits_source):
+    """A report with failed, passed and skipped checks (LiteRT not run): each kind is counted in its own attribute,
+    on <testsuites> and <testsuite> alike, and a skipped case carries <skipped>, never <failure>."""
+    from edgeq.validate.session import ValidationOptions
+
+    report = validate_model(mismatched_int8_path, DIGITS_VAL, digits_source,
+                            ValidationOptions(litert=False, tflm_samples=60, per_layer=False))
+    statuses = [c.status for c in report.checks]
+    assert {"failed", "skipped"} <= set(statuses)
+    root = ET.fromstring(junit_xml(report))
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    failed = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert not [c for c in cases if c.find("failure") is not None and c.find("skipped") is not None]
+    assert len(failed) == statuses.count("failed") and len(skipped) == statuses.count("skipped")
+    assert all(c.get("classname") == "edgeq.validate.litert" for c in skipped)
+    assert all("litert did not run" in c.find("skipped").get("message") for c in skipped)
+    for element in (root, suite):
+        assert element.get("tests") == str(len(cases)) == str(len(statuses))
+        assert element.get("failures") == str(len(failed)) and element.get("skipped") == str(len(skipped))
+        assert element.get("errors") == "0"
+    assert len(cases) - len(failed) - len(skipped) == statuses.count("passed")
