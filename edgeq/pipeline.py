@@ -7,12 +7,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from edgeq.check.c_engine import counted_latency
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile, get_target
 from edgeq.emit import project_name, template_warnings, write_project
 from edgeq.emit.boards import machine_for
 from edgeq.emulate import verify
-from edgeq.emulate.engine_fit import counted_latency, engine_figures
+from edgeq.emulate.engine_size import measured_engine_figures
 from edgeq.emulate.tflm import find_tree
 from edgeq.emulate.tools import find_toolchain
 from edgeq.emulate.verify import measured_arena
@@ -186,7 +187,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
                                            progress=progress.validation)
 
     progress.step(f"Checking the model against {target.name}")
-    engine = engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures
+    engine = measured_engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures
     result.check = check_model(tflite, target, engine=engine)
     for finding in result.check.rules:
         if finding.severity == "warning" and not finding.ok:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -11,11 +10,7 @@ from typing import Any
 
 from edgeq.errors import TargetError
 from edgeq.resources import targets_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgeq.schema import build, read_toml
 
 
 @dataclass(frozen=True)
@@ -128,16 +123,6 @@ _KINDS = ("mcu", "android")
 _RUNTIMES = {"tflm": ("reference", "cmsis-nn", "esp-nn"), "litert": ("xnnpack", "reference")}
 KERNEL_CLASSES = ("conv", "depthwise", "fully_connected", "reference")
 _MODES = ("int8", "int16x8", "float16", "dynamic")
-_SECTIONS: dict[str, type] = {"cpu": Cpu, "memory": Memory, "runtime": Runtime, "latency": Latency,
-                              "emulator": Emulator, "sdk": Sdk}
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetError(f"{path.name}: invalid TOML: {exc}") from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -148,47 +133,6 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _check_type(value: Any, hint: str, where: str) -> Any:
-    """TOML value -> the field's type; a wrong type is a TargetError naming the key."""
-    if hint == "bool":
-        ok = isinstance(value, bool)
-    elif hint == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif hint == "str":
-        ok = isinstance(value, str)
-    elif hint.startswith("tuple[str"):
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        value = tuple(value) if ok else value
-    elif hint.startswith("dict[str, float]"):
-        ok = isinstance(value, dict) and all(isinstance(v, int | float) and not isinstance(v, bool)
-                                             for v in value.values())
-        value = {k: float(v) for k, v in value.items()} if ok else value
-    else:  # pragma: no cover - a field type this loader does not know is a bug in edgeq
-        raise TypeError(f"no TOML conversion for {hint}")
-    if not ok:
-        raise TargetError(f"{where}: expected {hint}, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise TargetError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    values = {}
-    for key, value in data.items():
-        if key in _SECTIONS and cls is TargetProfile:
-            if not isinstance(value, dict):
-                raise TargetError(f"{where}: [{key}] must be a table")
-            values[key] = _build(_SECTIONS[key], value, f"{where} [{key}]")
-        else:
-            values[key] = _check_type(value, str(known[key].type), f"{where}: {key}")
-    return cls(**values)
 
 
 def _validate(p: TargetProfile, where: str) -> None:
@@ -235,7 +179,7 @@ def _validate(p: TargetProfile, where: str) -> None:
 def _load_tree(directory: Path) -> dict[str, dict[str, Any]]:
     raw: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.toml")):
-        data = _read_toml(path)
+        data = read_toml(path, TargetError)
         name = data.get("name", path.stem)
         if name != path.stem:
             raise TargetError(f"{path.name}: name = {name!r} must match the file name {path.stem!r}")
@@ -268,7 +212,7 @@ def load_targets(*directories: Path) -> dict[str, TargetProfile]:
         raw.update(_load_tree(Path(directory)))
     profiles = {}
     for name in raw:
-        profile = _build(TargetProfile, _resolve(name, raw), f"{name}.toml")
+        profile = build(TargetProfile, _resolve(name, raw), f"{name}.toml", TargetError)
         _validate(profile, f"{name}.toml")
         profiles[name] = profile
     return profiles

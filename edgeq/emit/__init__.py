@@ -175,7 +175,7 @@ def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, in
 
 def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name: str,
                golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
-    from edgeq.engine import memory_summary  # the engine layer, loaded only for --runtime c
+    from edgeq.check.c_engine import memory_summary  # the engine layer, loaded only for --runtime c
     from edgeq.engine import write_project as write_c_project
 
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)

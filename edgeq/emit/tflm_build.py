@@ -7,10 +7,9 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
-import tomllib
-
 from edgeq import resources
 from edgeq.errors import EmitError
+from edgeq.schema import load_toml
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,7 @@ class BuildSettings:
 @cache
 def build_settings() -> BuildSettings:
     """The settings in edgeq/data/tflm_build.toml; unknown or missing keys are an error of the installation."""
-    path = resources.data_dir() / "tflm_build.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    fields = set(BuildSettings.__dataclass_fields__)
-    if set(data) != fields:
-        raise EmitError(f"{path}: keys {sorted(set(data) ^ fields)} do not match edgeq's; reinstall edgeq")
-    return BuildSettings(**{k: v if isinstance(v, str) else tuple(v) for k, v in data.items()})
+    return load_toml(resources.data_dir() / "tflm_build.toml", BuildSettings, EmitError)
 
 
 def build_context() -> dict[str, Any]:

@@ -7,7 +7,6 @@ statically planned arena; `write_project(...)` adds a self-checking main.c, a Ma
 from edgeq.engine.codegen import EngineBuild, generate
 from edgeq.engine.lowering import supported_ops
 from edgeq.engine.project import write_project
-from edgeq.engine.summary import memory_summary
 from edgeq.errors import UnsupportedOpError
 
-__all__ = ["EngineBuild", "UnsupportedOpError", "generate", "memory_summary", "supported_ops", "write_project"]
+__all__ = ["EngineBuild", "UnsupportedOpError", "generate", "supported_ops", "write_project"]

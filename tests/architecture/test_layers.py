@@ -14,9 +14,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "edgeq"
 
 # Lowest first: a module may import its own layer and any layer with a smaller rank, never a larger one.
 RANKS = {
-    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "output": 0, "render": 1,
+    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "output": 0, "schema": 0, "render": 1,
     "tflite": 2, "samples": 2,
-    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "engine": 8, "emit": 9, "emulate": 10,
+    "engine": 3, "load": 4, "quantize": 5, "validate": 6, "check": 7, "recover": 8, "emit": 9, "emulate": 10,
     "report": 11, "pipeline": 12, "cli": 13, "__init__": 14,
 }
 

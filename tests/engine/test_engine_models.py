@@ -142,7 +142,7 @@ def test_project_builds_with_cmake(digits_project, tmp_path):
 
 def test_memory_summary_puts_the_plan_next_to_tflms_arena(model_runs):
     from edgeq.check.arena import measure_arena
-    from edgeq.engine import memory_summary
+    from edgeq.check.c_engine import memory_summary
 
     model, build, *_ = model_runs["digits_int8"]
     summary = memory_summary(build, model)

@@ -1,6 +1,7 @@
-"""`--runtime c` judges a target with the compiled-C engine's own figures (edgeq.emulate.engine_fit): flash as
-measured (or estimated from edgeq/data/engine_fit.toml) against the self-check firmware's linked image, RAM
-against the image's model RAM, and the fitted latency against the instructions QEMU counts."""
+"""`--runtime c` judges a target with the compiled-C engine's own figures (edgeq.check.c_engine, the code
+measured by edgeq.emulate.engine_size): flash as measured (or estimated from edgeq/data/engine_fit.toml)
+against the self-check firmware's linked image, RAM against the image's model RAM, and the fitted latency
+against the instructions QEMU counts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from edgeq.check.rules import check_model
 from edgeq.check.targets import get_target
 from edgeq.emulate import build_firmware, find_project, machine_for, verify
-from edgeq.emulate.engine_fit import engine_figures
+from edgeq.emulate.engine_size import measured_engine_figures as engine_figures
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
