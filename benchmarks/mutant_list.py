@@ -135,7 +135,7 @@ MUTANTS = [
              "value <= threshold + 1e-3 if self.operator == \"<=\" else value >= threshold - 1e-3"),), GATES),
     Mutant("minimum-gates-strict", "gates", "edgeq/validate/gates.py",
            (("else value >= threshold - 1e-9", "else value > threshold"),), GATES),
-    Mutant("accuracy-drop-sign", "metrics", "edgeq/validate/report.py",
+    Mutant("accuracy-drop-sign", "metrics", "edgeq/validate/results.py",
            (("100.0 * (self.float_accuracy.correct - self.accuracy.correct)",
              "100.0 * (self.accuracy.correct - self.float_accuracy.correct)"),), GATES),
     Mutant("sqnr-noise-not-squared", "metrics", "edgeq/validate/metrics.py",

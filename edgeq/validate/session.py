@@ -26,7 +26,7 @@ from edgeq.tflite.signature import output_names, tflite_input_specs
 from edgeq.validate.data import SampleStream, open_samples
 from edgeq.validate.layers import IOMap, LayerComparison, match_io
 from edgeq.validate.metrics import lsb_difference
-from edgeq.validate.report import (
+from edgeq.validate.results import (
     InterpreterInfo,
     OutputInfo,
     OutputStats,
