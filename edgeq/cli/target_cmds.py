@@ -94,7 +94,7 @@ def check_command(state: State, model: Path, target: str, runtime: str, as_json:
 @click.pass_obj
 def inspect_command(state: State, model: Path, as_json: bool, no_arena: bool) -> None:
     """Show what is inside any .tflite: ops, tensors, quantization, MACs, arena size and memory peak."""
-    from edgeq.check.inspect import inspect
+    from edgeq.check.inspection import inspect
     from edgeq.cli.tables import inspect_tables
 
     data = inspect(model, measure=not no_arena).to_dict()

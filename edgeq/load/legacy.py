@@ -139,8 +139,3 @@ def load_tf_keras(path: Path, unsafe: bool) -> Any:
     except Exception as exc:  # tf-keras raises ValueError/TypeError/OSError/KeyError for bad files
         message = " ".join(str(exc).split())[:300]
         raise ModelLoadError(f"{path}: the Keras 2 loader (tf-keras) could not load the model: {message}") from None
-
-
-def is_tf_keras_model(model: Any) -> bool:
-    """True for a model object from the tf-keras package (it has no Keras 3 `export(format=...)`)."""
-    return type(model).__module__.startswith("tf_keras")

@@ -10,16 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from build_tools import require_tools
-
-from edgeq.engine import generate, write_project
-from edgeq.engine.quant import (
-    INT32_MAX,
-    INT32_MIN,
+from fixedpoint_twins import (
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
+
+from edgeq.engine import generate, write_project
+from edgeq.engine.quant import INT32_MAX, INT32_MIN, quantize_multiplier
 from edgeq.render import c_initializer
 from edgeq.resources import kernels_dir as kernel_dir
 from edgeq.tflite.golden import golden_vectors
