@@ -142,14 +142,14 @@ def op_rows(name: str, model, dsp: bool, work: Path) -> list[dict[str, object]]:
     """Per operator: kernel function, MACs, elements and instructions counted under QEMU."""
     from edgeq.check.c_engine import op_work
     from edgeq.emulate import verify
-    from edgeq.engine import write_project
+    from edgeq.engine import write_engine_project
     from edgeq.tflite.golden import golden_vectors
 
     out = work / f"{name}-{'dsp' if dsp else 'portable'}"
     out.mkdir()
     (out / "model.tflite").write_bytes(model.data)
     (out / "report.json").write_text(json.dumps({"target": {"name": FIT_CORE}}))
-    build = write_project(model, "m", golden_vectors(model, 1), out, dsp=dsp)
+    build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=dsp)
     report = verify(out, samples=1, timeout=900)
     if not report.passed:
         raise SystemExit(f"{name}: {report.summary()}")

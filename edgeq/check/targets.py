@@ -11,6 +11,7 @@ from typing import Any
 from edgeq.errors import TargetError
 from edgeq.resources import targets_dir
 from edgeq.schema import build, read_toml
+from edgeq.templates import sdk_keys
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,6 @@ class Emulator:
 
 
 @dataclass(frozen=True)
-class Sdk:
-    """The board's names in the SDKs the project templates build with (empty for a core: the README then asks
-    for one)."""
-
-    zephyr_board: str = ""   # `west build -b`, Zephyr's hardware model v2 name (board/soc[/variant])
-    arduino_fqbn: str = ""   # `arduino-cli compile --fqbn`
-    idf_target: str = ""     # `idf.py set-target`
-
-
-@dataclass(frozen=True)
 class TargetProfile:
     """One target: a core or a board (a board inherits its core's profile and overrides what differs)."""
 
@@ -101,7 +92,9 @@ class TargetProfile:
     runtime: Runtime = field(default_factory=Runtime)
     latency: Latency = field(default_factory=Latency)
     emulator: Emulator = field(default_factory=Emulator)
-    sdk: Sdk = field(default_factory=Sdk)
+    # The board's names in the SDKs the project templates build with (e.g. zephyr_board for `west build -b`);
+    # the keys are those the templates' manifests declare (edgeq.templates.sdk_keys); empty for a core.
+    sdk: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_mcu(self) -> bool:
@@ -151,6 +144,10 @@ def _validate(p: TargetProfile, where: str) -> None:
     if bad_classes:
         raise TargetError(f"{where}: [latency] cycles_per_mac has unknown kernel class(es) "
                           f"{', '.join(bad_classes)}; known: {', '.join(KERNEL_CLASSES)}")
+    bad_sdk = sorted(set(p.sdk) - set(sdk_keys()))
+    if bad_sdk:
+        raise TargetError(f"{where}: [sdk] has unknown key(s) {', '.join(bad_sdk)}; the templates read: "
+                          f"{', '.join(sorted(sdk_keys()))}")
     if p.abstract:
         return
     for what, value in (("[cpu] clock_mhz", p.cpu.clock_mhz), ("[memory] flash_kb", p.memory.flash_kb),

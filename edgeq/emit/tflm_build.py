@@ -1,5 +1,5 @@
 """How TensorFlow Lite Micro is compiled from a create_tflm_tree.py tree: the data in edgeq/data/tflm_build.toml,
-rendered into the tflm-cmake project's CMakeLists.txt and used by `edgeq verify` to build its cached library."""
+rendered into the TFLM CMake project's CMakeLists.txt and used by `edgeq verify` to build its cached library."""
 
 from __future__ import annotations
 

@@ -10,8 +10,11 @@ import pytest
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
+from edgeq.emit.project import project_templates
 
-SDK_TEMPLATES = {"arduino": "cortex-m4", "zephyr": "nrf52840-dk", "esp-idf": "esp32-s3", "android": "android-arm64"}
+# The templates that build with a platform SDK (they read profile [sdk] keys, or run LiteRT), for their test targets
+SDK_TEMPLATES = {name: info.test_target for name, info in project_templates().items()
+                 if info.sdk or info.runtime == "litert"}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +33,15 @@ def test_readme_states_the_sdk_versions(projects, template: str) -> None:
     assert re.search(r"\d+\.\d+", section), section
 
 
-def test_zephyr_board_names_use_hardware_model_v2(projects) -> None:
+def test_zephyr_board_names_use_hardware_model_v2(tmp_path, tiny_int8) -> None:
     """`west build -b` takes board[/soc[/variant]] names since Zephyr 3.7 (nrf52840dk_nrf52840 is gone)."""
-    readme = (projects["zephyr"] / "README.md").read_text()
+    write_project(tiny_int8, tmp_path, target=get_target("nrf52840-dk"), template="zephyr", name="tiny")
+    readme = (tmp_path / "README.md").read_text()
     assert "west build -b nrf52840dk/nrf52840 path/to/this/folder" in readme
     for name, profile in available_targets().items():
-        board = profile.sdk.zephyr_board
+        board = profile.sdk.get("zephyr_board", "")
         assert board == "" or re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+){0,2}", board), f"{name}: {board!r}"
-    assert get_target("cortex-m4").sdk.zephyr_board == ""  # a core names no board
+    assert "zephyr_board" not in get_target("cortex-m4").sdk  # a core names no board
 
 
 def test_zephyr_prints_microseconds_and_says_which_kernels_run(projects) -> None:

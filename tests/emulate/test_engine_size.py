@@ -35,7 +35,7 @@ def person_int8(person_clean_path):
 def engine_case(request, digits_int8, person_int8, tmp_path_factory, toolchain):
     """A model on a DSP core (M4) or not (M3): its figures measured and estimated, the self-check firmware's
     image, and one verified run."""
-    from edgeq.engine import write_project
+    from edgeq.engine import write_engine_project
     from edgeq.tflite.golden import golden_vectors
 
     name, core = request.param
@@ -44,7 +44,7 @@ def engine_case(request, digits_int8, person_int8, tmp_path_factory, toolchain):
     out = tmp_path_factory.mktemp(f"fit-{name}-{core}")
     (out / "model.tflite").write_bytes(model.data)
     (out / "report.json").write_text(json.dumps({"target": {"name": core}}))
-    build = write_project(model, "m", golden_vectors(model, 1), out, dsp=target.cpu.dsp)
+    build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=target.cpu.dsp)
     vectors = golden_vectors(model, 1)[0]
     firmware = build_firmware(find_project(out), machine_for(target), target.cpu.cflags,
                               [int(x.nbytes) for x in vectors.inputs], [int(y.nbytes) for y in vectors.outputs],
