@@ -267,7 +267,11 @@ def model_context(model: TFLiteModel, name: str, target: TargetProfile, sdk: Ite
         "target": {"name": target.name, "kind": target.kind, "core": target.cpu.core,
                    "core_label": comment_text(target.cpu.core or target.name, 40),
                    "cflags": list(target.cpu.cflags), "cycle_counter": target.cpu.cycle_counter,
-                   "kernels": target.runtime.kernels, **{key: target.sdk.get(key, "") for key in sdk}},
+                   "kernels": target.runtime.kernels, "code_flash_kb": f"{target.runtime.code_flash_kb:g}",
+                   "code_flash_source": comment_text(target.runtime.code_flash_source, 200),
+                   "reserved_flash_kb": f"{target.memory.reserved_flash_kb:g}",
+                   "reserved_ram_kb": f"{target.memory.reserved_ram_kb:g}",
+                   **{key: target.sdk.get(key, "") for key in sdk}},
     }
 
 

@@ -92,3 +92,17 @@ def test_zephyr_timer_counts_microseconds_across_a_counter_wrap(projects, tools,
     subprocess.run([tools["g++"], "-std=c++17", "-Wall", "-Wextra", "-Werror", str(harness), "-o", str(exe)],
                    check=True, capture_output=True)
     assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip() == "1000000"
+
+
+def test_zephyr_readme_says_what_a_build_needs_and_what_the_estimate_holds(projects) -> None:
+    """What a Zephyr 4.2 build with Debian's toolchain needed (cmsis-dsp with CMSIS-NN, picolibc), and the flash/RAM
+    estimate spelled out with the profile's own figures."""
+    profile = get_target(SDK_TEMPLATES["zephyr"])
+    readme = " ".join((projects["zephyr"] / "README.md").read_text().split())
+    assert "west config manifest.project-filter -- +tflite-micro,+cmsis-nn,+cmsis-dsp" in readme
+    for fragment in ("picolibc-arm-none-eabi", "libstdc++-arm-none-eabi-picolibc", "-DTOOLCHAIN_HAS_PICOLIBC=ON",
+                     "ZEPHYR_TOOLCHAIN_VARIANT=gnuarmemb"):
+        assert fragment in readme, fragment
+    assert (f"+ {profile.runtime.code_flash_kb:g} KiB for TFLM's interpreter and kernels" in readme
+            and f"+ {profile.memory.reserved_flash_kb:g} KiB the profile keeps" in readme
+            and f"+ {profile.memory.reserved_ram_kb:g} KiB for the application" in readme)
