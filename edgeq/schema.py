@@ -22,6 +22,11 @@ import tomllib
 
 from edgeq.errors import EdgeqError
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 T = TypeVar("T")
 
 
@@ -36,8 +41,10 @@ def read_toml(path: Path, error: type[EdgeqError] = DataFileError) -> dict[str, 
             return tomllib.load(fh)
     except OSError as exc:
         raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{Path(path).name}: invalid TOML: {exc}") from None
+        raise error(f"{path}: invalid TOML: {exc}") from None
 
 
 @cache
