@@ -12,13 +12,12 @@ caller's error class, so a bad target profile stays a TargetError and a bad temp
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
-
-import tomllib
 
 from edgeq.errors import EdgeqError
 
