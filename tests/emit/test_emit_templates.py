@@ -220,3 +220,39 @@ def test_android_module(tmp_path, tiny_int8) -> None:
     gradle = (tmp_path / "build.gradle.kts").read_text()
     assert 'implementation("com.google.ai.edge.litert:litert:' in gradle and "noCompress" not in gradle
     assert "implementation(" in (tmp_path / "README.md").read_text()
+
+
+@pytest.fixture
+def extra_template(tmp_path, monkeypatch):
+    """firmware_templates/ plus one new template folder, `minimal-make`, as a user of edgeq would add it."""
+    from edgeq import render, resources, templates
+
+    root = tmp_path / "firmware_templates"
+    shutil.copytree(templates_dir(), root)
+    new = root / "minimal-make"
+    (new / "app").mkdir(parents=True)
+    (new / "template.toml").write_text(
+        'description = "A Makefile project around the shared sources"\nkinds = ["mcu"]\nruntime = "tflm"\n'
+        'files = ["Makefile.j2", "app/main.cc.j2"]\nmain = "app/main.cc"\nsources_dir = "app"\n'
+        'sdk = { make_board = "the BOARD= a Makefile takes" }\ncontext = ["qemu"]\n'
+        'test_target = "cortex-m4"\n[values]\ngreeting = "hello"\n', encoding="utf-8")
+    (new / "Makefile.j2").write_text("# {{ greeting }} {{ name }} for {{ target.core }} ({{ target.make_board }})\n"
+                                     "# QEMU: {{ qemu.machine if qemu else 'none' }}\n", encoding="utf-8")
+    (new / "app" / "main.cc.j2").write_text('#include "model_data.h"\nint main() { return 0; }\n', encoding="utf-8")
+    for module in (render, resources, templates):
+        monkeypatch.setattr(module, "templates_dir", lambda: root)
+    for cached in (render.environment, templates.registry, templates.shared_sources):
+        cached.cache_clear()
+    yield new
+    for cached in (render.environment, templates.registry, templates.shared_sources):
+        cached.cache_clear()
+
+
+def test_a_new_template_is_a_folder(extra_template, tmp_path, tiny_int8) -> None:
+    """No edgeq code names a template: a folder with its manifest is registered, selected and rendered with the
+    shared sources, its fixed values, its context builder and its [sdk] key."""
+    assert "minimal-make" in project_templates()
+    result = write_project(tiny_int8, tmp_path / "out", target=get_target("cortex-m4"), template="minimal-make",
+                           name="tiny")
+    assert {"Makefile", "app/main.cc", "app/model_data.cc", "app/model_ops.h", "app/model_io.h"} <= set(result.files)
+    assert (tmp_path / "out" / "Makefile").read_text() == "# hello tiny for cortex-m4 ()\n# QEMU: mps2-an386\n"
