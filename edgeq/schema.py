@@ -57,6 +57,15 @@ def _name(hint: Any) -> str:
     return str(hint).replace("typing.", "")
 
 
+def _table(where: str, key: str) -> str:
+    """`where` one table deeper, in TOML's dotted notation: `f.toml` -> `f.toml [cpu]` -> `f.toml [code.m4]`."""
+    return f"{where[:-1]}.{key}]" if where.endswith("]") else f"{where} [{key}]"
+
+
+def _is_table(hint: Any) -> bool:
+    return dataclasses.is_dataclass(hint) or typing.get_origin(hint) is dict
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -72,7 +81,8 @@ def _convert(value: Any, hint: Any, where: str, error: type[EdgeqError]) -> Any:
             return tuple(_convert(v, args[0], f"{where}[{i}]", error) for i, v in enumerate(value))
     elif origin is dict and args and args[0] is str:
         if isinstance(value, dict):
-            return {str(k): _convert(v, args[1], f"{where}.{k}", error) for k, v in value.items()}
+            return {str(k): _convert(v, args[1], _table(where, str(k)) if _is_table(args[1]) else f"{where}: {k}",
+                                     error) for k, v in value.items()}
     elif dataclasses.is_dataclass(hint):
         if isinstance(value, dict):
             return build(hint, value, where, error)
@@ -111,7 +121,7 @@ def build(cls: type[T], data: dict[str, Any], where: str, error: type[EdgeqError
         raise error(f"{where}: missing key(s) {', '.join(missing)}")
     values = {}
     for key, value in data.items():
-        inner = f"{where} [{key}]" if dataclasses.is_dataclass(hints[key]) else f"{where}: {key}"
+        inner = _table(where, key) if _is_table(hints[key]) else f"{where}: {key}"
         values[key] = _convert(value, hints[key], inner, error)
     return cls(**values, **fixed)
 
@@ -126,8 +136,8 @@ def build_table(cls: type[T], data: Any, where: str, error: type[EdgeqError] = D
     """A TOML table of tables as {key: cls}, each record's `key_field` set from its key."""
     if not isinstance(data, dict):
         raise error(f"{where}: must be a table")
-    return {str(k): build(cls, v if isinstance(v, dict) else _not_table(v, f"{where} [{k}]", error),
-                          f"{where} [{k}]", error, **{key_field: str(k)})
+    return {str(k): build(cls, v if isinstance(v, dict) else _not_table(v, _table(where, str(k)), error),
+                          _table(where, str(k)), error, **{key_field: str(k)})
             for k, v in data.items()}
 
 

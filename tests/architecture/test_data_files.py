@@ -53,7 +53,7 @@ def test_the_machine_table_names_machine_region_and_key(tmp_path, monkeypatch) -
         boards.machines.__wrapped__()
     _edit(path, "clock = 1", "")
     _edit(path, "length = 0x00400000, note", "size = 4, note")
-    with pytest.raises(EdgeqError, match=r"^machines.toml \[mps2-an385\] \[flash\]: unknown key\(s\) size"):
+    with pytest.raises(EdgeqError, match=r"^machines.toml \[mps2-an385.flash\]: unknown key\(s\) size"):
         boards.machines.__wrapped__()
 
 
@@ -71,7 +71,7 @@ def test_the_engine_fit_names_core_function_and_key(tmp_path, monkeypatch) -> No
     path.write_text(text.replace("eq_add_s8 = { bytes = ", 'eq_add_s8 = { bytes = "many", was = ', 1),
                     encoding="utf-8")
     monkeypatch.setattr(c_engine, "data_dir", lambda *parts: tmp_path.joinpath(*parts))
-    with pytest.raises(EdgeqError, match=r"^engine_fit.toml: code.cortex-m0plus: functions.eq_add_s8: "
+    with pytest.raises(EdgeqError, match=r"^engine_fit.toml \[code.cortex-m0plus.functions.eq_add_s8\]: "
                                          r"unknown key\(s\) was; known: bytes, calls$"):
         c_engine.load_fit.__wrapped__()
 
