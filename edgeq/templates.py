@@ -15,7 +15,6 @@ from functools import cache
 from typing import Any
 
 from edgeq.errors import EmitError
-from edgeq.render import render
 from edgeq.resources import templates_dir
 from edgeq.schema import build, load_toml, read_toml
 
@@ -149,6 +148,8 @@ def output_path(info: TemplateInfo, relative: str, context: dict[str, Any]) -> s
 
 def render_project(info: TemplateInfo, context: dict[str, Any]) -> dict[str, str]:
     """Output path -> text for every file of the template and the shared sources it carries."""
+    from edgeq.render import render  # jinja2 only for rendering: reading the registry (profiles' [sdk]) stays light
+
     files: dict[str, str] = {}
     when = {folder.rstrip("/") + "/": key for folder, key in info.when.items()}
     for relative in info.files:

@@ -15,15 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeq.check.macs import LatencyEstimate, op_costs
 from edgeq.check.targets import TargetProfile
-from edgeq.engine import EngineBuild, generate
 from edgeq.errors import EdgeqError, EmitError, TargetError, UnsupportedOpError
 from edgeq.resources import data_dir
 from edgeq.schema import build, read_toml
 from edgeq.tflite import TFLiteModel
+
+if TYPE_CHECKING:  # the engine itself is imported when a figure is asked for: `edgeq check` stays light
+    from edgeq.engine import EngineBuild
 
 RUNTIME = "c"
 KERNELS = "compiled-c"
@@ -31,7 +33,7 @@ FIT_FILE = "engine_fit.toml"
 LIBRARY_FUNCTIONS = ("memcpy", "memset")  # newlib's: not the model's objects, as in the firmware's figures
 
 # (code bytes, how they were found) for a generated engine on a target, or None when it cannot be measured
-CodeMeasure = Callable[[EngineBuild, TargetProfile], "tuple[int, str] | None"]
+CodeMeasure = Callable[["EngineBuild", TargetProfile], "tuple[int, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ def engine_figures(model: TFLiteModel, target: TargetProfile, name: str = "model
     """The engine's flash, RAM and latency for `model` on `target` (kernels for the DSP extension where the
     profile has it). `measure` (edgeq.emulate.engine_size) gives the code size from a linked image; without it,
     or when it returns None, the code size is estimated from the fit."""
+    from edgeq.engine import generate
+
     path = "dsp" if target.cpu.dsp else "portable"
     try:
         engine = generate(model, name, dsp=target.cpu.dsp)
