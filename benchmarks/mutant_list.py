@@ -54,6 +54,8 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
+HOSTILE = "tests/integration/test_hostile_inputs.py"
+LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------------ C kernels
@@ -153,6 +155,18 @@ MUTANTS = [
            (("limit=options.calib_samples, preprocess", "limit=None, preprocess"),),
            ("tests/integration/test_convert.py::test_calib_samples_draws_that_many_rows_from_the_file",
             "tests/integration/test_convert.py::test_report_contents")),
+    # ----------------------------------------------------------------------------- hostile inputs (issue 20)
+    Mutant("label-shape-check-removed", "samples", "edgeq/validate/data.py",
+           (("if labels.ndim == 2 and labels.shape[1] == classes:", "if labels.ndim == 2 and labels.shape[1] > 1:"),),
+           LABELS, "one-hot 5 wide for a 10-class output passed validation"),
+    Mutant("npz-unused-keys-ignored", "samples", "edgeq/samples.py",
+           (("    if unused:\n        reads =", "    if unused and len(inputs) > 1:\n        reads ="),),
+           (HOSTILE, "tests/samples/test_samples.py"), "labels saved as 'labels' were ignored"),
+    Mutant("scale-nan-accepted", "samples", "edgeq/samples.py",
+           (("bad = [v for v in values if not math.isfinite(v)]", "bad = [v for v in values if math.isinf(v)]"),),
+           (HOSTILE,)),
+    Mutant("bgr-ignored-on-one-channel", "samples", "edgeq/samples.py",
+           (("            if channels != 3:", "            if channels not in (1, 3):"),), (HOSTILE,)),
     # ------------------------------------------------------------------------------------------------ emit
     Mutant("model-io-plus-half-rounding", "emit", "firmware_templates/_sources/model_io.h.j2",
            (("  int32_t q = (int32_t)scaled;\n",

@@ -12,6 +12,11 @@ def listing(items: Iterable[str], limit: int = 3) -> str:
     return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
 
 
+def article(word: str) -> str:
+    """'a' or 'an' before `word` ('an android target', 'a microcontroller')."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 class EdgeqError(Exception):
     """Base of every error edgeq reports to a user. The message says what, where and what to do."""
 

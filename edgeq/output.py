@@ -32,6 +32,28 @@ def _resolved(path: Path) -> Path:
     return Path(os.path.abspath(path)).resolve()
 
 
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits, used where pathconf cannot tell
+
+
+def check_path_length(path: Path, option: str) -> None:
+    """A path the file system cannot hold (a component over NAME_MAX bytes, the whole over PATH_MAX) is refused
+    in one short line, without echoing a path thousands of characters long."""
+    name_max = NAME_MAX  # asking the file system (pathconf) needs an existing path: a stat of this one would fail
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            raise OutputError(f"{option}: the name {_abbreviated(part)!r} is {size:,} bytes, over the file system's "
+                              f"limit of {name_max} for one path component; choose a shorter name")
+    size = len(os.fsencode(os.path.abspath(path)))
+    if size > PATH_MAX:
+        raise OutputError(f"{option}: the path is {size:,} bytes, over the limit of {PATH_MAX}; choose a shorter "
+                          "path")
+
+
+def _abbreviated(text: str, keep: int = 24) -> str:
+    return text if len(text) <= 2 * keep else f"{text[:keep]}…{text[-8:]}"
+
+
 def _existing_ancestor(path: Path) -> Path:
     """The nearest part of `path` (itself or a parent) that exists."""
     absolute = Path(os.path.abspath(path))
@@ -140,6 +162,7 @@ def check_output_dir(out_dir: Path | str, force: bool, inputs: Iterable[Path | s
     out_dir = Path(out_dir)
     if str(out_dir) in ("", "."):
         raise UsageError("the output folder is the current folder; name a new folder, e.g. -o edgeq-out")
+    check_path_length(out_dir, "the output folder")
     resolved = _resolved(out_dir)
     cwd = Path.cwd().resolve()
     if resolved == cwd or resolved in cwd.parents:
@@ -168,6 +191,7 @@ def check_output_file(path: Path | str | None, force: bool, inputs: Iterable[Pat
     if str(path) == "":
         raise UsageError(f"{option} is empty; name a file")
     path = Path(path)
+    check_path_length(path, option)
     if path.is_dir():
         raise OutputExistsError(f"{option} {path} is a folder; name a file")
     if any(_resolved(Path(i)) == _resolved(path) for i in inputs if i is not None and str(i) != ""):

@@ -25,11 +25,12 @@ from edgeq.errors import (
     UsageError,
     ValidationFailed,
     VerifyError,
+    article,
 )
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
-from edgeq.quantize.converter import QuantizeOptions, quantize
+from edgeq.quantize.converter import QuantizeOptions, check_input_types, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
@@ -95,7 +96,8 @@ class ConvertOptions:
 def _target_for(options: ConvertOptions) -> TargetProfile:
     target = get_target(options.target)
     if options.mode not in target.modes:
-        raise UsageError(f"mode {options.mode} is not available for {target.name} (a {target.kind} target); "
+        raise UsageError(f"mode {options.mode} is not available for {target.name} "
+                         f"({article(target.kind)} {target.kind} target); "
                          f"choose one of {', '.join(target.modes)}")
     return target
 
@@ -168,8 +170,10 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
 
     progress.step(f"Loading {Path(model_path).name}")
     source = load_model(model_path, unsafe=options.unsafe_load)
+    check_input_types(source)
     samples = _calibration_set(source, options, progress, warnings)
-    _warn(progress, warnings, calibration_warnings(source, samples))
+    _warn(progress, warnings, [*(samples.notes if samples is not None else []),
+                               *calibration_warnings(source, samples)])
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
@@ -185,6 +189,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
         result.validation = validate_model(tflite, options.val, source,
                                            replace(options.validation, preprocess=options.preprocess),
                                            progress=progress.validation)
+        _warn(progress, warnings, result.validation.warnings)
 
     progress.step(f"Checking the model against {target.name}")
     engine = measured_engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures

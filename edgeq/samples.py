@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ class Preprocess:
     channel_order: str = "rgb"
 
     def __post_init__(self) -> None:
+        for option, values in (("--scale", (self.scale,)), ("--mean", self.mean), ("--std", self.std)):
+            bad = [v for v in values if not math.isfinite(v)]
+            if bad:  # caught here, not later as "the data file contains NaN values"
+                raise UsageError(f"preprocessing {option} must be a finite number, not {bad[0]}")
         if any(s == 0 for s in self.std):
             raise UsageError("preprocessing --std must not be 0")
         if self.channel_order not in ("rgb", "bgr"):
@@ -46,7 +51,10 @@ class Preprocess:
                 expected = "1 value" if channels == 1 else f"1 value or {channels} (one per channel)"
                 raise UsageError(f"{option} has {len(values)} values but the samples have {channels} "
                                  f"channel{'s' if channels != 1 else ''} (last axis): give {expected}")
-        if self.channel_order == "bgr" and channels == 3:
+        if self.channel_order == "bgr":
+            if channels != 3:  # reversing 1 channel does nothing: the user expects a change that never happens
+                raise UsageError(f"--channel-order bgr reverses 3 channels, but the samples have {channels} "
+                                 f"channel{'s' if channels != 1 else ''} (last axis): drop --channel-order")
             x = x[..., ::-1]
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
         return ((x * self.scale - mean) / std).astype(np.float32)
@@ -85,6 +93,7 @@ class SampleSet:
     synthetic: bool = False
     preprocess: Preprocess = field(default_factory=Preprocess)
     names: tuple[str, ...] = ()  # the model input each array feeds (the converter may reorder inputs)
+    notes: list[str] = field(default_factory=list)  # warnings about how the file was read (a user should see them)
 
     @property
     def count(self) -> int:
@@ -120,20 +129,21 @@ def load_samples(path: str | Path, inputs: list[TensorSpec], *, limit: int | Non
     preprocess = preprocess or Preprocess()
     if not path.exists():
         raise CalibrationError(f"{what} data {path}: no such file or directory")
+    notes: list[str] = []
     if path.is_dir():
         arrays, labels = [_read_image_folder(path, inputs, what)], None
     elif path.suffix.lower() == ".npy":
+        one_array_only(inputs, f"{what} data {path}")
         arrays, labels = [_read_npy(path, what)], None
     elif path.suffix.lower() == ".npz":
-        arrays, labels = _read_npz(path, inputs, what)
+        arrays, labels = _read_npz(path, inputs, what, notes)
     else:
         raise CalibrationError(f"{what} data {path}: expected a .npy file, a .npz file or a folder of images")
-    arrays = [_check_array(a, spec, path, what) for a, spec in zip(arrays, inputs, strict=True)]
-    counts = {a.shape[0] for a in arrays}
+    arrays = [_check_array(a, spec, path, what, notes) for a, spec in zip(arrays, inputs, strict=True)]
+    counts = {spec.name: a.shape[0] for a, spec in zip(arrays, inputs, strict=True)}
     if labels is not None:
-        counts.add(labels.shape[0])
-    if len(counts) != 1:
-        raise CalibrationError(f"{what} data {path}: inputs/labels have different sample counts {sorted(counts)}")
+        counts["labels 'y'"] = label_rows(labels, f"{what} data {path}")
+    check_counts(counts, f"{what} data {path}")
     selection = select_indices(arrays[0].shape[0], limit)
     arrays = [preprocess.apply(a[selection].astype(np.float32)) for a in arrays]
     for a, spec in zip(arrays, inputs, strict=True):
@@ -142,7 +152,7 @@ def load_samples(path: str | Path, inputs: list[TensorSpec], *, limit: int | Non
     if labels is not None:
         labels = labels[selection]
     return SampleSet(source=path.name, sha256=_digest(arrays, labels), arrays=arrays, labels=labels,
-                     preprocess=preprocess, names=tuple(spec.name for spec in inputs))
+                     preprocess=preprocess, names=tuple(spec.name for spec in inputs), notes=notes)
 
 
 def synthetic_samples(inputs: list[TensorSpec], count: int, seed: int = SELECTION_SEED) -> SampleSet:
@@ -177,41 +187,72 @@ def _read_npy(path: Path, what: str) -> np.ndarray:
         raise CalibrationError(f"{what} data {path}: not a readable .npy array ({exc})") from None
 
 
-def _read_npz(path: Path, inputs: list[TensorSpec], what: str) -> tuple[list[np.ndarray], np.ndarray | None]:
+def _read_npz(path: Path, inputs: list[TensorSpec], what: str,
+              notes: list[str]) -> tuple[list[np.ndarray], np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             contents = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise CalibrationError(f"{what} data {path}: not a readable .npz archive ({exc})") from None
-    arrays = [contents[key] for key in npz_input_keys(contents, inputs, f"{what} data {path}")]
-    labels = contents.get("y")
-    return arrays, None if labels is None else check_labels(labels, f"{what} data {path}")
+    where = f"{what} data {path}"
+    for key, value in contents.items():
+        if not isinstance(value, np.ndarray):  # numpy hands back a member that is not .npy (a pickle) as bytes
+            raise CalibrationError(f"{where}: member {key!r} is not a .npy array (edgeq never unpickles data); "
+                                   "save the arrays with numpy.savez")
+    keys, found = npz_input_keys(contents, inputs, where)
+    notes.extend(found)
+    return [contents[key] for key in keys], contents.get("y")
 
 
-def npz_input_keys(available: Iterable[str], inputs: list[TensorSpec], where: str) -> list[str]:
-    """The .npz keys holding the inputs: `x` for a single-input model, else one key per input name."""
+def one_array_only(inputs: list[TensorSpec], where: str) -> None:
+    """A .npy file holds one array: refuse it for a model with several inputs."""
+    if len(inputs) != 1:
+        names = ", ".join(repr(spec.name) for spec in inputs)
+        raise CalibrationError(f"{where}: a .npy file holds one array, the model has {len(inputs)} inputs "
+                               f"({names}): use a .npz with one key per input name")
+
+
+def npz_input_keys(available: Iterable[str], inputs: list[TensorSpec], where: str) -> tuple[list[str], list[str]]:
+    """The .npz keys holding the inputs (`x` for a single-input model, else one key per input name) and the
+    warnings to show. A key edgeq does not read is an error naming it: labels saved as 'labels' instead of
+    'y' would otherwise be ignored and the run pass without them."""
     available = set(available)
     names = [spec.name for spec in inputs]
+    notes = []
     if len(inputs) == 1 and "x" in available:
-        return ["x"]
-    if all(name in available for name in names):
-        return names
-    expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in names)
-    raise CalibrationError(f"{where}: needs key(s) {expected} (and optionally 'y' labels); "
-                           f"found {', '.join(sorted(available)) or 'none'}")
+        keys = ["x"]
+        if names[0] in available and names[0] != "x":
+            notes.append(f"{where}: holds both 'x' and {names[0]!r}; edgeq reads 'x' for input {names[0]!r} "
+                         f"and ignores {names[0]!r}")
+            available.discard(names[0])
+    elif all(name in available for name in names):
+        keys = names
+    else:
+        expected = "'x'" if len(inputs) == 1 else ", ".join(repr(n) for n in names)
+        raise CalibrationError(f"{where}: needs key(s) {expected} (and optionally 'y' labels); "
+                               f"found {', '.join(sorted(available)) or 'none'}")
+    unused = sorted(available - set(keys) - {"y"})
+    if unused:
+        reads = " and ".join(repr(k) for k in keys)
+        raise CalibrationError(f"{where}: key(s) {', '.join(repr(k) for k in unused)} are not read by edgeq "
+                               f"(it reads {reads} and optionally 'y' for labels): rename or remove them")
+    return keys, notes
 
 
-def check_labels(labels: np.ndarray, where: str) -> np.ndarray:
-    """Labels 'y' as int64 class ids [N]: one-hot [N, C] becomes ids; anything else non-negative integer."""
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
-        labels = labels.argmax(axis=1)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise CalibrationError(f"{where}: labels 'y' must be integer class ids [N] or one-hot [N, C], "
-                               f"got dtype {labels.dtype} shape {labels.shape}")
-    if labels.size and labels.min() < 0:
-        raise CalibrationError(f"{where}: label {int(labels.min())} is negative")
-    return labels.astype(np.int64)
+def check_counts(counts: dict[str, int], where: str) -> None:
+    """Every input and the labels must have the same number of samples; the message names each count."""
+    if len(set(counts.values())) > 1:
+        each = ", ".join(f"{name if name.startswith('labels') else f'input {name!r}'} {count}"
+                         for name, count in counts.items())
+        raise CalibrationError(f"{where}: inputs/labels have different sample counts ({each})")
+
+
+def label_rows(labels: np.ndarray, where: str) -> int:
+    """The number of samples labels 'y' cover (their shape against the model's output is checked where the
+    output is known: edgeq.validate.data.class_labels)."""
+    if np.ndim(labels) == 0:
+        raise CalibrationError(f"{where}: labels 'y' must have one entry per sample, got a single value")
+    return int(np.shape(labels)[0])
 
 
 def sample_shape(shape: tuple[int, ...], dtype: np.dtype, spec: TensorSpec, where: str) -> tuple[int, ...]:
@@ -228,8 +269,18 @@ def sample_shape(shape: tuple[int, ...], dtype: np.dtype, spec: TensorSpec, wher
     return tuple(shape)
 
 
-def _check_array(array: np.ndarray, spec: TensorSpec, path: Path, what: str) -> np.ndarray:
-    return array.reshape(sample_shape(array.shape, array.dtype, spec, f"{what} data {path}"))
+def _check_array(array: np.ndarray, spec: TensorSpec, path: Path, what: str, notes: list[str]) -> np.ndarray:
+    where = f"{what} data {path}"
+    shape = sample_shape(array.shape, array.dtype, spec, where)
+    if shape != array.shape:
+        notes.append(no_batch_note(where, spec, array.shape))
+    return array.reshape(shape)
+
+
+def no_batch_note(where: str, spec: TensorSpec, shape: tuple[int, ...]) -> str:
+    """The warning for an array shaped like one sample: it is read as 1 sample, which may not be what was meant."""
+    return (f"{where}: input {spec.name!r} has shape {tuple(shape)}, one sample without a batch axis; read as 1 "
+            f"sample (save [N, {', '.join(map(str, spec.shape))}] for N samples)")
 
 
 def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.ndarray:
@@ -247,10 +298,26 @@ def _read_image_folder(path: Path, inputs: list[TensorSpec], what: str) -> np.nd
     height, width, channels = spec.shape
     images = []
     for file in files:
+        data = file.read_bytes()
         try:
-            image = tf.io.decode_image(file.read_bytes(), channels=channels, expand_animations=False)
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
         except Exception:
-            raise CalibrationError(f"{what} data {file}: not a readable image") from None
+            image = None
+        if image is None:  # TF's GIF and BMP decoders refuse channels=1: decode as stored, then convert
+            try:
+                image = _to_channels(tf, tf.io.decode_image(data, channels=0, expand_animations=False), channels)
+            except Exception:
+                raise CalibrationError(f"{what} data {file}: not a readable image") from None
         image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
         images.append(image.numpy())
     return np.stack(images).astype(np.float32)
+
+
+def _to_channels(tf: Any, image: Any, channels: int) -> Any:
+    """A decoded image (1, 2, 3 or 4 channels: gray, gray+alpha, RGB, RGBA) as `channels` (1 or 3); alpha dropped."""
+    have = int(image.shape[-1])
+    if have in (2, 4):
+        image, have = image[..., :have - 1], have - 1
+    if have == channels:
+        return image
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image)

@@ -33,17 +33,18 @@ class DataFileError(EdgeqError):
     """One of edgeq's data files (or a user's target profile) does not match its schema."""
 
 
-def read_toml(path: Path, error: type[EdgeqError] = DataFileError) -> dict[str, Any]:
-    """The file as a dict; a missing or malformed file is `error` naming the file."""
+def read_toml(path: Path, error: type[EdgeqError] = DataFileError, what: str = "file") -> dict[str, Any]:
+    """The file as a dict; a missing, unreadable, non-UTF-8 or malformed file is `error` naming the file (`what`
+    says what it is: "profile", "file")."""
     try:
         with Path(path).open("rb") as fh:
             return tomllib.load(fh)
-    except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
 
 
 @cache

@@ -173,67 +173,99 @@ def _validate(p: TargetProfile, where: str) -> None:
         raise TargetError(f"{where}: a microcontroller target runs tflm, not {p.runtime.name!r}")
 
 
-def _load_tree(directory: Path) -> dict[str, dict[str, Any]]:
-    raw: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.toml")):
-        data = read_toml(path, TargetError)
-        name = data.get("name", path.stem)
-        if name != path.stem:
-            raise TargetError(f"{path.name}: name = {name!r} must match the file name {path.stem!r}")
-        raw[path.stem] = data
-    return raw
+class _Catalog:
+    """The profile files by name (a later directory replaces an earlier one's file of the same name), each read,
+    resolved and checked on first use: one bad file fails only the targets that are it or inherit from it."""
 
+    def __init__(self, directories: tuple[Path, ...]) -> None:
+        self.paths: dict[str, Path] = {}
+        for directory in directories:
+            if not directory.is_dir():
+                raise TargetError(f"target directory {directory} does not exist")
+            self.paths.update({path.stem: path for path in sorted(directory.glob("*.toml"))})
+        self._raw: dict[str, dict[str, Any]] = {}
+        self._profiles: dict[str, TargetProfile] = {}
 
-def _resolve(name: str, raw: dict[str, dict[str, Any]], chain: tuple[str, ...] = ()) -> dict[str, Any]:
-    if name in chain:
-        raise TargetError(f"target {name}: inheritance cycle {' -> '.join((*chain, name))}")
-    data = raw[name]
-    parent = data.get("inherit", "")
-    if not parent:
-        return dict(data)
-    if parent not in raw:
-        raise TargetError(f"target {name}: inherits unknown target {parent!r}")
-    base = _resolve(parent, raw, (*chain, name))
-    base.pop("abstract", None)
-    base.pop("description", None)
-    return _merge(base, data)
+    def raw(self, name: str) -> dict[str, Any]:
+        if name not in self._raw:
+            path = self.paths[name]
+            data = read_toml(path, TargetError, "profile")
+            if data.get("name", name) != name:
+                raise TargetError(f"{path.name}: name = {data['name']!r} must match the file name {name!r}")
+            self._raw[name] = data
+        return self._raw[name]
+
+    def resolve(self, name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+        if name in chain:
+            raise TargetError(f"target {name} ({self.paths[name]}): inheritance cycle {' -> '.join((*chain, name))}")
+        data = self.raw(name)
+        parent = data.get("inherit", "")
+        if not parent:
+            return {**data, "name": name}
+        if parent not in self.paths:
+            raise TargetError(f"target {name} ({self.paths[name]}): inherits unknown target {parent!r}")
+        base = self.resolve(parent, (*chain, name))
+        base.pop("abstract", None)
+        base.pop("description", None)
+        return {**_merge(base, data), "name": name}  # a profile without `name` is its file's, not its parent's
+
+    def profile(self, name: str) -> TargetProfile:
+        if name not in self._profiles:
+            profile = build(TargetProfile, self.resolve(name), f"{name}.toml", TargetError)
+            _validate(profile, f"{name}.toml")
+            self._profiles[name] = profile
+        return self._profiles[name]
+
+    def loadable(self) -> tuple[dict[str, TargetProfile], dict[str, str]]:
+        """(every profile that loads, the error of each that does not)."""
+        profiles, errors = {}, {}
+        for name in self.paths:
+            try:
+                profiles[name] = self.profile(name)
+            except TargetError as exc:
+                errors[name] = str(exc)
+        return profiles, errors
 
 
 def load_targets(*directories: Path) -> dict[str, TargetProfile]:
     """Load every profile in `directories` (default: edgeq's targets/), resolving inheritance across them;
-    a profile in a later directory replaces one of the same name in an earlier one."""
-    raw: dict[str, dict[str, Any]] = {}
-    for directory in directories or (targets_dir(),):
-        if not Path(directory).is_dir():
-            raise TargetError(f"target directory {directory} does not exist")
-        raw.update(_load_tree(Path(directory)))
-    profiles = {}
-    for name in raw:
-        profile = build(TargetProfile, _resolve(name, raw), f"{name}.toml", TargetError)
-        _validate(profile, f"{name}.toml")
-        profiles[name] = profile
-    return profiles
+    a profile in a later directory replaces one of the same name in an earlier one. Any bad profile raises."""
+    catalog = _Catalog(tuple(Path(d) for d in directories or (targets_dir(),)))
+    return {name: catalog.profile(name) for name in catalog.paths}
 
 
 TARGET_PATH_VARIABLE = "EDGEQ_TARGET_PATH"
 
 
 @cache
-def _targets_for(search_path: str) -> dict[str, TargetProfile]:
+def _catalog(search_path: str) -> _Catalog:
     extra = [Path(part) for part in search_path.split(os.pathsep) if part]
-    return load_targets(targets_dir(), *extra)
+    return _Catalog((targets_dir(), *extra))
+
+
+def _current() -> _Catalog:
+    return _catalog(os.environ.get(TARGET_PATH_VARIABLE, ""))
 
 
 def available_targets(include_abstract: bool = False) -> dict[str, TargetProfile]:
     """The profiles a user can pick, by name: edgeq's own plus those in the folders listed in
-    $EDGEQ_TARGET_PATH (os.pathsep-separated), which may inherit edgeq's and replace them by name."""
-    targets = _targets_for(os.environ.get(TARGET_PATH_VARIABLE, ""))
+    $EDGEQ_TARGET_PATH (os.pathsep-separated), which may inherit edgeq's and replace them by name. A profile
+    that does not load is left out (`target_errors()` says why)."""
+    targets, _ = _current().loadable()
     return {n: p for n, p in targets.items() if include_abstract or not p.abstract}
 
 
+def target_errors() -> dict[str, str]:
+    """Why each profile that does not load fails, by name (empty when all load)."""
+    return _current().loadable()[1]
+
+
 def get_target(name: str) -> TargetProfile:
-    """The profile called `name`; an unknown name lists the known ones."""
-    targets = available_targets()
-    if name not in targets:
-        raise TargetError(f"unknown target {name!r}; known targets: {', '.join(sorted(targets))}")
-    return targets[name]
+    """The profile called `name` (only its file and those it inherits are read); an unknown name lists the
+    known ones."""
+    catalog = _current()
+    if name in catalog.paths:
+        profile = catalog.profile(name)
+        if not profile.abstract:
+            return profile
+    raise TargetError(f"unknown target {name!r}; known targets: {', '.join(sorted(available_targets()))}")

@@ -86,8 +86,13 @@ class RichProgress:
         self._bar.update(self._task, completed=done)
 
     def warn(self, message: str) -> None:
+        """Warnings are shown even with -q (which hides progress only): they are about the result."""
         self.close()
-        self.console.print(f"[bold yellow]warning:[/] {escape(message)}")
+        quiet, self.console.quiet = self.console.quiet, False
+        try:
+            self.console.print(f"[bold yellow]warning:[/] {escape(message)}")
+        finally:
+            self.console.quiet = quiet
 
     def close(self) -> None:
         if self._bar is not None:
@@ -110,7 +115,7 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 
 DEBUG_HELP = "Show tracebacks and TensorFlow's own logs."
-QUIET_HELP = "No progress output (errors and results only)."
+QUIET_HELP = "No progress output (errors, warnings and results only)."
 
 
 def common_options(command: Any) -> Any:
@@ -144,8 +149,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
     \b
     Typical use:
-      edgeq convert model.keras --target cortex-m4 --calib calib.npz -o out/
-      edgeq validate out/model.tflite --reference model.keras --data val.npz
+      edgeq convert model.keras --target cortex-m4 --calib calib.npz --val val.npz -o out/
+      edgeq validate out/model.tflite --reference model.keras --val val.npz
     """
     ctx.obj = State(debug=debug, quiet=quiet)
     if debug:

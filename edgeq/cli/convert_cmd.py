@@ -28,9 +28,17 @@ if TYPE_CHECKING:
 
 
 def _used_of(used: int, capacity: int) -> str:
-    """'22.0 of 256 KiB', '4.0 of 4,096 MiB': both numbers in the unit that suits the capacity."""
+    """'22.0 of 256 KiB', '4.0 of 4,096 MiB'; a use too small for the capacity's unit gets its own
+    ('2.5 KiB of 4,096 MiB', not '0.0 of 4,096 MiB')."""
     unit, scale = ("MiB", 1024 * 1024) if capacity >= 16 * 1024 * 1024 else ("KiB", 1024)
+    if unit == "MiB" and used < 0.1 * scale:
+        return f"{used / 1024:,.1f} KiB of {capacity / scale:,.0f} {unit}"
     return f"{used / scale:,.1f} of {capacity / scale:,.0f} {unit}"
+
+
+def _milliseconds(ms: float) -> str:
+    """'1.71 ms', '0.0032 ms': three significant digits below 1 ms, so a phone's microseconds are not '0.00'."""
+    return f"{ms:,.2f} ms" if ms >= 1 else f"{ms:.3g} ms"
 
 
 def _summary_table(result: ConvertResult) -> Table:
@@ -64,10 +72,12 @@ def _summary_table(result: ConvertResult) -> Table:
             row("calib input", f"{stat.name}: {stat.describe()}")
     check = result.check
     if check is not None:
-        arena = f", arena {check.arena.recommended_bytes:,} B" if check.arena is not None else ""
-        row("fits", f"flash {_used_of(check.flash.used, check.flash.capacity)}, "
+        arena = "" if check.arena is None else (
+            f", arena {check.arena.recommended_bytes:,} B recommended "
+            f"(host TFLM measured {check.arena.measured.host_bytes:,} B + kernel buffers + margin)")
+        row("fits" if check.ok else "DOES NOT FIT", f"flash {_used_of(check.flash.used, check.flash.capacity)}, "
                     f"RAM {_used_of(check.ram.used, check.ram.capacity)}{arena}; "
-                    f"~{check.latency.ms:,.2f} ms ({check.latency.label})")
+                    f"~{_milliseconds(check.latency.ms)} ({check.latency.label})")
     project = result.project
     if project is not None:
         row("project", f"{project.out_dir.name}/ ({project.template}, {len(project.files)} files, "
@@ -112,7 +122,8 @@ def _summary_table(result: ConvertResult) -> Table:
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
 @click.option("--val", type=click.Path(path_type=Path),
-              help="Validation data (.npz with x and optional labels y): validate float vs LiteRT vs TFLM after "
+              help="Validation data (.npz with x, or one key per input, and optional labels y; .npy; or an image "
+                   "folder): validate float vs LiteRT vs TFLM after "
                    "quantizing; results in report.json, OUT/validation.html and OUT/validation.junit.xml.")
 @gate_options
 @click.option("--recover", is_flag=True,

@@ -17,10 +17,13 @@ def targets_command(ctx: click.Context, as_json: bool) -> None:
     """List the target profiles; `edgeq targets show NAME` prints one."""
     if ctx.invoked_subcommand is not None:
         return
-    from edgeq.check.targets import available_targets
+    from edgeq.check.targets import available_targets, target_errors
+    from edgeq.cli.app import RichProgress
     from edgeq.cli.tables import targets_table
 
     targets = available_targets()
+    for message in target_errors().values():  # a bad user profile is left out of the list, and said so
+        RichProgress(ctx.obj.err).warn(f"{message} (left out)")
     if as_json:
         print_json({name: p.to_dict() for name, p in sorted(targets.items())})
     else:

@@ -69,6 +69,8 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     progress.step(f"Validating {model.name} (float vs LiteRT vs TFLM)")
     try:
         report = validate_model(model, data, reference, settings, progress=progress.validation)
+        for message in report.warnings:
+            progress.warn(message)
     finally:
         progress.close()
     check_output_file(junit, force, inputs, JUNIT_SIGNATURE, "--junit")  # again: minutes may have passed

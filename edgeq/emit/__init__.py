@@ -22,7 +22,7 @@ from edgeq.emit.sources import (
     op_entries,
     tflm_build_context,
 )
-from edgeq.errors import EmitError, UsageError
+from edgeq.errors import EmitError, UsageError, article
 from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.render import DEFAULT_NAME, c_identifier, write_files
 from edgeq.samples import SampleSet
@@ -60,7 +60,8 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
         if template is not None:
             raise UsageError("--template applies to --runtime tflm; --runtime c writes its own project")
         if not target.is_mcu:
-            raise UsageError(f"--runtime c generates MCU firmware; {target.name} is a {target.kind} target")
+            raise UsageError(f"--runtime c generates MCU firmware; {target.name} is {article(target.kind)} "
+                             f"{target.kind} target")
         return engine_template().directory
     return select_template(target, template).directory
 
@@ -85,7 +86,9 @@ def check_integer_model(model: TFLiteModel, target: TargetProfile) -> None:
     found = float_ops(model)
     if found:
         ops = sorted({op.opcode for op in found})
-        raise UsageError(f"the model computes in floating point ({len(found)} ops: {', '.join(ops[:5])}"
+        counts = {name: sum(op.opcode == name for op in found) for name in ops[:5]}
+        listed = ", ".join(f"{name}×{count}" if count > 1 else name for name, count in counts.items())
+        raise UsageError(f"the model computes in floating point ({len(found)} float op(s): {listed}"
                          f"{' and more' if len(ops) > 5 else ''}); {target.name} is a microcontroller target: convert "
                          "it to int8 first (`edgeq convert`), or emit for an Android target")
 

@@ -3,6 +3,7 @@ rendered into the TFLM CMake project's CMakeLists.txt and used by `edgeq verify`
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
@@ -10,6 +11,11 @@ from typing import Any
 from edgeq import resources
 from edgeq.errors import EmitError
 from edgeq.schema import load_toml
+
+if sys.version_info >= (3, 11):
+    pass
+else:  # pragma: no cover - Python 3.10 (pyproject declares tomli there)
+    pass
 
 
 @dataclass(frozen=True)

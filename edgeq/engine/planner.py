@@ -20,6 +20,10 @@ import random
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
+from edgeq.errors import EmitError
+
+_BUG = "an edgeq bug: use --runtime tflm for this model and report it"
+
 DEFAULT_ALIGNMENT = 4
 _EXACT_LIMIT = 12          # buffers up to which branch and bound is tried
 _EXACT_NODE_BUDGET = 200_000
@@ -138,12 +142,13 @@ def plan_blocks(blocks: Sequence[Block], alignment: int = DEFAULT_ALIGNMENT, ove
     is rounded up to one)."""
     aligned = [Block(b.key, align_up(max(b.size, 1), alignment), b.first, b.last) for b in blocks]
     if len({b.key for b in aligned}) != len(aligned):
-        raise ValueError("block keys must be unique")
+        raise EmitError(f"compiled-C engine memory plan: block keys must be unique ({_BUG})")
     index = {b.key: i for i, b in enumerate(aligned)}
     allowed = {(index[out], index[inp]): align_up(d, alignment) for (out, inp), d in (overlaps or {}).items()}
     for (out, inp) in allowed:
         if not aligned[out].overlaps(aligned[inp]):
-            raise ValueError(f"overlap between {aligned[out].key!r} and {aligned[inp].key!r}, never alive together")
+            raise EmitError(f"compiled-C engine memory plan: overlap allowed between {aligned[out].key!r} and "
+                            f"{aligned[inp].key!r}, which are never alive together ({_BUG})")
     bound = lower_bound(aligned, {(aligned[o].key, aligned[i].key): d for (o, i), d in allowed.items()})
     n = len(aligned)
     conflicts = [[j for j in range(n) if j != i and aligned[i].overlaps(aligned[j])] for i in range(n)]
@@ -249,4 +254,5 @@ def _check(blocks: Sequence[Block], offsets: Sequence[int], allowed: dict[tuple[
                 continue
             if (j, i) in allowed and offsets[j] <= offsets[i] - allowed[(j, i)]:
                 continue
-            raise RuntimeError(f"memory plan overlap between {a.key!r} and {b.key!r}")
+            raise EmitError(f"compiled-C engine memory plan: buffers {a.key!r} and {b.key!r} overlap while both are "
+                            f"alive ({_BUG})")

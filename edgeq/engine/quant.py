@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from edgeq.errors import UnsupportedOpError
+
 INT8_MIN, INT8_MAX = -128, 127
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -75,4 +77,5 @@ def activation_range(activation: str, scale: float, zero_point: int,
     if activation == "RELU_N1_TO_1":
         return (max(qmin, quantize_float_value(-1.0, scale, zero_point)),
                 min(qmax, quantize_float_value(1.0, scale, zero_point)))
-    raise ValueError(f"fused activation {activation} has no integer range")
+    raise UnsupportedOpError(f"fused activation {activation} is outside what edgeq's compiled-C engine runs (NONE, "
+                             "RELU, RELU6, RELU_N1_TO_1): use --runtime tflm")

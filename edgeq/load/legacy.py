@@ -22,6 +22,7 @@ from edgeq.tfenv import captured_output, tensorflow
 TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda", "ClassMethod", "InstanceMethod", "InstanceProperty"})
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 TF_KERAS = "tf-keras"
+LAMBDA_FUNCTION = "__lambda__"  # Keras' class name for a serialized Python lambda (its bytecode, base64)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class KerasConfig:
 
     @property
     def lambda_layers(self) -> list[str]:
-        return [name for cls, name in self.layers if cls == "Lambda"]
+        """Layers holding Python bytecode: Lambda layers and lambda functions (e.g. an activation)."""
+        return list(dict.fromkeys(name for cls, name in self.layers if cls in ("Lambda", LAMBDA_FUNCTION)))
 
     @property
     def is_keras2(self) -> bool:
@@ -100,20 +102,31 @@ def _layers(node: Any) -> list[tuple[str, str]]:
     """(class_name, name) of every object with a class name in a config, nested models included."""
     found: list[tuple[str, str]] = []
 
-    def walk(item: Any) -> None:
+    def walk(item: Any, layer: str) -> None:
         if isinstance(item, dict):
+            if _is_function_dump(item):  # a lambda as an activation: {"value": [bytecode, defaults, closure]}
+                found.append((LAMBDA_FUNCTION, layer))
             if isinstance(item.get("class_name"), str):
                 config = item.get("config")
                 name = config.get("name") if isinstance(config, dict) else None
                 found.append((item["class_name"], str(name or item.get("name") or "")))
+                layer = str(name or item.get("name") or layer)
             for value in item.values():
-                walk(value)
+                walk(value, layer)
         elif isinstance(item, list):
             for value in item:
-                walk(value)
+                walk(value, layer)
 
-    walk(node)
+    walk(node, "")
     return found
+
+
+def _is_function_dump(item: dict[str, Any]) -> bool:
+    """Keras' func_dump of a Python function: base64 bytecode with its defaults and closure."""
+    if item.get("class_name") == LAMBDA_FUNCTION:
+        return True
+    value = item.get("value")
+    return set(item) == {"value"} and isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
 
 
 def refuse_lambda(path: Path, config: KerasConfig) -> None:
@@ -121,8 +134,9 @@ def refuse_lambda(path: Path, config: KerasConfig) -> None:
     names = config.lambda_layers
     if names:
         listed = ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        raise ModelLoadError(f"{path}: Lambda layer(s) {listed} hold Python code that runs when the model loads; "
-                             "re-run with --unsafe-load only if you trust the file")
+        raise ModelLoadError(f"{path}: layer(s) {listed} hold Python code (a Lambda layer or a lambda function, "
+                             "e.g. as an activation) that runs when the model loads; re-run with --unsafe-load only "
+                             "if you trust the file")
 
 
 def load_tf_keras(path: Path, unsafe: bool) -> Any:

@@ -82,6 +82,7 @@ def load_model(path: str | Path, unsafe: bool = False) -> LoadedModel:
 
 # Keras 3's safe-mode refusals; `\blambda` so that 'TFOpLambda' (a TensorFlow call, no user code) is no hint.
 _UNSAFE_HINT = re.compile(r"safe_mode|arbitrary code|\blambda\b", re.I)
+_UNREGISTERED = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 _UNRECOGNIZED = re.compile(r"Unrecognized keyword arguments? passed to (\w+): \{(.*)\}", re.S)
 
 
@@ -156,6 +157,15 @@ def _explain_keras_failure(path: Path, message: str, unsafe: bool) -> ModelLoadE
         return ModelLoadError(
             f"{path}: the model needs unsafe deserialization (e.g. a Lambda layer runs arbitrary code); "
             "re-run with --unsafe-load only if you trust the file")
+    custom = _UNREGISTERED.search(message)
+    if custom:
+        registered = re.search(r"'registered_name': '([^']+)'", message[custom.end():])
+        known_as = f" (saved as {registered.group(1)!r})" if registered else ""
+        return ModelLoadError(
+            f"{path}: the model uses the custom class {custom.group(1)!r}{known_as}, which is not part of Keras: "
+            "from the command line edgeq loads built-in layers only; rebuild the model from built-in layers, or "
+            "import the module that registers the class (@keras.saving.register_keras_serializable) and call "
+            "edgeq.convert() from Python")
     layer = re.search(r"layer[^'\"]*['\"]([\w./-]+)['\"]", message)
     where = f" (layer {layer.group(1)!r})" if layer else ""
     return ModelLoadError(f"{path}: Keras could not load the model{where}: {message[:300]}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeq.errors import ConversionError, QuantizationError, UsageError
+from edgeq.errors import ConversionError, QuantizationError, UnsupportedOpError, UsageError
 from edgeq.load.legacy import TF_KERAS
 from edgeq.load.loader import LoadedModel, batch_one_specs, fixed_batch_function
 from edgeq.samples import SampleSet
@@ -53,6 +53,21 @@ class QuantizeOptions:
 
 
 ProgressCallback = Callable[[int], None]
+
+
+FLOAT_INPUTS = ("float32", "float16", "float64")
+
+
+def check_input_types(model: LoadedModel) -> None:
+    """Refuse inputs edgeq cannot feed: calibration and validation samples are real numbers, quantized to the
+    int8 input; token ids (an Embedding's int32), bool flags or strings have no such scale."""
+    for spec in model.inputs:
+        if spec.dtype not in FLOAT_INPUTS:
+            raise UnsupportedOpError(
+                f"{model.path.name}: input {spec.name!r} has dtype {spec.dtype}; edgeq converts models whose "
+                "inputs are floating point (float32: images, audio, sensor values), not integer, bool or string "
+                "inputs (e.g. token ids for an Embedding): move the lookup or cast out of the model and feed "
+                "its float output")
 
 
 def convert(model: LoadedModel, options: QuantizeOptions, samples: SampleSet | None,
@@ -244,7 +259,25 @@ def _representative(samples: SampleSet | None, model: LoadedModel,
     return generate
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KERAS_CALL = re.compile(r"Exception encountered when calling ([\w.]+)\(\)\.")
+_SCOPE_NAME = re.compile(r"'(.*)' is not a valid scope name")
+
+
 def _first_error_line(text: str) -> str:
+    """The converter's or Keras' reason in one line. Keras wraps an exception raised inside a layer as
+    'Exception encountered when calling X.call().' + the reason (in bold) + the arguments: keep the reason."""
+    text = _ANSI.sub("", text)
+    call = _KERAS_CALL.search(text)
+    if call:
+        paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text[call.end():])]
+        reason = next((p for p in paragraphs if p and not p.startswith("Arguments received")), "")
+        scope = _SCOPE_NAME.search(reason)
+        if scope:
+            return (f"layer name {scope.group(1)!r} is not a valid TensorFlow name (letters, digits and _ . / > - "
+                    "only): rename the layer (keras layer `name=`) and save the model again")
+        if reason:
+            return f"{reason[:300]} (in {call.group(1)})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if "error" in line.lower():
@@ -345,6 +378,7 @@ def check_interpreter_limits(model: TFLiteModel, layer_names: list[str] | None =
 def quantize(model: LoadedModel, options: QuantizeOptions, samples: SampleSet | None, *,
              integer_only: bool, on_sample: ProgressCallback | None = None) -> TFLiteModel:
     """Convert, parse and (for microcontroller targets) prove the result integer-only."""
+    check_input_types(model)
     tflite = read_model(convert(model, options, samples, on_sample))
     if integer_only:
         prove_integer_only(tflite, model.layer_names)

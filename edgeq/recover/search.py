@@ -30,6 +30,7 @@ from edgeq.recover.outcome import Candidate, RecoveryReport
 from edgeq.recover.score import float_accuracy, float_outputs, gap_closed, score
 from edgeq.samples import SampleSet, load_samples, select_indices
 from edgeq.tflite import TFLiteModel, read_model
+from edgeq.validate.data import class_labels
 
 MIN_SAMPLES = 20
 HELD_OUT_SHARE = 4  # one sample in four chooses, the rest calibrate
@@ -49,6 +50,7 @@ class RecoverOptions(Protocol):
     mode: str
     io_type: str
     runtime: str
+    calib: Path | None
     val: Path | None
     validation: Any  # ValidationOptions: thresholds and the validation sample limit
     preprocess: Any  # samples.Preprocess
@@ -177,7 +179,7 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
     if options.mode != "int8" or samples is None:
         raise UsageError("--recover improves int8 conversions: use it with --mode int8 and calibration data")
     quantize_options = QuantizeOptions("int8", options.io_type)
-    calib, held = split(samples)
+    calib, held = split(_with_class_labels(samples, source, f"calibration data {options.calib}"))
     expected = float_outputs(source, held)
     candidates = _int8_candidates(source, quantize_options, calib, lambda text: step(f"Recovering accuracy: {text}"))
     step(f"Recovering accuracy: scoring {sum(c.status == 'scored' for c in candidates)} candidates on {held.count} "
@@ -220,9 +222,20 @@ def _score_all(candidates: list[Candidate], source: LoadedModel, samples: Sample
             candidate.status, candidate.detail, candidate.model = "failed", str(exc)[:200], None
 
 
+def _with_class_labels(samples: SampleSet, source: LoadedModel, where: str) -> SampleSet:
+    """Labels as class ids by validation's one rule (validate.data.class_labels), against the first class-score
+    output; without such an output they are dropped (validation refuses them with its own message)."""
+    if samples.labels is None:
+        return samples
+    scores = next((o for o in source.outputs if len(o.shape) == 1 and o.shape[0] >= 2), None)
+    labels = class_labels(samples.labels, scores.shape[0], scores.name, where) if scores is not None else None
+    return replace(samples, labels=labels)
+
+
 def _report_on_validation(report: RecoveryReport, source: LoadedModel, options: RecoverOptions) -> None:
     limit = min(options.validation.samples or MAX_VALIDATION_SAMPLES, MAX_VALIDATION_SAMPLES)
     data = load_samples(options.val, source.inputs, limit=limit, preprocess=options.preprocess, what="validation")
+    data = _with_class_labels(data, source, f"validation data {options.val}")
     expected = float_outputs(source, data)
     report.validation_source = data.source
     report.float_accuracy = float_accuracy(expected, data)

@@ -19,9 +19,12 @@ from edgeq.output import file_sha256
 from edgeq.samples import (
     Preprocess,
     SampleSet,
-    check_labels,
+    check_counts,
+    label_rows,
     load_samples,
+    no_batch_note,
     npz_input_keys,
+    one_array_only,
     sample_shape,
     select_indices,
 )
@@ -49,10 +52,11 @@ class SampleStream:
     source: str
     sha256: str
     count: int
-    labels: np.ndarray | None
+    labels: np.ndarray | None  # as in the file until class_labels() checks them against the labelled output
     preprocess: Preprocess
     _members: list[_Member] = field(repr=False)
     _selection: np.ndarray = field(repr=False)
+    notes: list[str] = field(default_factory=list)  # warnings about how the file was read
 
     def batches(self, size: int) -> Iterator[tuple[int, list[np.ndarray]]]:
         """(position of the first sample, one float32 array [n, *shape] per input), in order."""
@@ -133,7 +137,9 @@ def open_samples(data: str | Path | SampleSet, inputs: list[TensorSpec], *, limi
     or a SampleSet) and check it against the model inputs without reading the samples."""
     preprocess = preprocess or Preprocess()
     if isinstance(data, SampleSet):  # load_samples already applied its preprocessing
-        return _from_arrays(data.source, data.sha256, data.arrays, data.labels, inputs, limit, Preprocess())
+        stream = _from_arrays(data.source, data.sha256, data.arrays, data.labels, inputs, limit, Preprocess())
+        stream.notes[:0] = data.notes
+        return stream
     path = Path(data)
     if not path.exists():
         raise CalibrationError(f"{WHAT} {path}: no such file or directory")
@@ -141,14 +147,18 @@ def open_samples(data: str | Path | SampleSet, inputs: list[TensorSpec], *, limi
         loaded = load_samples(path, inputs, limit=limit, preprocess=preprocess, what="validation")
         return _from_arrays(loaded.source, loaded.sha256, loaded.arrays, None, inputs, None, Preprocess())
     suffix = path.suffix.lower()
+    notes: list[str] = []
     if suffix == ".npy":
+        one_array_only(inputs, f"{WHAT} {path}")
         members, labels = [_npy_member(path)], None
     elif suffix == ".npz":
-        members, labels = _npz_members(path, inputs)
+        members, labels = _npz_members(path, inputs, notes)
     else:
         raise CalibrationError(f"{WHAT} {path}: expected a .npz file (key x, optional y), a .npy file or an "
                                "image folder")
-    return _stream(path.name, file_sha256(path), members, labels, inputs, limit, preprocess, path)
+    stream = _stream(path.name, file_sha256(path), members, labels, inputs, limit, preprocess, path)
+    stream.notes[:0] = notes
+    return stream
 
 
 def _from_arrays(source: str, sha256: str, arrays: list[np.ndarray], labels: np.ndarray | None,
@@ -161,30 +171,60 @@ def _from_arrays(source: str, sha256: str, arrays: list[np.ndarray], labels: np.
 
 def _stream(source: str, sha256: str, members: list[_Member], labels: np.ndarray | None,
             inputs: list[TensorSpec], limit: int | None, preprocess: Preprocess, path: Path) -> SampleStream:
-    for member, spec in zip(members, inputs, strict=True):
-        _check_member(member, spec, path)
-    counts = {m.shape[0] for m in members}
+    notes = [note for member, spec in zip(members, inputs, strict=True) if (note := _check_member(member, spec, path))]
+    counts = {spec.name: m.shape[0] for m, spec in zip(members, inputs, strict=True)}
     if labels is not None:
-        labels = check_labels(labels, f"{WHAT} {path}")
-        counts.add(len(labels))
-    if len(counts) != 1:
-        raise CalibrationError(f"{WHAT} {path}: inputs/labels have different sample counts {sorted(counts)}")
+        counts["labels 'y'"] = label_rows(labels, f"{WHAT} {path}")
+    check_counts(counts, f"{WHAT} {path}")
     selection = select_indices(members[0].shape[0], limit)
     if labels is not None:
         labels = labels[selection]
     return SampleStream(source=source, sha256=sha256, count=int(selection.size), labels=labels,
-                        preprocess=preprocess, _members=members, _selection=selection)
+                        preprocess=preprocess, _members=members, _selection=selection, notes=notes)
 
 
-def _check_member(member: _Member, spec: TensorSpec, path: Path) -> None:
+def _check_member(member: _Member, spec: TensorSpec, path: Path) -> str:
+    """Check one array against its input ('' or the warning to show)."""
     shape = sample_shape(member.shape, member.dtype, spec, f"{WHAT} {path}")
-    if shape != member.shape:  # one sample without a batch dimension
-        member.shape = shape
-        if member.array is not None:
-            member.array = member.array.reshape(shape)
+    if shape == member.shape:
+        return ""
+    note = no_batch_note(f"{WHAT} {path}", spec, member.shape)  # one sample without a batch dimension
+    member.shape = shape
+    if member.array is not None:
+        member.array = member.array.reshape(shape)
+    return note
 
 
-def _header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, bool]:
+def class_labels(labels: np.ndarray, classes: int, output: str, where: str) -> np.ndarray:
+    """The one rule for labels 'y' against the labelled output (`classes` scores): int64 class ids [N].
+
+    Accepted: class ids [N], or a column of ids [N, 1] (whole numbers, as `y.reshape(-1, 1)` gives; never
+    read as one-hot since a class-score output has at least 2 classes), and one-hot or per-class scores
+    [N, classes] (arg-max taken). Anything else is an error: a one-hot array 5 wide for 10 classes would
+    otherwise become ids 0..4 and validation would pass on wrong labels."""
+    labels = np.asarray(labels)
+    expected = f"give class ids [N] (0..{classes - 1}) or one-hot [N, {classes}]"
+    if labels.dtype.kind not in "iuf":
+        raise CalibrationError(f"{where}: labels 'y' have dtype {labels.dtype}, not numbers: {expected}")
+    if labels.ndim == 2 and labels.shape[1] == classes:
+        labels = labels.argmax(axis=1)
+    elif labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    elif labels.ndim != 1:
+        raise CalibrationError(f"{where}: labels 'y' have shape {labels.shape}, which fits neither class ids [N] "
+                               f"nor one-hot for the {classes} classes of output {output!r}: {expected}")
+    whole = labels.dtype.kind != "f" or bool(np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)))
+    if not whole:
+        raise CalibrationError(f"{where}: labels 'y' hold values that are not whole numbers (class ids): {expected}")
+    if labels.size and labels.min() < 0:
+        raise CalibrationError(f"{where}: label {int(labels.min())} is negative: {expected}")
+    if labels.size and labels.max() >= classes:
+        raise CalibrationError(f"{where}: label {int(labels.max())} is outside the classes 0..{classes - 1} of "
+                               f"output {output!r}")
+    return labels.astype(np.int64)
+
+
+def _header(stream: IO[bytes], path: Path, key: str) -> tuple[tuple[int, ...], np.dtype, bool]:
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -192,7 +232,9 @@ def _header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype, b
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     except ValueError as exc:
-        raise CalibrationError(f"{WHAT} {where}: not a readable .npy array ({exc})") from None
+        detail = "" if "magic string" in str(exc) else f" ({' '.join(str(exc).split())[:120]})"
+        raise CalibrationError(f"{WHAT} {path}: member {key!r} is not a .npy array{detail} (edgeq never unpickles "
+                               "data); save the arrays with numpy.savez") from None
     return tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran)
 
 
@@ -204,18 +246,20 @@ def _npy_member(path: Path) -> _Member:
     return _Member("x", tuple(array.shape), array.dtype, None, array)
 
 
-def _npz_members(path: Path, inputs: list[TensorSpec]) -> tuple[list[_Member], np.ndarray | None]:
+def _npz_members(path: Path, inputs: list[TensorSpec],
+                 notes: list[str]) -> tuple[list[_Member], np.ndarray | None]:
     try:
         archive = zipfile.ZipFile(path)
-        names = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+        names = {n.removesuffix(".npy"): n for n in archive.namelist()}
     except (OSError, zipfile.BadZipFile) as exc:
         raise CalibrationError(f"{WHAT} {path}: not a readable .npz archive ({exc})") from None
     with archive:
-        keys = npz_input_keys(names, inputs, f"{WHAT} {path}")
+        keys, found = npz_input_keys(names, inputs, f"{WHAT} {path}")
+        notes.extend(found)
         members = []
         for key in keys:
             with archive.open(names[key]) as stream:
-                shape, dtype, fortran = _header(stream, f"{path}[{key}]")
+                shape, dtype, fortran = _header(stream, path, key)
             if fortran or dtype.hasobject:  # rare: read it whole rather than reimplement numpy's reader
                 array = _whole(path, key)
                 members.append(_Member(key, tuple(array.shape), array.dtype, None, array))
@@ -232,6 +276,9 @@ def _whole(path: Path, key: str) -> np.ndarray:
             array = npz[key]
     except ValueError as exc:
         raise CalibrationError(f"{WHAT} {path}: array {key!r} is not numeric ({exc})") from None
+    if not isinstance(array, np.ndarray):  # numpy hands back a member that is not .npy (a pickle) as bytes
+        raise CalibrationError(f"{WHAT} {path}: member {key!r} is not a .npy array (edgeq never unpickles data); "
+                               "save the arrays with numpy.savez")
     return array
 
 
@@ -239,7 +286,7 @@ def _member_opener(path: Path, member: str) -> Any:
     def open_at_first_row() -> IO[bytes]:
         archive = zipfile.ZipFile(path)
         stream = archive.open(member)
-        _header(stream, f"{path}[{member}]")
+        _header(stream, path, member.removesuffix(".npy"))
         archive.close()  # the member stream keeps its own handle on the file
         return stream
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeq.errors import EdgeqError
 from edgeq.tflite import Tensor, TFLiteModel
 from edgeq.tflite.reader import INTEGER_DTYPES
 from edgeq.validate.gates import GATES, METRIC_BY_KEY, Thresholds
@@ -233,6 +234,13 @@ def explain_agreement(stats: OutputStats, output: OutputInfo) -> str:
             f"broken by class order, while the values agree (SQNR {fmt(sqnr, 3)} dB); {cause}")
 
 
+class MetricError(EdgeqError, KeyError):
+    """A metric, output or interpreter the report does not have (a KeyError too, for callers that catch one)."""
+
+    def __str__(self) -> str:  # KeyError's own str() would wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass
 class ValidationReport:
     """What `edgeq validate` found. `passed` is True when no check failed; `to_dict()` is report.json's form."""
@@ -248,6 +256,7 @@ class ValidationReport:
     litert_vs_tflm: dict[str, Any]
     layers: dict[str, Any]
     checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the data (too few samples, keys, batch axis)
 
     @property
     def passed(self) -> bool:
@@ -267,29 +276,36 @@ class ValidationReport:
         if not self.passed:
             return f"FAILED ({len(self.failures)} of {len(self.evaluated)} checks failed)"
         if not self.evaluated:
-            return "PASSED, but no threshold could be evaluated (give --reference and/or labels y)"
+            missing = [what for what, have in (("--reference", self.reference is not None),
+                                               ("labels y", any(o.labelled for o in self.outputs))) if not have]
+            give = f" (give {' and/or '.join(missing)})" if missing else ""
+            return f"PASSED, but no threshold could be evaluated{give}"
         return f"PASSED ({len(self.evaluated)} checks)"
 
     def output_index(self, output: int | str) -> int:
         """An output's position in the .tflite, given the position or the output's name."""
         if isinstance(output, int):
-            return output
+            if not -len(self.outputs) <= output < len(self.outputs):
+                raise MetricError(f"no output {output}; the model has {len(self.outputs)} output(s)")
+            return output % len(self.outputs)
         for o in self.outputs:
             if o.name == output:
                 return o.position
-        raise KeyError(f"no output named {output!r}; outputs: {', '.join(o.name for o in self.outputs)}")
+        raise MetricError(f"no output named {output!r}; outputs: {', '.join(o.name for o in self.outputs)}")
 
     def metric(self, interpreter: str, name: str, output: int | str = 0) -> float:
         """One metric, e.g. report.metric("tflm", "top1_agreement"); interpreter "float" for the reference."""
         index = self.output_index(output)
+        if interpreter not in self.interpreters:
+            raise MetricError(f"no interpreter {interpreter!r}; interpreters: {', '.join(self.interpreters)}")
         stats = self.float_stats if interpreter == "float" else self.stats.get(interpreter)
         if stats is None:
-            raise KeyError(f"{interpreter} did not run: {self.interpreters[interpreter].reason}")
+            raise MetricError(f"{interpreter} did not run: {self.interpreters[interpreter].reason}")
         values = stats[index].metrics()
         if interpreter == "float":
             values = {"top1_accuracy": values["top1_accuracy"]} if "top1_accuracy" in values else {}
         if name not in values:
-            raise KeyError(f"no metric {name!r} for {interpreter} output {self.outputs[index].name!r}; "
+            raise MetricError(f"no metric {name!r} for {interpreter} output {self.outputs[index].name!r}; "
                            f"available: {', '.join(sorted(values))}")
         return float(values[name])
 
@@ -304,8 +320,10 @@ class ValidationReport:
         return rows
 
     def failure_message(self) -> str:
-        """One line naming the failing metrics."""
+        """One line naming the failing metrics ('' for a report that passed)."""
         failed = self.failures
+        if not failed:
+            return ""
         listed = "; ".join(c.describe() for c in failed[:3])
         more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
         return f"validation failed: {listed}{more}"
@@ -340,8 +358,10 @@ class ValidationReport:
             if self.float_stats is not None and self.float_stats[o.position].confusion is not None:
                 entry["metrics"]["float"]["confusion"] = self.float_stats[o.position].confusion.counts.tolist()
             outputs.append(entry)
+        warnings = {"warnings": list(self.warnings)} if self.warnings else {}
         return json_ready({
             "passed": self.passed,
+            **warnings,
             "model": self.model,
             "reference": self.reference,
             "data": self.data,

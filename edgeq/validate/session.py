@@ -23,7 +23,7 @@ from edgeq.samples import Preprocess, SampleSet, select_indices
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 from edgeq.tflite.signature import output_names, tflite_input_specs
-from edgeq.validate.data import SampleStream, open_samples
+from edgeq.validate.data import SampleStream, class_labels, open_samples
 from edgeq.validate.layers import IOMap, LayerComparison, match_io
 from edgeq.validate.metrics import lsb_difference
 from edgeq.validate.results import (
@@ -37,6 +37,7 @@ from edgeq.validate.results import (
 
 DEFAULT_TFLM_SAMPLES = 200
 DEFAULT_BATCH = 256
+MIN_VALIDATION_SAMPLES = 20  # below this one sample moves accuracy by more than 5 points: the gates mean little
 LITERT_KERNELS = "reference kernels (BUILTIN_REF, no XNNPACK delegate)"
 LITERT_DEFAULT_KERNELS = "default kernels (XNNPACK delegate)"
 
@@ -170,10 +171,8 @@ def _outputs(tflite: TFLiteModel, reference: LoadedModel | None, iomap: IOMap | 
         if labelled is None:
             raise CalibrationError(f"validation data {stream.source} has labels 'y', but no model output is a "
                                    "class-score vector [C] (C >= 2) to compare them with")
-        top = int(stream.labels.max())
-        if top >= labelled.classes:
-            raise CalibrationError(f"validation data {stream.source}: label {top} is outside the classes "
-                                   f"0..{labelled.classes - 1} of output {labelled.name!r}")
+        stream.labels = class_labels(stream.labels, labelled.classes, labelled.name,
+                                     f"validation data {stream.source}")
         labelled.labelled = True
     return infos
 
@@ -205,7 +204,19 @@ def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet
         session.batch(start, arrays)
         if progress is not None:
             progress(start + len(arrays[0]), stream.count)
-    return session.report()
+    report = session.report()
+    report.warnings = validation_warnings(stream)
+    return report
+
+
+def validation_warnings(stream: SampleStream) -> list[str]:
+    """How the data was read (keys, batch axis) and too few samples for the gates to mean much."""
+    warnings = list(stream.notes)
+    if stream.count < MIN_VALIDATION_SAMPLES:
+        warnings.append(f"validation on only {stream.count} sample(s), fewer than the {MIN_VALIDATION_SAMPLES} "
+                        f"edgeq considers a minimum: one sample moves accuracy and agreement by "
+                        f"{100 / stream.count:.3g} points; give a few hundred held-out samples")
+    return warnings
 
 
 class _Session:

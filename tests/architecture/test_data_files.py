@@ -87,5 +87,5 @@ def test_the_shared_sources_list_names_the_key(tmp_path, monkeypatch) -> None:
 
 
 def test_a_missing_file_names_it(tmp_path) -> None:
-    with pytest.raises(schema.DataFileError, match="nothing.toml: cannot read it"):
+    with pytest.raises(schema.DataFileError, match="nothing.toml: cannot read the file: No such file"):
         schema.read_toml(tmp_path / "nothing.toml")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -34,10 +36,18 @@ def test_npz_multi_input_by_name_and_labels(tmp_path, rng):
     assert samples.arrays[0].dtype == np.float32
 
 
-def test_one_hot_labels_become_class_ids(tmp_path, rng):
+def test_one_hot_labels_become_class_ids_when_their_width_is_the_outputs(tmp_path, rng):
+    """Labels stay as stored in the SampleSet; the one label rule (validate.data.class_labels) reads them
+    against the labelled output: one-hot of the output's width gives ids, another width is refused."""
+    from edgeq.validate.data import class_labels
+
     y = np.eye(10)[[3, 1, 4]]
     np.savez(tmp_path / "v.npz", x=rng.random((3, 8, 8, 1)), y=y)
-    np.testing.assert_array_equal(load_samples(tmp_path / "v.npz", IMAGE).labels, [3, 1, 4])
+    labels = load_samples(tmp_path / "v.npz", IMAGE).labels
+    np.testing.assert_array_equal(class_labels(labels, 10, "probs", "v.npz"), [3, 1, 4])
+    with pytest.raises(CalibrationError, match=re.escape("shape (3, 10), which fits neither class ids [N] nor "
+                                                         "one-hot for the 12 classes")):
+        class_labels(labels, 12, "probs", "v.npz")
 
 
 def test_single_sample_without_batch_dimension_is_accepted(tmp_path):
