@@ -28,7 +28,6 @@ arena_used_bytes() on the core. The first TFLM run for a tree and core compiles 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -59,9 +58,8 @@ def measure(name: str, model, work: Path, samples: int, target: str, dsp: bool) 
     out = work / f"{name}-{'dsp' if dsp else 'portable'}"
     out.mkdir()
     (out / "model.tflite").write_bytes(model.data)
-    (out / "report.json").write_text(json.dumps({"target": {"name": target}}))
     build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=dsp)
-    report = verify(out, samples=samples, timeout=900)
+    report = verify(out, samples=samples, timeout=900, target=target)
     if not report.passed:
         raise SystemExit(f"{name}: {report.summary()}")
     io = sum(build.input_bytes) + sum(build.output_bytes)
@@ -82,9 +80,8 @@ def measure_tflm(name: str, model, work: Path, samples: int, target: str, tree: 
     out = work / f"tflm-{name}"
     (out / "project").mkdir(parents=True)
     (out / "model.tflite").write_bytes(model.data)
-    (out / "report.json").write_text(json.dumps({"target": {"name": target}}))
     write_project(model, out / "project", target=get_target(target), name="m")
-    report = verify(out, samples=samples, timeout=900, tflm_tree=tree,
+    report = verify(out, samples=samples, timeout=900, target=target, tflm_tree=tree,
                     on_build=lambda files, where: print(f"compiling TFLM ({files} files) into {where} ...",
                                                         file=sys.stderr, flush=True))
     if not report.passed:

@@ -54,6 +54,9 @@ SAMPLES = ("tests/samples/test_samples.py", "tests/validate/test_val_data.py")
 IO_HELPERS = ("tests/emit/test_emit_io_helpers.py",)
 VERIFY = ("tests/emulate/test_emulate_harness.py", "tests/emulate/test_emulate_verify.py")
 KERNELS = "edgeq/engine/kernels"
+SPEC = ("tests/integration/test_option_spec.py",)
+OUTPUTS = "tests/integration/test_cli_outputs.py"
+RECORD = ("tests/integration/test_report_record.py",)
 HOSTILE = "tests/integration/test_hostile_inputs.py"
 LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
 
@@ -155,6 +158,26 @@ MUTANTS = [
            (("limit=options.calib_samples, preprocess", "limit=None, preprocess"),),
            ("tests/integration/test_convert.py::test_calib_samples_draws_that_many_rows_from_the_file",
             "tests/integration/test_convert.py::test_report_contents")),
+    # -------------------------------------------------------------- the option spec and report.json (issue 21)
+    Mutant("validation-options-without-val", "options", "edgeq/options.py",
+           (("        if given and getattr(options, switch) in (None, False):",
+             "        if given and getattr(options, switch) is False:"),), SPEC, "the API ignored them before"),
+    Mutant("recover-int16x8-decided-late", "options", "edgeq/options.py",
+           (('    if options.recover and options.mode != "int8":', '    if options.recover and options.mode == "?":'),),
+           (*SPEC, f"{OUTPUTS}::test_refusals_come_before_the_conversion"), "from issue 20"),
+    Mutant("recover-count-ignores-calib-samples", "options", "edgeq/options.py",
+           (("    if options.calib_samples is not None and options.calib_samples < count:",
+             "    if options.calib_samples is not None and options.calib_samples > count:"),),
+           (f"{OUTPUTS}::test_refusals_come_before_the_conversion",)),
+    Mutant("tflm-tree-asked-before-emulation", "options", "edgeq/options.py",
+           (("        machine_for(target)\n        if options.runtime == \"tflm\":",
+             "        if options.runtime == \"tflm\":"),
+            ("        find_toolchain()\n", "        find_toolchain()\n        machine_for(target)\n")),
+           (*SPEC, f"{OUTPUTS}::test_refusals_come_before_the_conversion"), "from issue 20"),
+    Mutant("record-drops-explicit-nulls", "record", "edgeq/record.py",
+           ((' or f.name in getattr(obj, "_nulls", ())', ""),), RECORD),
+    Mutant("record-refuses-old-reports", "record", "edgeq/record.py",
+           (('    version = data.get("schema_version", 0)', '    version = data.get("schema_version", -1)'),), RECORD),
     # ----------------------------------------------------------------------------- hostile inputs (issue 20)
     Mutant("label-shape-check-removed", "samples", "edgeq/validate/data.py",
            (("if labels.ndim == 2 and labels.shape[1] == classes:", "if labels.ndim == 2 and labels.shape[1] > 1:"),),
@@ -162,10 +185,10 @@ MUTANTS = [
     Mutant("npz-unused-keys-ignored", "samples", "edgeq/samples.py",
            (("    if unused:\n        reads =", "    if unused and len(inputs) > 1:\n        reads ="),),
            (HOSTILE, "tests/samples/test_samples.py"), "labels saved as 'labels' were ignored"),
-    Mutant("scale-nan-accepted", "samples", "edgeq/samples.py",
+    Mutant("scale-nan-accepted", "samples", "edgeq/preprocess.py",
            (("bad = [v for v in values if not math.isfinite(v)]", "bad = [v for v in values if math.isinf(v)]"),),
            (HOSTILE,)),
-    Mutant("bgr-ignored-on-one-channel", "samples", "edgeq/samples.py",
+    Mutant("bgr-ignored-on-one-channel", "samples", "edgeq/preprocess.py",
            (("            if channels != 3:", "            if channels not in (1, 3):"),), (HOSTILE,)),
     # ------------------------------------------------------------------------------------------------ emit
     Mutant("model-io-plus-half-rounding", "emit", "firmware_templates/_sources/model_io.h.j2",

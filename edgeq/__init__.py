@@ -27,9 +27,10 @@ _EXPORTS = {
     "EmitResult": "edgeq.emit", "emit_project": "edgeq.emit",
     "EmulationReport": "edgeq.emulate", "verify": "edgeq.emulate",
     "EdgeqError": "edgeq.errors",
-    "ConvertOptions": "edgeq.pipeline", "ConvertResult": "edgeq.pipeline", "convert": "edgeq.pipeline",
+    "ConvertOptions": "edgeq.options", "ConvertResult": "edgeq.pipeline", "convert": "edgeq.pipeline",
+    "Report": "edgeq.record", "read_report": "edgeq.record",
     "read_model": "edgeq.tflite",
-    "Thresholds": "edgeq.validate.session", "ValidationOptions": "edgeq.validate.session",
+    "Thresholds": "edgeq.validate.session", "ValidationOptions": "edgeq.validate.options",
     "ValidationReport": "edgeq.validate.session", "validate_model": "edgeq.validate.session",
 }
 

@@ -123,17 +123,19 @@ def _owned(out_dir: Path) -> dict[str, str | None] | None:
 
 def _owned_by_report(out_dir: Path) -> dict[str, str | None] | None:
     """An `edgeq convert` output written before MANIFEST existed: its report.json lists what it wrote."""
+    from edgeq.record import RecordError, read_report
+
     try:
-        report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        report = read_report(out_dir)
+    except RecordError:
         return None
-    if not isinstance(report, dict) or "edgeq_version" not in report or not isinstance(report.get("model"), dict):
+    if report.model is None:
         return None
     owned: dict[str, str | None] = dict.fromkeys(
         ("report.json", "model.tflite", "validation.html", "validation.junit.xml"))
-    project = report.get("project")
-    if isinstance(project, dict) and isinstance(project.get("files"), list):
-        owned.update(dict.fromkeys(f"{project.get('dir')}/{f}" for f in project["files"]))
+    project = report.project
+    if project is not None:
+        owned.update(dict.fromkeys(f if project.dir in ("", ".") else f"{project.dir}/{f}" for f in project.files))
     return owned
 
 

@@ -3,42 +3,32 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from edgeq.check.c_engine import counted_latency
 from edgeq.check.rules import check_model
-from edgeq.check.targets import TargetProfile, get_target
-from edgeq.emit import project_name, template_warnings, write_project
-from edgeq.emit.boards import machine_for
+from edgeq.emit import write_project
 from edgeq.emulate import verify
 from edgeq.emulate.engine_size import measured_engine_figures
-from edgeq.emulate.tflm import find_tree
-from edgeq.emulate.tools import find_toolchain
 from edgeq.emulate.verify import measured_arena
-from edgeq.errors import (
-    CalibrationError,
-    CheckFailed,
-    EdgeqError,
-    ModelLoadError,
-    UsageError,
-    ValidationFailed,
-    VerifyError,
-    article,
-)
+from edgeq.errors import CheckFailed, EdgeqError, ValidationFailed, VerifyError
 from edgeq.load.loader import LoadedModel, load_model
-from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.options import SYNTHETIC_SAMPLES, ConvertOptions, check_up_front, convert_inputs
+from edgeq.output import json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, check_input_types, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
-from edgeq.samples import Preprocess, SampleSet, load_samples, synthetic_samples
+from edgeq.samples import SampleSet, load_samples, synthetic_samples
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
-from edgeq.validate.session import ValidationOptions, validate_model
+from edgeq.validate.session import validate_model
 
-SYNTHETIC_SAMPLES = 100
+__all__ = ["ConvertOptions", "ConvertResult", "Progress", "SilentProgress", "check_up_front", "convert",
+           "convert_failure"]
+
 
 
 class Progress(Protocol):
@@ -67,71 +57,6 @@ class SilentProgress:
 
     def warn(self, message: str) -> None:
         pass
-
-
-@dataclass
-class ConvertOptions:
-    """Everything `edgeq convert` takes besides the model path and the output directory."""
-
-    target: str = "cortex-m4"
-    mode: str = "int8"
-    io_type: str = "int8"
-    calib: Path | None = None
-    calib_samples: int | None = None
-    synthetic_calib: bool = False
-    preprocess: Preprocess = field(default_factory=Preprocess)
-    unsafe_load: bool = False
-    force: bool = False
-    val: Path | None = None  # validation data (--val): validate right after quantizing
-    validation: ValidationOptions = field(default_factory=ValidationOptions)  # thresholds for --val
-    template: str | None = None  # firmware template (default: the target's); the project goes in OUT/<template>/
-    name: str = "model"  # C symbol prefix of the emitted sources (sanitized)
-    runtime: str = "tflm"  # 'tflm' (template project) or 'c' (edgeq's compiled-C engine, OUT/compiled-c/)
-    verify: bool = False  # --verify: run the firmware on an emulated board (runtime 'tflm' needs a TFLM tree)
-    tflm_tree: Path | None = None  # --tflm-tree (else $EDGEQ_TFLM_TREE): TFLM sources for --verify --runtime tflm
-    verify_samples: int = 8
-    recover: bool = False  # --recover: try accuracy-recovery techniques, keep the best integer-only model
-
-
-def _target_for(options: ConvertOptions) -> TargetProfile:
-    target = get_target(options.target)
-    if options.mode not in target.modes:
-        raise UsageError(f"mode {options.mode} is not available for {target.name} "
-                         f"({article(target.kind)} {target.kind} target); "
-                         f"choose one of {', '.join(target.modes)}")
-    return target
-
-
-def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions,
-                   quantize_options: QuantizeOptions) -> tuple[TargetProfile, str, list[str]]:
-    """Every option combination and cheap fact, checked before TensorFlow loads: (target, project folder,
-    warnings). A refusal here costs milliseconds instead of a conversion."""
-    target = _target_for(options)
-    project = project_name(target, options.template, options.runtime)  # a bad --template fails here
-    if options.runtime == "c" and options.mode != "int8":
-        raise UsageError(f"--runtime c (the compiled-C engine) runs int8 models; --mode {options.mode} needs "
-                         "--runtime tflm")
-    if options.verify:
-        if options.runtime == "tflm":  # without TFLM sources, say how to get them before any work
-            find_tree(options.tflm_tree, cmsis_nn=target.runtime.kernels == "cmsis-nn")
-        machine_for(target)  # a target QEMU cannot emulate (cortex-m0plus) is refused with the profile's note
-        find_toolchain()
-    if options.calib is not None and options.synthetic_calib:
-        raise UsageError("give either --calib or --synthetic-calib, not both")
-    if options.calib is None and not options.synthetic_calib and quantize_options.needs_calibration:
-        raise CalibrationError(f"mode {options.mode} needs calibration data: pass --calib FILE (.npy, .npz or an "
-                               "image folder), or --synthetic-calib to use random data (not recommended)")
-    if not model_path.exists():
-        raise ModelLoadError(f"{model_path}: no such file or directory")
-    for path, what in ((options.calib, "calibration data"), (options.val, "validation data")):
-        if path is not None and not Path(path).exists():
-            raise CalibrationError(f"{what} {path}: no such file or directory")
-    check_output_dir(out_dir, options.force, inputs=_inputs(model_path, options))
-    return target, project, template_warnings(target, options.template, options.runtime)
-
-
-def _inputs(model_path: Path, options: ConvertOptions) -> list[Path | None]:
-    return [Path(model_path), options.calib, options.val]
 
 
 def _calibration_set(model: LoadedModel, options: ConvertOptions, progress: Progress,
@@ -163,8 +88,8 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     progress = progress or SilentProgress()
     model_path, out_dir = Path(model_path), Path(out_dir)
 
+    target, project, warnings = check_up_front(model_path, out_dir, options)  # before TensorFlow loads
     quantize_options = QuantizeOptions(mode=options.mode, io_type=options.io_type)
-    target, project, warnings = check_up_front(model_path, out_dir, options, quantize_options)
     for message in warnings:
         progress.warn(message)
 
@@ -200,7 +125,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
             progress.warn(f"{finding.rule}: {finding.detail}")
 
     progress.step(f"Writing {out_dir}")
-    with staged_output(out_dir, options.force, inputs=_inputs(model_path, options)) as staging:
+    with staged_output(out_dir, options.force, inputs=convert_inputs(model_path, options)) as staging:
         (staging / "model.tflite").write_bytes(tflite.data)
         if result.check.ok:  # a model that does not fit gets no firmware project, only the report saying why
             progress.step(f"Emitting the {project} project into {out_dir}/{project}")

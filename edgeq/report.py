@@ -1,8 +1,8 @@
 """What `edgeq convert` produced, as typed results, and the one function that turns them into report.json.
 
 Inside edgeq the steps hand each other typed results (LoadedModel, SampleSet, TFLiteModel, ValidationReport,
-CheckResult, RecoveryReport, EmitResult, EmulationReport); JSON exists only at the edge: `ConvertResult.to_dict()` is
-OUT/report.json, deterministic (no timestamps, no absolute paths).
+CheckResult, RecoveryReport, EmitResult, EmulationReport); JSON exists only at the edge: `ConvertResult.record()` is
+OUT/report.json as the typed record of edgeq/record.py, deterministic (no timestamps, no absolute paths).
 """
 
 from __future__ import annotations
@@ -18,6 +18,19 @@ from edgeq.emit import EmitResult
 from edgeq.emulate import EmulationReport
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions
+from edgeq.record import (
+    CalibrationRecord,
+    EmulationRecord,
+    ModelRecord,
+    ProjectRecord,
+    QuantizationRecord,
+    RecoveryRecord,
+    Report,
+    SourceRecord,
+    TargetRecord,
+    ValidationRecord,
+    section,
+)
 from edgeq.recover import RecoveryReport
 from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel
@@ -26,13 +39,11 @@ from edgeq.validate.results import ValidationReport
 from edgeq.version import __version__
 
 
-def project_entry(project: EmitResult) -> dict[str, Any]:
+def project_entry(project: EmitResult) -> ProjectRecord:
     """report.json's `project` block: where the project went inside OUT and what it holds."""
-    entry: dict[str, Any] = {"dir": project.out_dir.name, "template": project.template, "runtime": project.runtime,
-                             "name": project.name, "arena_bytes": project.arena_size, "files": project.files}
-    if project.memory is not None:  # the compiled-C engine's arena plan next to TFLM's arena
-        entry["engine_memory"] = project.memory
-    return entry
+    return ProjectRecord(dir=project.out_dir.name, template=project.template, runtime=project.runtime,
+                         name=project.name, arena_bytes=project.arena_size, files=list(project.files),
+                         engine_memory=project.memory)  # the compiled-C engine's arena plan next to TFLM's arena
 
 
 @dataclass
@@ -53,33 +64,33 @@ class ConvertResult:
     target_arena: TargetArena | None = None  # the arena TFLM needed on the emulated core (verify --tflm-tree)
     recovery: RecoveryReport | None = None
 
+    def record(self) -> Report:
+        """report.json as the typed record (edgeq/record.py)."""
+        source = self.source
+        target = target_report(self.check) if self.check is not None else target_identity(self.target)
+        report = Report(
+            edgeq_version=__version__, written_by="edgeq convert",
+            source=SourceRecord(file=source.path.name, format=source.format, loader=source.loader,
+                                sha256=source.sha256, inputs=[s.to_dict() for s in source.inputs],
+                                outputs=[s.to_dict() for s in source.outputs], compat_fixes=list(source.compat_fixes)),
+            target=section(TargetRecord, target),
+            quantization=QuantizationRecord(mode=self.quantization.mode,
+                                            io_type=self.quantization.effective_io_type,
+                                            integer_only=self.target.is_mcu),
+            calibration=section(CalibrationRecord, self.samples.to_dict()) if self.samples is not None else None,
+            model=section(ModelRecord, {"file": "model.tflite", **model_info(self.tflite)}),
+            warnings=list(self.warnings),
+            recovery=section(RecoveryRecord, self.recovery.to_dict()) if self.recovery is not None else None,
+            validation=section(ValidationRecord, self.validation.to_dict()) if self.validation is not None else None,
+            project=project_entry(self.project) if self.project is not None else None,
+            emulation=section(EmulationRecord, self.emulation.to_dict()) if self.emulation is not None else None)
+        if self.target_arena is not None:  # measured on the core: replaces the host-based recommendation
+            report.target.arena = self.target_arena.to_dict(report.target.arena)
+        return report
+
     def to_dict(self) -> dict[str, Any]:
         """report.json."""
-        source = self.source
-        report: dict[str, Any] = {
-            "edgeq_version": __version__,
-            "source": {"file": source.path.name, "format": source.format, "loader": source.loader,
-                       "sha256": source.sha256,
-                       "inputs": [s.to_dict() for s in source.inputs],
-                       "outputs": [s.to_dict() for s in source.outputs], "compat_fixes": source.compat_fixes},
-            "target": target_report(self.check) if self.check is not None else target_identity(self.target),
-            "quantization": {"mode": self.quantization.mode, "io_type": self.quantization.effective_io_type,
-                             "integer_only": self.target.is_mcu},
-            "calibration": self.samples.to_dict() if self.samples is not None else None,
-            "model": {"file": "model.tflite", **model_info(self.tflite)},
-            "warnings": list(self.warnings),
-        }
-        if self.target_arena is not None:  # measured on the core: replaces the host-based recommendation
-            report["target"]["arena"] = self.target_arena.to_dict(report["target"].get("arena"))
-        if self.recovery is not None:
-            report["recovery"] = self.recovery.to_dict()
-        if self.validation is not None:
-            report["validation"] = self.validation.to_dict()
-        if self.project is not None:
-            report["project"] = project_entry(self.project)
-        if self.emulation is not None:
-            report["emulation"] = self.emulation.to_dict()
-        return report
+        return self.record().to_dict()
 
     @property
     def report(self) -> dict[str, Any]:

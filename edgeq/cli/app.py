@@ -200,32 +200,6 @@ def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
                                  param_hint=option) from None
 
 
-PREPROCESS_KEYS = ("scale", "mean", "std", "channel_order")
-
-
-def preprocess_options(command: Any) -> Any:
-    """--scale/--mean/--std/--channel-order, shared by `convert` (calibration) and `validate`."""
-    options = [
-        click.option("--scale", type=Number(), default=1.0, show_default=True,
-                     help="Preprocess: multiply samples by this (a fraction is fine: 1/255)."),
-        click.option("--mean", help="Preprocess: subtract (after --scale), comma-separated per channel."),
-        click.option("--std", help="Preprocess: divide by (after --mean), comma-separated per channel."),
-        click.option("--channel-order", type=click.Choice(["rgb", "bgr"]), default="rgb", show_default=True,
-                     help="Preprocess: reverse the channels of 3-channel samples when bgr."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def build_preprocess(scale: float, mean: str | None, std: str | None, channel_order: str) -> Any:
-    """The Preprocess the options describe."""
-    from edgeq.samples import Preprocess
-
-    return Preprocess(scale=scale, mean=parse_floats(mean, "--mean") or (0.0,),
-                      std=parse_floats(std, "--std") or (1.0,), channel_order=channel_order)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one-line errors, exit 1 (2 for usage), no traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv

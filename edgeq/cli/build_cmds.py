@@ -9,21 +9,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from edgeq.cli.app import CONTEXT_SETTINGS, AliasOption, OutputPath, State, cli, common_options, print_json
+from edgeq.cli.app import CONTEXT_SETTINGS, OutputPath, State, cli, common_options, print_json
+from edgeq.cli.options import spec_options
+from edgeq.options import ConvertOptions
 
 
 @cli.command("emit", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
-@click.option("--template", help="Project template (see `edgeq templates`; default: the target's).")
-@click.option("--name", default="model", show_default=True,
-              help="C symbol prefix of the generated sources (sanitized to a C identifier).")
-@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
-              help="tflm: a TensorFlow Lite Micro project from --template; c: edgeq's compiled-C engine.")
+@spec_options(ConvertOptions, only=("target", "template", "name", "runtime"))  # as convert's (edgeq/options.py)
 @click.option("-o", "--output", "out_dir", type=OutputPath("DIR"), required=True,
               help="Output folder for the project: absent, empty, or an earlier edgeq output with --force.")
-@click.option("--force", is_flag=True,
-              help="Replace an earlier edgeq output in OUT (never a folder holding other files or an input).")
+@spec_options(ConvertOptions, only=("force",))
 @common_options
 @click.pass_obj
 def emit_command(state: State, model: Path, target: str, template: str | None, name: str, runtime: str,
@@ -79,17 +75,19 @@ def templates_command(state: State, as_json: bool) -> None:
 
 @cli.command("verify", context_settings=CONTEXT_SETTINGS)
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--verify-samples", "--samples", "samples", cls=AliasOption, type=click.IntRange(min=1), default=8,
-              show_default=True, help="Golden inputs to run on the emulated board (as convert --verify-samples).")
+@spec_options(ConvertOptions, only=("verify_samples",), overrides={"verify_samples": {
+    "flags": ("--verify-samples", "--samples"), "shown": 1,
+    "help": "Golden inputs to run on the emulated board (as convert --verify-samples)."}})
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Seconds the emulated run may take before it counts as hung.")
-@click.option("-t", "--target", help="Target profile (default: the one in OUT/report.json).")
-@click.option("--tflm-tree", type=click.Path(path_type=Path, file_okay=False), envvar="EDGEQ_TFLM_TREE",
-              help="For a TFLM project: a tree made by tflite-micro's create_tflm_tree.py [env: EDGEQ_TFLM_TREE].")
+@spec_options(ConvertOptions, only=("target", "tflm_tree"), overrides={
+    "target": {"default": None, "help": "Target profile (default: the one in OUT/report.json)."},
+    "tflm_tree": {"help": "For a TFLM project: a tree made by tflite-micro's create_tflm_tree.py "
+                          "[env: EDGEQ_TFLM_TREE]."}})
 @click.option("--json", "as_json", is_flag=True, help="Print the emulation report as JSON.")
 @common_options
 @click.pass_obj
-def verify_command(state: State, out_dir: Path, samples: int, timeout: float, target: str | None,
+def verify_command(state: State, out_dir: Path, verify_samples: int, timeout: float, target: str | None,
                    tflm_tree: Path | None, as_json: bool) -> None:
     """Run OUT's firmware (edgeq convert or edgeq emit output) on an emulated board of its target (QEMU).
 
@@ -108,7 +106,7 @@ def verify_command(state: State, out_dir: Path, samples: int, timeout: float, ta
                         f"25 minutes on 2 cores; cached in {escape(str(where))})")
 
     state.err.print(f"[bold cyan]•[/] Building and running {escape(str(out_dir))} on an emulated board")
-    report = verify(out_dir, samples=samples, timeout=timeout, target=target, tflm_tree=tflm_tree,
+    report = verify(out_dir, samples=verify_samples, timeout=timeout, target=target, tflm_tree=tflm_tree,
                     on_build=building)
     store_emulation(out_dir, report)
     arena = measured_arena(report)

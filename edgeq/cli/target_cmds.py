@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from edgeq.cli.app import CONTEXT_SETTINGS, State, cli, common_options, print_json
+from edgeq.cli.options import spec_options
+from edgeq.options import ConvertOptions
 
 
 @cli.group("targets", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
@@ -49,7 +51,7 @@ def targets_show(state: State, name: str, as_json: bool) -> None:
 
 @cli.command("check", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--target", default="cortex-m4", show_default=True, help="Target profile (see `edgeq targets`).")
+@spec_options(ConvertOptions, only=("target",))
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="Judge the profile's runtime (TFLM; LiteRT on Android) or edgeq's compiled-C engine (c).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of tables.")

@@ -9,18 +9,16 @@ import click
 
 from edgeq.cli.app import (
     CONTEXT_SETTINGS,
-    PREPROCESS_KEYS,
     AliasOption,
     OutputPath,
     RichProgress,
     State,
-    build_preprocess,
     cli,
     common_options,
-    preprocess_options,
     print_json,
 )
-from edgeq.cli.gates import gate_options, validation_options
+from edgeq.cli.options import options_from, spec_options
+from edgeq.validate.options import ValidationOptions
 
 
 @cli.command("validate", context_settings=CONTEXT_SETTINGS)
@@ -31,20 +29,18 @@ from edgeq.cli.gates import gate_options, validation_options
 @click.option("-r", "--reference", type=click.Path(path_type=Path),
               help="The float model (.keras, .h5, SavedModel dir) MODEL was converted from; every float-vs-integer "
                    "metric and the per-layer table need it.")
-@gate_options
-@preprocess_options
+@spec_options(ValidationOptions, exclude=("unsafe_load",))  # the gates, sample counts and preprocessing
 @click.option("--junit", type=OutputPath("FILE"),
               help="Write JUnit XML: one test case per metric and threshold.")
 @click.option("--report", "html", type=OutputPath("FILE"),
               help="Write a self-contained HTML report with plots (opens offline).")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON instead of the tables.")
-@click.option("--unsafe-load", is_flag=True,
-              help="Allow Keras unsafe deserialization of --reference. Trusted files only.")
+@spec_options(ValidationOptions, only=("unsafe_load",))
 @click.option("--force", is_flag=True, help="Overwrite --junit/--report files an earlier edgeq validate wrote.")
 @common_options
 @click.pass_obj
 def validate_command(state: State, model: Path, data: Path, reference: Path | None, junit: Path | None,
-                     html: Path | None, as_json: bool, unsafe_load: bool, force: bool, **options: Any) -> None:
+                     html: Path | None, as_json: bool, force: bool, **params: Any) -> None:
     """Run the float model, LiteRT and the TFLM interpreter on the same samples and compare them.
 
     Prints per-output metrics (top-1 accuracy and agreement, max/mean abs error, SQNR) per interpreter, the
@@ -63,8 +59,7 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
         raise UsageError(f"--junit and --report both name {junit}; give two files")
     check_output_file(junit, force, inputs, JUNIT_SIGNATURE, "--junit")  # before any work: no wasted validation
     check_output_file(html, force, inputs, HTML_SIGNATURE, "--report")
-    preprocess = build_preprocess(**{key: options.pop(key) for key in PREPROCESS_KEYS})
-    settings = validation_options(**options, preprocess=preprocess, unsafe_load=unsafe_load)
+    settings = options_from(ValidationOptions, params)
     progress = RichProgress(state.err)
     progress.step(f"Validating {model.name} (float vs LiteRT vs TFLM)")
     try:

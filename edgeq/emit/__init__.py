@@ -24,6 +24,7 @@ from edgeq.emit.sources import (
 )
 from edgeq.errors import EmitError, UsageError, article
 from edgeq.output import check_output_dir, json_text, staged_output
+from edgeq.record import REPORT_FILE
 from edgeq.render import DEFAULT_NAME, c_identifier, write_files
 from edgeq.samples import SampleSet
 from edgeq.templates import output_path, render_project
@@ -32,7 +33,7 @@ from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors
 
 RUNTIMES = ("tflm", "c")  # --runtime: a template project (TFLM; LiteRT on Android), or the compiled-C engine
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
-MODEL_FILE, REPORT_FILE = "model.tflite", "report.json"  # what `edgeq verify` reads from an emit output
+MODEL_FILE = "model.tflite"  # what `edgeq verify` reads from an emit output, beside REPORT_FILE
 
 __all__ = ["RUNTIMES", "EmitResult", "TemplateInfo", "emit_project", "project_context", "project_name",
            "project_templates", "select_template", "template_warnings", "write_project"]
@@ -209,18 +210,17 @@ def emit_project(model: TFLiteModel | str | Path | bytes, out_dir: str | Path, *
 def emit_report(model: TFLiteModel, target: TargetProfile, result: EmitResult) -> dict[str, Any]:
     """report.json of an `edgeq emit` output: the model, the target and the project (deterministic: no times)."""
     from edgeq.check.rules import target_identity
+    from edgeq.record import ModelRecord, ProjectRecord, Report, TargetRecord, section
     from edgeq.tflite.describe import model_info
     from edgeq.version import __version__
 
-    target_entry = target_identity(target, result.runtime)
+    target_entry = section(TargetRecord, target_identity(target, result.runtime))
     if result.runtime == "tflm" and result.arena_size is not None:
         from edgeq.check.arena import recommended_arena
 
-        target_entry["arena"] = recommended_arena(model, target).to_dict()
-    project: dict[str, Any] = {"dir": ".", "template": result.template, "runtime": result.runtime,
-                               "name": result.name, "arena_bytes": result.arena_size, "files": list(result.files)}
-    if result.memory is not None:
-        project["engine_memory"] = result.memory
-    return {"edgeq_version": __version__, "written_by": "edgeq emit",
-            "model": {"file": MODEL_FILE, **model_info(model)},
-            "target": target_entry, "project": project}
+        target_entry.arena = recommended_arena(model, target).to_dict()
+    project = ProjectRecord(dir=".", template=result.template, runtime=result.runtime, name=result.name,
+                            arena_bytes=result.arena_size, files=list(result.files), engine_memory=result.memory)
+    return Report(edgeq_version=__version__, written_by="edgeq emit",
+                  model=section(ModelRecord, {"file": MODEL_FILE, **model_info(model)}), target=target_entry,
+                  project=project).to_dict()

@@ -60,12 +60,12 @@ def machines() -> dict[str, Machine]:
 def machine_for(profile: TargetProfile) -> Machine:
     """The QEMU machine that emulates `profile`'s core; VerifyError (with the profile's note) if none does."""
     if not profile.is_mcu:
-        raise VerifyError(f"target {profile.name} is not a microcontroller; emulated verification is for "
-                          "Cortex-M targets")
+        raise VerifyError(f"target {profile.name} cannot be emulated: it is not a microcontroller (emulated "
+                          "verification is for Cortex-M targets)")
     name = profile.emulator.qemu_machine
     if not name:
         why = profile.emulator.note or "its profile names no [emulator] qemu_machine"
-        raise VerifyError(f"target {profile.name} has no QEMU machine: {why}")
+        raise VerifyError(f"target {profile.name} cannot be emulated (it has no QEMU machine): {why}")
     table = machines()
     if name not in table:
         raise TargetError(f"target {profile.name}: qemu_machine {name!r} has no memory map in edgeq; "

@@ -30,7 +30,7 @@ DEVICE_TEMPLATE = "_emulate/edgeq_cmsis_device.h.j2"  # the tflm-cmake project c
 HOW_TO_GET = ("make one from a tflite-micro checkout with `python3 tensorflow/lite/micro/tools/project_generation/"
               "create_tflm_tree.py --makefile_options=\"TARGET=cortex_m_generic OPTIMIZED_KERNEL_DIR=cmsis_nn "
               "TARGET_ARCH=project_generation TARGET_TOOLCHAIN_ROOT=/usr/bin/\" TREE_DIR` (see README.md, "
-              "\"Verifying TFLM firmware\")")
+              "\"Verifying on an emulated board (`edgeq verify`)\")")
 COMPILE_TIMEOUT = 900.0  # one TFLM source on a loaded machine
 
 

@@ -4,7 +4,6 @@ microcontroller's truth)."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from edgeq.emulate.plugin import counting_plugin
 from edgeq.emulate.qemu import COMPLETED, GuestRun, run_guest
 from edgeq.emulate.tools import Toolchain, find_toolchain, run_bounded
 from edgeq.errors import EdgeqError, UsageError, VerifyError
+from edgeq.record import REPORT_FILE, RecordError, read_report
 
 if TYPE_CHECKING:
     from edgeq.check.arena import TargetArena
@@ -172,21 +172,18 @@ class EmulationReport:
 
 
 def report_target(out_dir: Path) -> str:
-    """The target name recorded in OUT/report.json ("target": {"name": ...} or "target": "name")."""
-    path = Path(out_dir) / "report.json"
+    """The target name recorded in OUT/report.json (older reports' `"target": "name"` too)."""
+    path = Path(out_dir) / REPORT_FILE
     if not path.is_file():
         raise VerifyError(f"{path} not found: pass --target, or verify a directory written by edgeq convert or "
                           "edgeq emit")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerifyError(f"{path} is not valid JSON ({exc}); pass --target") from None
-    target = data.get("target") if isinstance(data, dict) else None
-    if isinstance(target, dict):
-        target = target.get("name")
-    if not isinstance(target, str) or not target:
+        target = read_report(out_dir).target
+    except RecordError as exc:
+        raise VerifyError(f"{exc}; pass --target") from None
+    if target is None or not target.name:
         raise VerifyError(f"{path} names no target; pass --target")
-    return target
+    return target.name
 
 
 def qemu_version(toolchain: Toolchain) -> str:
@@ -260,11 +257,10 @@ def project_runtime(out_dir: Path) -> str:
     """What runs the model in OUT: report.json's project runtime, else 'c' for a compiled-C model (a header
     declaring <name>_invoke) and 'tflm' for a TFLM project (model_ops.h)."""
     try:
-        data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
-        runtime = data["project"]["runtime"]
-        if runtime in RUNTIMES:
-            return runtime
-    except (OSError, ValueError, KeyError, TypeError):
+        project = read_report(out_dir).project
+        if project is not None and project.runtime in RUNTIMES:
+            return project.runtime
+    except RecordError:
         pass  # no usable record: look at the files
     compiled = bool(engine_headers(out_dir))
     tflm = any(out_dir.rglob("model_ops.h"))
@@ -389,25 +385,28 @@ def measured_arena(report: EmulationReport) -> TargetArena | None:
 
 
 def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
-    """Set report.json["emulation"] in OUT, atomically (a reader never sees half a file). A passed TFLM run also
-    replaces the host-measured arena recommendation (report.json["target"]["arena"])."""
+    """Set report.json's `emulation` in OUT, atomically (a reader never sees half a file). A passed TFLM run also
+    replaces the host-measured arena recommendation (`target.arena`). A report.json edgeq did not write is never
+    rewritten; without one, a new report names the target and the run."""
+    from edgeq.check.rules import target_identity
     from edgeq.output import json_text, update_output_file
+    from edgeq.record import EmulationRecord, Report, TargetRecord, section
+    from edgeq.version import __version__
 
-    path = Path(out_dir) / "report.json"
-    data: dict[str, Any] = {}
+    path = Path(out_dir) / REPORT_FILE
     if path.is_file():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise VerifyError(f"{path} is not valid JSON; not overwriting it") from None
-        if not isinstance(data, dict) or "edgeq_version" not in data:  # never rewrite a report edgeq did not write
-            raise VerifyError(f"{path} is not an edgeq report; not overwriting it")
-    data["emulation"] = report.to_dict()
+            record = read_report(out_dir)
+        except RecordError as exc:
+            raise VerifyError(f"{exc}; not overwriting it") from None
+    else:
+        identity = target_identity(get_target(report.target), "c" if report.runtime == "c" else None)
+        record = Report(edgeq_version=__version__, written_by="edgeq verify", target=section(TargetRecord, identity))
+    record.emulation = section(EmulationRecord, report.to_dict())
     arena = measured_arena(report)
     if arena is not None:
-        target = data.get("target")
-        if not isinstance(target, dict):
-            target = data["target"] = {"name": report.target}
-        target["arena"] = arena.to_dict(target.get("arena") if isinstance(target.get("arena"), dict) else None)
-    update_output_file(out_dir, "report.json", json_text(data))
+        if record.target is None:
+            record.target = TargetRecord(name=report.target)
+        record.target.arena = arena.to_dict(record.target.arena)
+    update_output_file(out_dir, REPORT_FILE, json_text(record.to_dict()))
     return path

@@ -14,14 +14,11 @@ import numpy as np
 from edgeq.errors import ConversionError, QuantizationError, UnsupportedOpError, UsageError
 from edgeq.load.legacy import TF_KERAS
 from edgeq.load.loader import LoadedModel, batch_one_specs, fixed_batch_function
+from edgeq.quantize.modes import INTEGER_MODES, IO_TYPES, MODES
 from edgeq.samples import SampleSet
 from edgeq.tfenv import captured_output, keras, tensorflow
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.reader import FLOAT_DTYPES
-
-MODES = ("int8", "int16x8", "float16", "dynamic")
-INTEGER_MODES = ("int8", "int16x8")
-IO_TYPES = ("int8", "uint8", "float32")
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def recover_accuracy(source: LoadedModel, plain: TFLiteModel, samples: SampleSet
     """The model to ship and the report of every candidate (the plain model and None unless options.recover)."""
     if not options.recover:
         return plain, None
-    if options.mode != "int8" or samples is None:
+    if samples is None:  # edgeq.options.check_options refused the combinations without samples up front
         raise UsageError("--recover improves int8 conversions: use it with --mode int8 and calibration data")
     quantize_options = QuantizeOptions("int8", options.io_type)
     calib, held = split(_with_class_labels(samples, source, f"calibration data {options.calib}"))

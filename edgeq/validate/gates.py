@@ -6,10 +6,11 @@ HTML metric columns, and the `--max-drop`/`--min-agreement`/... options of `edge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, make_dataclass
+from dataclasses import dataclass, make_dataclass
 from typing import Any
 
 from edgeq.errors import UsageError
+from edgeq.optspec import option
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ def _check_thresholds(self: Any) -> None:
 
 
 Thresholds = make_dataclass(
-    "Thresholds", [(g.option, "float | None", field(default=g.default)) for g in GATES], frozen=True,
+    "Thresholds", [(g.option, "float | None", option(
+        g.flag, help=g.help + ("" if g.default is not None else " [default: off]"), default=g.default, kind="gate",
+        metavar=g.metavar, group="validation")) for g in GATES], frozen=True,
     namespace={"__post_init__": _check_thresholds, "__module__": __name__,
                "__doc__": "The CI gates, one field per gate of GATES (None disables it); defaults are the CLI's."})

@@ -12,20 +12,21 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgeq.errors import CalibrationError, EdgeqError, UsageError
+from edgeq.errors import CalibrationError, EdgeqError
 from edgeq.load.loader import LoadedModel, load_model, producer_layer
-from edgeq.samples import Preprocess, SampleSet, select_indices
+from edgeq.samples import SampleSet, select_indices
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
 from edgeq.tflite.signature import output_names, tflite_input_specs
 from edgeq.validate.data import SampleStream, class_labels, open_samples
 from edgeq.validate.layers import IOMap, LayerComparison, match_io
 from edgeq.validate.metrics import lsb_difference
+from edgeq.validate.options import DEFAULT_TFLM_SAMPLES, ValidationOptions
 from edgeq.validate.results import (
     InterpreterInfo,
     OutputInfo,
@@ -35,8 +36,6 @@ from edgeq.validate.results import (
     evaluate_checks,
 )
 
-DEFAULT_TFLM_SAMPLES = 200
-DEFAULT_BATCH = 256
 MIN_VALIDATION_SAMPLES = 20  # below this one sample moves accuracy by more than 5 points: the gates mean little
 LITERT_KERNELS = "reference kernels (BUILTIN_REF, no XNNPACK delegate)"
 LITERT_DEFAULT_KERNELS = "default kernels (XNNPACK delegate)"
@@ -44,27 +43,6 @@ LITERT_DEFAULT_KERNELS = "default kernels (XNNPACK delegate)"
 ProgressCallback = Callable[[int, int], None]
 
 __all__ = ["DEFAULT_TFLM_SAMPLES", "Thresholds", "ValidationOptions", "ValidationReport", "validate_model"]
-
-
-@dataclass
-class ValidationOptions:
-    """How to validate: thresholds, how many samples each interpreter sees, what to run."""
-
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    tflm_samples: int = DEFAULT_TFLM_SAMPLES
-    samples: int | None = None  # use at most N samples of the data (seeded selection)
-    batch_size: int = DEFAULT_BATCH
-    litert: bool = True
-    litert_reference_kernels: bool = True
-    per_layer: bool = True
-    preprocess: Preprocess = field(default_factory=Preprocess)
-    unsafe_load: bool = False
-
-    def __post_init__(self) -> None:
-        if self.tflm_samples < 0:
-            raise UsageError(f"--tflm-samples must be 0 or more, not {self.tflm_samples}")
-        if self.batch_size < 1:
-            raise UsageError(f"the batch size must be positive, not {self.batch_size}")
 
 
 # --------------------------------------------------------------------------------------------- interpreters

@@ -127,11 +127,12 @@ def test_convert_stores_the_check_in_the_report(digits_convert_dir):
 
 
 def test_convert_for_a_board_too_small_writes_out_then_fails(tmp_path, monkeypatch, digits_keras_path, repo_root):
+    import edgeq.check.targets
     import edgeq.pipeline as pipeline
 
     m0 = get_target("cortex-m0plus")
     tiny = replace(m0, name="tiny-board", memory=replace(m0.memory, ram_kb=9, reserved_ram_kb=8))
-    monkeypatch.setattr(pipeline, "get_target", lambda name: tiny)
+    monkeypatch.setattr(edgeq.check.targets, "get_target", lambda name: tiny)  # edgeq.options looks it up
     out = tmp_path / "out"
     options = pipeline.ConvertOptions(target="tiny-board", calib=repo_root / "examples" / "digits_calib.npz")
     with pytest.raises(CheckFailed, match="does not fit tiny-board: ram_fits: RAM exceeded by"):

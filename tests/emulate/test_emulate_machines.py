@@ -42,7 +42,7 @@ def test_cortex_m0plus_explains_the_missing_emulator():
 
 
 def test_android_target_is_refused():
-    with pytest.raises(VerifyError, match="not a microcontroller"):
+    with pytest.raises(VerifyError, match="cannot be emulated: it is not a microcontroller"):
         machine_for(get_target("android-arm64"))
 
 

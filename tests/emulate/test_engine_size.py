@@ -5,8 +5,6 @@ against the instructions QEMU counts."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from edgeq.check.rules import check_model
@@ -43,7 +41,6 @@ def engine_case(request, digits_int8, person_int8, tmp_path_factory, toolchain):
     target = get_target(core)
     out = tmp_path_factory.mktemp(f"fit-{name}-{core}")
     (out / "model.tflite").write_bytes(model.data)
-    (out / "report.json").write_text(json.dumps({"target": {"name": core}}))
     build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=target.cpu.dsp)
     vectors = golden_vectors(model, 1)[0]
     firmware = build_firmware(find_project(out), machine_for(target), target.cpu.cflags,
@@ -79,7 +76,7 @@ def test_estimated_code_is_close_to_the_measured_and_labelled(engine_case):
 
 
 def test_fitted_latency_is_near_the_counted_instructions(engine_case):
-    report = verify(engine_case["out"], samples=1)
+    report = verify(engine_case["out"], samples=1, target=engine_case["target"].name)
     assert report.passed, report.summary()
     fitted = engine_case["measured"].latency
     assert not fitted.instructions_counted

@@ -8,8 +8,6 @@ two-input, two-output float32 model also runs on the emulated Cortex-M4.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from engine_harness import build_executable, run_cases
@@ -298,9 +296,8 @@ def test_two_input_float_model_verifies_on_the_emulated_cortex_m4(converted, tmp
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(model.data)
-    (out / "report.json").write_text(json.dumps({"target": {"name": "cortex-m4", "kind": "mcu"}}))
     write_engine_project(model, "two_io", golden_vectors(model, 2, samples), out)
-    report = verify(out, samples=4)
+    report = verify(out, samples=4, target="cortex-m4")
     assert report.passed, report.summary()
     assert report.outputs_equal is True and report.max_abs_diff == 0
     assert report.values_compared == 4 * (3 + 2)

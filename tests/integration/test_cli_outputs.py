@@ -170,19 +170,37 @@ def float_tflite(tmp_path_factory) -> Path:
     return out / "model.tflite"
 
 
-def test_refusals_come_before_the_conversion(tmp_path, run_cli, float_tflite):
+def test_refusals_come_before_the_conversion(tmp_path, run_cli, float_tflite, monkeypatch):
+    from edgeq.recover.search import MIN_SAMPLES
+
+    monkeypatch.delenv("EDGEQ_TFLM_TREE", raising=False)  # the emulation refusals must not depend on a tree
+    few = tmp_path / "few.npz"
+    with np.load(CALIB) as data:
+        np.savez(few, x=data["x"][:15])
     start = time.perf_counter()
     code, _, err = run_cli(["convert", MODEL, "--calib", CALIB, "-o", str(tmp_path / "ok"), "-q"])
     convert_seconds = time.perf_counter() - start
     assert code == 0, err
     cases = [
         (["convert", MODEL, "--calib", CALIB, "--target", "cortex-m0plus", "--runtime", "c", "--verify"], 1,
-         "cortex-m0plus has no QEMU machine"),
+         "cortex-m0plus cannot be emulated"),
         (["convert", MODEL, "--calib", CALIB, "--mode", "int16x8", "--runtime", "c"], 2,
          "--mode int16x8 needs --runtime tflm"),
         (["convert", MODEL, "--calib", CALIB, "--template", "esp-idf"], 2,
          "esp-idf builds for xtensa chips, and cortex-m4's CPU is armv7e-m"),
         (["emit", str(float_tflite), "--target", "cortex-m4"], 2, "the model computes in floating point"),
+        # issue 20: decided before TensorFlow loads, not after int16x8 or a quantization ran
+        (["convert", MODEL, "--calib", CALIB, "--recover", "--mode", "int16x8"], 2,
+         "--recover improves int8 conversions (int16x8 is its last resort): use it with --mode int8"),
+        (["convert", MODEL, "--calib", str(few), "--recover"], 1,
+         f"--recover needs at least {MIN_SAMPLES} calibration samples (a quarter is held out to choose the "
+         f"technique); {few} holds 15"),
+        (["convert", MODEL, "--calib", CALIB, "--calib-samples", "12", "--recover"], 1,
+         "--calib-samples takes 12"),
+        (["convert", MODEL, "--calib", CALIB, "--target", "android-arm64", "--verify"], 1,
+         "target android-arm64 cannot be emulated: it is not a microcontroller"),
+        (["convert", MODEL, "--calib", CALIB, "--target", "cortex-m0plus", "--verify"], 1,
+         "target cortex-m0plus cannot be emulated (it has no QEMU machine)"),
     ]
     for args, expected, fragment in cases:
         out = tmp_path / "refused"

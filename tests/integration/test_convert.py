@@ -190,7 +190,7 @@ def test_runtime_c_verify_runs_on_the_emulated_board(compiled_c_convert):
 def test_verify_with_tflm_needs_a_tflm_tree_before_any_work(tmp_path, digits_keras_path, monkeypatch):
     monkeypatch.delenv("EDGEQ_TFLM_TREE", raising=False)
     with pytest.raises(VerifyError, match="needs a TFLM tree: pass --tflm-tree DIR or set EDGEQ_TFLM_TREE"):
-        convert(digits_keras_path, tmp_path / "o", ConvertOptions(verify=True))
+        convert(digits_keras_path, tmp_path / "o", ConvertOptions(verify=True, synthetic_calib=True))
     assert not (tmp_path / "o").exists()
 
 

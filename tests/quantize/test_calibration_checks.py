@@ -139,7 +139,9 @@ def test_bad_fractions_are_usage_errors(run_cli, tmp_path, option, value):
 
 
 def test_fractions_in_mean_and_std():
-    from edgeq.cli.app import build_preprocess
+    from edgeq.cli.options import options_from
+    from edgeq.samples import Preprocess
 
-    pre = build_preprocess(scale=1.0, mean="123.675/255,116.28/255,103.53/255", std="1/4", channel_order="rgb")
+    pre = options_from(Preprocess, {"scale": 1.0, "mean": "123.675/255,116.28/255,103.53/255", "std": "1/4",
+                                    "channel_order": "rgb"})
     assert pre.mean == pytest.approx((0.485, 0.456, 0.406)) and pre.std == (0.25,)
