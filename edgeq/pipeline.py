@@ -16,12 +16,12 @@ from edgeq.emulate.verify import measured_arena
 from edgeq.errors import CheckFailed, EdgeqError, ValidationFailed, VerifyError
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.options import SYNTHETIC_SAMPLES, ConvertOptions, check_up_front, convert_inputs
-from edgeq.output import json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, check_input_types, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import SampleSet, load_samples, synthetic_samples
+from edgeq.staging import json_text, staged_output
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
 from edgeq.validate.session import validate_model

@@ -49,7 +49,7 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     """
     from edgeq.cli.validation_tables import validation_tables
     from edgeq.errors import UsageError, ValidationFailed
-    from edgeq.output import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
+    from edgeq.staging import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
     from edgeq.validate.html import render_html
     from edgeq.validate.junit import junit_xml
     from edgeq.validate.session import validate_model

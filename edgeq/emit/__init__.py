@@ -23,10 +23,10 @@ from edgeq.emit.sources import (
     tflm_build_context,
 )
 from edgeq.errors import EmitError, UsageError, article
-from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.record import REPORT_FILE
 from edgeq.render import DEFAULT_NAME, c_identifier, write_files
 from edgeq.samples import SampleSet
+from edgeq.staging import check_output_dir, json_text, staged_output
 from edgeq.templates import output_path, render_project
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors

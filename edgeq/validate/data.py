@@ -15,7 +15,6 @@ from typing import IO, Any
 import numpy as np
 
 from edgeq.errors import CalibrationError
-from edgeq.output import file_sha256
 from edgeq.samples import (
     Preprocess,
     SampleSet,
@@ -28,6 +27,7 @@ from edgeq.samples import (
     sample_shape,
     select_indices,
 )
+from edgeq.staging import file_sha256
 from edgeq.tflite.signature import TensorSpec
 
 WHAT = "validation data"

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "edgeq"
 
 # Lowest first: a module may import its own layer and any layer with a smaller rank, never a larger one.
 RANKS = {
-    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "output": 0, "schema": 0, "optspec": 0, "record": 0,
+    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "staging": 0, "schema": 0, "optspec": 0, "record": 0,
     "preprocess": 0, "render": 1, "templates": 1,
     "tflite": 2, "samples": 2,
     "engine": 3, "load": 4, "quantize": 5, "validate": 6, "check": 7, "recover": 8, "emit": 9, "emulate": 10,
