@@ -1,7 +1,15 @@
-"""Validation throughput per interpreter, the cost `--val` adds to `edgeq convert`, and memory vs sample count.
+"""Validation against a plain loop, --jobs 1 vs 2, throughput per interpreter, the cost `--val` adds to
+`edgeq convert`, and memory vs sample count.
 
-Run: .venv/bin/python benchmarks/bench_validate.py [--samples 2000] [--repeat 3] [--skip-convert] [--skip-memory]
+Run: .venv/bin/python benchmarks/bench_validate.py [--rounds 5] [--cache DIR] [--samples 2000] [--repeat 3]
+     [--skip-vww] [--skip-throughput] [--skip-convert] [--skip-memory]
 
+0. Whole processes on the MLPerf-Tiny-shaped VWW int8 model (benchmarks/mlperf_tiny.py, 96x96x3) with N random
+   inputs, TFLM on all N: `edgeq validate --jobs 1` against a plain loop written here (ai_edge_litert with
+   reference kernels and the tflite-micro interpreter, one sample at a time, no statistics), at N = 1, 100,
+   400; wall time (median of alternating rounds), CPU time and peak RSS (VmHWM); then `--jobs 2` against
+   `--jobs 1` at N = 400. Other processes on the machine skew wall times: the CPU figures and the load
+   average are printed alongside.
 1. edgeq.validate on the example int8 model with N samples (the held-out digits, tiled), every interpreter on
    every sample (--tflm-samples N): samples/s per interpreter, against a bare loop over the same interpreter
    in this process (the baseline: no metrics, no streaming, no per-layer capture).
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +53,104 @@ hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:
 print(hwm, peak)
 """
 IMAGE = (32, 32, 3)  # the memory test's model: 3 KB per uint8 sample, 12 KB as float32
+
+
+VWW = "mobilenet_v1_025"
+PEAK = ("import atexit, resource, sys\n"
+        "def _peak():\n"
+        "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
+        "    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    print(f'PEAK {hwm} {kids.ru_maxrss} {me.ru_utime + me.ru_stime} {kids.ru_utime + kids.ru_stime}',\n"
+        "          file=sys.stderr)\n"
+        "atexit.register(_peak)\n")
+EDGEQ_RUN = PEAK + ("import runpy; sys.argv = ['edgeq', *sys.argv[1:]]\n"
+                    "runpy.run_module('edgeq.cli', run_name='__main__')\n")
+PLAIN_LOOP = PEAK + """
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from tflite_micro import runtime
+model, data = open(sys.argv[1], 'rb').read(), np.load(sys.argv[2])['x']
+litert = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+litert.allocate_tensors()
+source, sink = litert.get_input_details()[0], litert.get_output_details()[0]
+scale, zero = source['quantization']
+q = np.clip(np.round(data / scale) + zero, -128, 127).astype(np.int8)
+tflm = runtime.Interpreter.from_bytes(model)
+for i in range(len(q)):
+    litert.set_tensor(source['index'], q[i:i + 1])
+    litert.invoke()
+    litert.get_tensor(sink['index'])
+    tflm.set_input(q[i:i + 1], 0)
+    tflm.invoke()
+    tflm.get_output(0)
+"""
+
+
+def measured(command: list[str]) -> tuple[float, float, float, float, float, float]:
+    """(wall s, CPU s of the process and its children, peak RSS MiB of the process, of its largest child,
+    CPU s of the process alone, of its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} failed: {result.stderr[-2000:]}")
+    fields = result.stderr.rsplit("PEAK ", 1)[1].split()[:4]
+    hwm, kids, own_cpu, kids_cpu = int(fields[0]), int(fields[1]), float(fields[2]), float(fields[3])
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, hwm / 1024, kids / 1024, own_cpu, kids_cpu
+
+
+def vww(rounds: int, directory: Path, cache: Path | None) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import mlperf_tiny
+
+    model = directory / "vww_int8.tflite"
+    model.write_bytes(mlperf_tiny.convert_all(directory, [VWW], cache=cache)[VWW].data)
+    rng = np.random.default_rng(0)
+    data = {}
+    for count in (1, 100, 400):
+        data[count] = directory / f"vww_{count}.npz"
+        np.savez(data[count], x=rng.uniform(-1, 1, (count, 96, 96, 3)).astype(np.float32))
+
+    def edgeq(count: int, jobs: int) -> list[str]:
+        return [sys.executable, "-c", EDGEQ_RUN, "-q", "validate", str(model), "--val", str(data[count]),
+                "--tflm-samples", str(count), "--jobs", str(jobs), "--json"]
+
+    print(f"0. VWW int8 (96x96x3), whole processes, median of {rounds} alternating rounds; "
+          f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"   {'N':>4}{'edgeq --jobs 1':>16}{'plain loop':>12}{'ratio':>8}{'CPU ratio':>11}"
+          f"{'peak RSS edgeq / loop':>24}")
+    rss = {}
+    for count in (1, 100, 400):
+        runs: dict[str, list[tuple[float, ...]]] = {"edgeq": [], "plain": []}
+        for _ in range(rounds):
+            runs["edgeq"].append(measured(edgeq(count, 1)))
+            runs["plain"].append(measured([sys.executable, "-c", PLAIN_LOOP, str(model), str(data[count])]))
+        e, p = ([statistics.median(r[k] for r in runs[name]) for k in range(3)] for name in ("edgeq", "plain"))
+        rss[count] = e[2]
+        print(f"   {count:>4}{e[0]:>14.2f} s{p[0]:>10.2f} s{e[0] / p[0]:>7.2f}x{e[1] / p[1]:>10.2f}x"
+              f"{e[2]:>14.0f} / {p[2]:.0f} MiB")
+    print(f"   peak RSS of edgeq at N = 400 / N = 100: {rss[400] / rss[100]:.3f}x")
+    jobs: dict[int, list[tuple[float, ...]]] = {1: [], 2: []}
+    for _ in range(rounds):
+        for j in (1, 2):
+            jobs[j].append(measured(edgeq(400, j)))
+    walls = {j: [r[0] for r in jobs[j]] for j in jobs}
+    one, two = statistics.median(walls[1]), statistics.median(walls[2])
+    pairs = sorted(a / b for a, b in zip(walls[1], walls[2], strict=True))
+    worker = max(r[3] for r in jobs[2])
+    cpu_one = statistics.median(r[1] for r in jobs[1])
+    # On two idle cores a --jobs 2 run lasts about as long as its busier process is on a CPU: --jobs 1's CPU time
+    # over that estimates the speedup while other processes skew the wall times (ignores waits between them).
+    busiest = statistics.median(max(r[4], r[5]) for r in jobs[2])
+    print(f"   N = 400: --jobs 1 {one:.2f} s, --jobs 2 {two:.2f} s: speedup {one / two:.2f}x (per round "
+          f"{', '.join(f'{r:.2f}' for r in pairs)}); CPU {cpu_one:.2f} s vs "
+          f"{statistics.median(r[1] for r in jobs[2]):.2f} s (this process "
+          f"{statistics.median(r[4] for r in jobs[2]):.2f} s, worker {statistics.median(r[5] for r in jobs[2]):.2f} s:"
+          f" {cpu_one / busiest:.2f}x on two free cores); largest worker {worker:.0f} MiB; "
+          f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 def tiled_data(directory: Path, count: int) -> Path:
@@ -170,6 +277,9 @@ def memory(directory: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the VWW table")
+    parser.add_argument("--cache", type=Path, help="keep the converted VWW model here between runs")
+    parser.add_argument("--skip-vww", action="store_true")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-convert", action="store_true")
@@ -177,6 +287,8 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_vww:
+            vww(args.rounds, Path(tmp), args.cache)
         if not args.skip_throughput:
             throughput(args.samples, Path(tmp))
         if not args.skip_convert:

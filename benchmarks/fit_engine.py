@@ -162,11 +162,15 @@ def op_rows(name: str, model, dsp: bool, work: Path) -> list[dict[str, object]]:
 
 
 def nonnegative_fit(features: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
-    """Least squares with non-negative coefficients: features that do not vary, or would go negative, are
-    dropped one at a time."""
+    """Least squares on the relative error (each row weighted by 1 / its count, so that a small layer's
+    estimate is as good as a large one's: an absolute fit lets the large layers buy a per-call constant that
+    swamps the small ones) with non-negative coefficients: features that do not vary, or would go negative,
+    are dropped one at a time."""
     names = [n for n, v in features.items() if v.any()]
+    weight = 1.0 / np.maximum(y, 1.0)
     while True:
-        coef, *_ = np.linalg.lstsq(np.stack([features[n] for n in names], axis=1), y, rcond=None)
+        design = np.stack([features[n] for n in names], axis=1) * weight[:, None]
+        coef, *_ = np.linalg.lstsq(design, y * weight, rcond=None)
         if (coef >= 0).all() or len(names) == 1:
             break
         names.pop(int(np.argmin(coef)))

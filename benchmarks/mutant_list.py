@@ -57,6 +57,9 @@ KERNELS = "edgeq/engine/kernels"
 SPEC = ("tests/integration/test_option_spec.py",)
 OUTPUTS = "tests/integration/test_cli_outputs.py"
 RECORD = ("tests/integration/test_report_record.py",)
+DW3_TESTS = ("tests/engine/test_engine_dsp.py", "tests/engine/test_engine_halves.py")
+COMPRESS = ("tests/compress/test_compress_weights.py",)
+PACKED = ("tests/engine/test_engine_packed.py", "tests/engine/test_engine_packed_halves.py")
 HOSTILE = "tests/integration/test_hostile_inputs.py"
 LABELS = (HOSTILE, "tests/validate/test_val_data.py", "tests/samples/test_samples.py")
 
@@ -111,6 +114,27 @@ MUTANTS = [
     Mutant("dsp-packed-shift-increment-dropped", "kernels", f"{KERNELS}/eq_dsp.h",
            (("*s = shift[c * step] + (int32_t)(word >> 30);", "*s = shift[c * step];"),),
            (*ENGINE_OPS, "tests/engine/test_engine_dsp.py"), "per-channel shifts packed in the multipliers' words"),
+    # The 3x3 depthwise DSP kernel (eq_dwconv3x3_dsp_s8): its SMLAD pairing, rounding, padding and copy.
+    Mutant("dw3-pair-tap-bottom-for-top", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("a3 = eq_smlad(x45_, f12, eq_smlatb(x23_, f01, a3));",
+             "a3 = eq_smlad(x45_, f12, eq_smlabb(x23_, f01, a3));"),), DW3_TESTS,
+           "the fourth pixel's first tap reads its left neighbour's column"),
+    Mutant("dw3-fast-negative-halves-up", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("return (int8_t)eq_ssat8((((y + (y >> 31)) >> e1) + r) >> 1);",
+             "return (int8_t)eq_ssat8((((y) >> e1) + r) >> 1);"),), DW3_TESTS,
+           "the fused rounding and offset of the fast form"),
+    Mutant("dw3-padding-reads-zero", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("eq_dw3_fill(ring, p->input_zero_point, 3 * ch * cols);", "eq_dw3_fill(ring, 0, 3 * ch * cols);"),),
+           DW3_TESTS, "padding columns hold 0 instead of the input zero point"),
+    Mutant("dw3-single-pixel-third-tap", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("(a0 = eq_smlabt(eq_load_pair((x) + 2), f12,", "(a0 = eq_smlatt(eq_load_pair((x) + 2), f12,"),),
+           DW3_TESTS, "a row's last pixel takes the column after its window"),
+    Mutant("dw3-fast-bias-not-doubled", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("const int32_t b = (SCALE) * bias[c],", "const int32_t b = bias[c],"),), DW3_TESTS,
+           "the fast form's accumulators start from the bias, not twice it"),
+    Mutant("dw3-copy-lanes-swapped", "kernels", f"{KERNELS}/eq_dsp_dw.c",
+           (("dst[cols] = (int16_t)odd;", "dst[cols] = (int16_t)(even >> 16);"),), DW3_TESTS,
+           "the row copy puts channel c + 2 where c + 1 belongs"),
     # ------------------------------------------------------------------------------- engine (Python side)
     Mutant("dsp-zero-multiplier-channel-accumulates", "engine", "edgeq/engine/ops_dsp.py",
            (("weights[dead], bias[dead], mult[dead] = 0, 0, 1 << 30", "mult[dead] = 1 << 30"),), ENGINE_OPS,
@@ -213,4 +237,30 @@ MUTANTS = [
     Mutant("verify-skips-last-sample", "verify", "edgeq/emulate/verify.py",
            (("for want, got in zip(expected, run.samples, strict=True):",
              "for want, got in zip(expected[:-1], run.samples[:-1], strict=True):"),), VERIFY),
+    # -------------------------------------------------------------------------------------------- compress
+    Mutant("lut-index-packing-off-by-one", "compress", "edgeq/compress/lut.py",
+           (("    fields = (flat[:, None] >> np.arange(bits - 1, -1, -1)[None, :]) & 1\n",
+             "    fields = (flat[:, None] >> np.arange(bits, 0, -1)[None, :]) & 1\n"),), COMPRESS),
+    Mutant("lut-wrong-channel-last-axis", "compress", "edgeq/compress/lut.py",
+           (("    moved = np.moveaxis(values, axis, 0)\n    tables, indices",
+             "    moved = values.reshape(values.shape[axis], *np.delete(values.shape, axis))\n    tables, indices"),),
+           COMPRESS, "a reshape for a transpose: right for axis 0, the wrong channel's table for depthwise (axis 3)"),
+    Mutant("int4-no-sign-extension", "compress", "edgeq/compress/int4.py",
+           (("return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)",
+             "return nibbles.astype(np.int8)"),), COMPRESS),
+    Mutant("int4-pack-drops-sign-bit", "compress", "edgeq/compress/int4.py",
+           (("nibbles = (values.astype(np.int64).ravel() & 0x0F)",
+             "nibbles = (values.astype(np.int64).ravel() & 0x07)"),),
+           COMPRESS),
+    Mutant("engine-lut-table-by-channel-per-tensor", "compress", f"{KERNELS}/eq_packed.c",
+           (("const int8_t *table = f->tables + (f->per_channel ? channel : 0) * f->stride;",
+             "const int8_t *table = f->tables + channel * f->stride;"),), PACKED,
+           "a LUT read with the wrong channel: a per-tensor filter's single table indexed by channel"),
+    Mutant("engine-dw-packed-conv-layout", "compress", f"{KERNELS}/eq_packed.c",
+           (("eq_packed_decode(f, oc, taps, p->out_c, oc, scratch);",
+             "eq_packed_decode(f, oc * taps, taps, 1, oc, scratch);"),), PACKED,
+           "a depthwise channel's weights read as if contiguous (CONV_2D's layout)"),
+    Mutant("engine-int4-sign-extension", "compress", f"{KERNELS}/eq_packed.c",
+           (("dst[i] = (int8_t)(nibble >= 8 ? nibble - 16 : nibble);",
+             "dst[i] = (int8_t)(nibble > 8 ? nibble - 16 : nibble);"),), PACKED, "-8 read as +8"),
 ]

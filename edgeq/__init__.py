@@ -9,6 +9,7 @@ The public API (the CLI is a thin layer over it); the names are verbs + nouns so
     edgeq.validate_model(model, data, reference)       -> ValidationReport (.passed, .metric(), .checks, layers)
     edgeq.emit_project(model, out_dir, target=..., template=..., name=...) -> EmitResult (project in OUT/)
     edgeq.verify(out_dir, samples=8)                   -> EmulationReport (.passed; QEMU run of an OUT/)
+    edgeq.compress_model(model, output, calib=..., techniques="cluster=4") -> CompressResult (bytes, agreement)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _EXPORTS = {
     "EmitResult": "edgeq.emit", "emit_project": "edgeq.emit",
     "EmulationReport": "edgeq.emulate", "verify": "edgeq.emulate",
     "EdgeqError": "edgeq.errors",
+    "CompressResult": "edgeq.compress", "compress_model": "edgeq.compress",
     "ConvertOptions": "edgeq.options", "ConvertResult": "edgeq.pipeline", "convert": "edgeq.pipeline",
     "Report": "edgeq.record", "read_report": "edgeq.record",
     "read_model": "edgeq.tflite",

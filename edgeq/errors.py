@@ -83,3 +83,7 @@ class ToolMissingError(EdgeqError):
 
 class VerifyError(EdgeqError):
     """Building or running the firmware on the emulated board failed, or its results differ."""
+
+
+class CompressionError(EdgeqError):
+    """A model cannot be compressed as asked (no int8 weights to rewrite, a format the runtime cannot decode)."""

@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from edgeq.check.arena import start_measuring
 from edgeq.check.c_engine import counted_latency
 from edgeq.check.rules import check_model
-from edgeq.emit import write_project
+from edgeq.emit import prepare_project, write_project
 from edgeq.emulate import verify
 from edgeq.emulate.engine_size import measured_engine_figures
 from edgeq.emulate.verify import measured_arena
@@ -97,13 +98,16 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
     source = load_model(model_path, unsafe=options.unsafe_load)
     check_input_types(source)
     samples = _calibration_set(source, options, progress, warnings)
-    _warn(progress, warnings, [*(samples.notes if samples is not None else []),
-                               *calibration_warnings(source, samples)])
 
     progress.step(f"Quantizing to {options.mode} for {target.name}")
     total = samples.count if samples is not None else 0
     tflite = quantize(source, quantize_options, samples, integer_only=target.is_mcu,
                       on_sample=lambda done: progress.calibration(done, total))
+    if target.runtime.name == "tflm" and not options.recover:  # the check measures it: start it on another core
+        start_measuring(tflite)
+    _warn(progress, warnings, [*(samples.notes if samples is not None else []),  # runs the float model on the
+                               *calibration_warnings(source, samples)])  # calibration data meanwhile
+    prepare_project(target, options.template, options.runtime)  # while the arena child runs
     tflite, recovery = recover_accuracy(source, tflite, samples, options, target, progress.step)
     result = ConvertResult(out_dir=out_dir, source=source, target=target,
                            quantization=recovery.quantization if recovery is not None else quantize_options,

@@ -45,7 +45,12 @@ class Preprocess:
         return self == Preprocess()
 
     def apply(self, x: np.ndarray) -> np.ndarray:
-        """Samples [N, ..., C] -> preprocessed float32 samples of the same shape."""
+        """Samples [N, ..., C] -> preprocessed float32 samples of the same shape (no copy for float32
+        samples when nothing was asked: validation calls this on every batch)."""
+        import numpy as np  # here, not at import: the CLI reads these fields to build its options
+
+        if self.is_identity:
+            return np.asarray(x, dtype=np.float32)
         channels = x.shape[-1] if x.ndim >= 2 else 1
         for option, values in (("--mean", self.mean), ("--std", self.std)):
             # numpy would broadcast 3 means over a 1-channel input into 3 channels: wrong data, late error
@@ -58,8 +63,6 @@ class Preprocess:
                 raise UsageError(f"--channel-order bgr reverses 3 channels, but the samples have {channels} "
                                  f"channel{'s' if channels != 1 else ''} (last axis): drop --channel-order")
             x = x[..., ::-1]
-        import numpy as np  # here, not at import: the CLI reads these fields to build its options
-
         mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
         return ((x * self.scale - mean) / std).astype(np.float32)
 

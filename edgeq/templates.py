@@ -163,3 +163,15 @@ def render_project(info: TemplateInfo, context: dict[str, Any]) -> dict[str, str
         for source, output in shared_sources().items():
             files[f"{base}/{output.format(ext=info.source_ext)}"] = render(f"{SHARED_DIR}/{source}", context)
     return dict(sorted(files.items()))
+
+
+def compile_templates(info: TemplateInfo) -> None:
+    """Compile the template's files and the shared sources it carries into the jinja environment's cache ahead
+    of `render_project` (the pipeline does it while the arena measurement runs in its child process)."""
+    from edgeq.render import environment
+
+    names = [f"{info.name}/{relative}" for relative in info.files] + list(info.shared_files.values())
+    if info.sources_dir is not None:
+        names += [f"{SHARED_DIR}/{source}" for source in shared_sources()]
+    for name in names:
+        environment().get_template(name)

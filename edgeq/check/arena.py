@@ -30,6 +30,7 @@ from edgeq.tflite.reader import NUMPY_DTYPES
 ALIGN = 16  # TFLM aligns every arena buffer to 16 bytes (MicroArenaBufferAllocator)
 _TIMEOUT_S = 300
 _cache: dict[str, ArenaMeasurement | EdgeqError] = {}
+_running: dict[str, tuple[subprocess.Popen[bytes], tempfile.TemporaryDirectory[str]]] = {}
 
 
 def _align(n: int) -> int:
@@ -67,16 +68,26 @@ def _reason(log: str) -> str:
     return useful[0] if useful else "TFLM gave no reason"
 
 
+def _start_worker(model: TFLiteModel) -> tuple[subprocess.Popen[bytes], tempfile.TemporaryDirectory[str]]:
+    tmp = tempfile.TemporaryDirectory(prefix="edgeq-arena-")
+    path = Path(tmp.name) / "model.tflite"
+    path.write_bytes(model.data)
+    command = [sys.executable, "-m", "edgeq.check.arena_worker", str(path), str(len(model.main.inputs))]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE), tmp
+
+
 def _run_worker(model: TFLiteModel) -> ArenaMeasurement:
-    with tempfile.TemporaryDirectory(prefix="edgeq-arena-") as tmp:
-        path = Path(tmp) / "model.tflite"
-        path.write_bytes(model.data)
+    started = _running.pop(model.sha256, None)
+    proc, tmp = started or _start_worker(model)
+    with tmp:
         try:
-            command = [sys.executable, "-m", "edgeq.check.arena_worker", str(path), str(len(model.main.inputs))]
-            proc = subprocess.run(command, capture_output=True, timeout=_TIMEOUT_S, check=False)
+            stdout, stderr = proc.communicate(timeout=_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
             raise EdgeqError(f"measuring the TFLM arena took longer than {_TIMEOUT_S} s; the model may be too "
                              "large for a microcontroller") from None
+    proc = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if proc.returncode < 0:
         raise EdgeqError(f"the TFLM interpreter crashed (signal {-proc.returncode}) while running the model; "
                          "it cannot be run as is with TFLM")
@@ -93,6 +104,13 @@ def _run_worker(model: TFLiteModel) -> ArenaMeasurement:
                          f"(arena {result.get('arena_tried', 0):,} bytes): {reason}")
     return ArenaMeasurement(host_bytes=int(result["host_bytes"]), recorded_bytes=int(result["recorded_bytes"]),
                             probes=int(result["probes"]))
+
+
+def start_measuring(model: TFLiteModel) -> None:
+    """Start the arena measurement of `model` in its child process now, so that it runs on another core while
+    the caller does other work; `measure_arena` collects it (the pipeline's check comes seconds later)."""
+    if model.sha256 not in _cache and model.sha256 not in _running:
+        _running[model.sha256] = _start_worker(model)
 
 
 def measure_arena(model: TFLiteModel) -> ArenaMeasurement:

@@ -3,7 +3,7 @@
 Commands live in one module per area; importing them here registers them on the group (an explicit list).
 """
 
-from edgeq.cli import build_cmds, convert_cmd, target_cmds, validate_cmd  # noqa: F401  (registers commands)
+from edgeq.cli import build_cmds, compress_cmd, convert_cmd, target_cmds, validate_cmd  # noqa: F401  (registers)
 from edgeq.cli.app import cli, main
 
 __all__ = ["cli", "main"]

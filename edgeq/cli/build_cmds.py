@@ -125,8 +125,8 @@ def verify_command(state: State, out_dir: Path, verify_samples: int, timeout: fl
         state.out.print(table)
         if report.per_op:
             ops = Table(title="instructions per operator", title_justify="left")
-            for column in ("op", "type", "instructions", "share", "MACs", "instr/MAC"):
-                ops.add_column(column, justify="left" if column == "type" else "right")
+            for column in ("op", "type", "kernel", "instructions", "share", "MACs", "instr/MAC"):
+                ops.add_column(column, justify="left" if column in ("type", "kernel") else "right")
             for row in report.op_rows():
                 ops.add_row(*row)
             state.out.print(ops)

@@ -50,8 +50,6 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     from edgeq.cli.validation_tables import validation_tables
     from edgeq.errors import UsageError, ValidationFailed
     from edgeq.staging import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
-    from edgeq.validate.html import render_html
-    from edgeq.validate.junit import junit_xml
     from edgeq.validate.session import validate_model
 
     inputs = [model, data, reference]
@@ -71,8 +69,12 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     check_output_file(junit, force, inputs, JUNIT_SIGNATURE, "--junit")  # again: minutes may have passed
     check_output_file(html, force, inputs, HTML_SIGNATURE, "--report")
     if junit is not None:
+        from edgeq.validate.junit import junit_xml
+
         write_text_atomic(junit, junit_xml(report))
-    if html is not None:
+    if html is not None:  # jinja2 and the plots are loaded only for a report that was asked for
+        from edgeq.validate.html import render_html
+
         write_text_atomic(html, render_html(report))
     if as_json:
         print_json(report.to_dict())

@@ -13,7 +13,14 @@ from typing import Any
 
 from edgeq.check.arena import TargetArena
 from edgeq.check.targets import TargetProfile, get_target
-from edgeq.emit.project import TemplateInfo, engine_template, extra_context, project_templates, select_template
+from edgeq.emit.project import (
+    TemplateInfo,
+    compile_templates,
+    engine_template,
+    extra_context,
+    project_templates,
+    select_template,
+)
 from edgeq.emit.sources import (
     arena_for,
     golden_context,
@@ -50,6 +57,12 @@ class EmitResult:
     files: list[str] = field(default_factory=list)
     arena_size: int | None = None
     memory: dict[str, Any] | None = None  # runtime 'c': the engine's arena plan next to TFLM's host arena
+
+
+def prepare_project(target: TargetProfile, template: str | None, runtime: str) -> None:
+    """Compile the templates a later `write_project` renders (nothing for --runtime c)."""
+    if runtime != "c":
+        compile_templates(select_template(target, template))
 
 
 def project_name(target: TargetProfile, template: str | None, runtime: str) -> str:

@@ -12,10 +12,17 @@ from edgeq.check.targets import TargetProfile
 from edgeq.emit.sources import qemu_board_context
 from edgeq.errors import EmitError, UsageError
 from edgeq.render import comment_text, kotlin_class_name, kotlin_package_segment
-from edgeq.templates import TemplateInfo, default_template, engine_template, project_templates, registry
+from edgeq.templates import (
+    TemplateInfo,
+    compile_templates,
+    default_template,
+    engine_template,
+    project_templates,
+    registry,
+)
 
-__all__ = ["CONTEXTS", "TemplateInfo", "engine_template", "extra_context", "is_cortex_m", "project_templates",
-           "registry", "select_template"]
+__all__ = ["CONTEXTS", "TemplateInfo", "compile_templates", "engine_template", "extra_context", "is_cortex_m",
+           "project_templates", "registry", "select_template"]
 
 KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 

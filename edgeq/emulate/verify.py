@@ -4,8 +4,9 @@ microcontroller's truth)."""
 
 from __future__ import annotations
 
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,11 +163,12 @@ class EmulationReport:
             rows.append(("instructions", f"{self.instructions_per_inference:,} per inference{spread}{per_mac}"))
         return rows
 
-    def op_rows(self) -> list[tuple[str, str, str, str, str, str]]:
-        """(op index, type, instructions, share, MACs, instructions/MAC) per operator, for a terminal table."""
+    def op_rows(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """(op index, type, kernel, instructions, share, MACs, instructions/MAC) per operator, for a terminal
+        table."""
         total = sum(row["instructions"] for row in self.per_op) or 1
-        return [(str(row["index"]), row["op"], f"{row['instructions']:,}", f"{100 * row['instructions'] / total:.1f}%",
-                 f"{row['macs']:,}" if row["macs"] else "-",
+        return [(str(row["index"]), row["op"], row.get("kernel") or "-", f"{row['instructions']:,}",
+                 f"{100 * row['instructions'] / total:.1f}%", f"{row['macs']:,}" if row["macs"] else "-",
                  f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] else "-")
                 for row in self.per_op]
 
@@ -234,9 +236,29 @@ def _compare(expected: list[tuple[np.ndarray, ...]], run: GuestRun) -> tuple[boo
     return mismatched == 0, int(max_diff) if float(max_diff).is_integer() else max_diff, mismatched, compared
 
 
-def per_op_counts(model: TFLiteModel, run: GuestRun) -> list[dict[str, Any]]:
-    """Per marked operator: index, type, mean instructions over the samples, MACs and instructions/MAC;
-    the invoke's own prologue and epilogue (argument checks, output copies) as one row of type "(invoke)"."""
+_OP_COMMENT = re.compile(r"^\s*/\* op (\d+) \w+:")
+_KERNEL_CALL = re.compile(r"^\s*(eq_\w+)\(")
+
+
+def op_kernels(sources: Sequence[Path]) -> dict[int, str]:
+    """Per operator index, the kernel functions its calls in a compiled-C model's invoke use (in call order,
+    '+'-joined): what the generated code chose (a DSP kernel, a 3x3 variant, the portable one), so that a
+    change of kernel shows in verify's per-operator table."""
+    kernels: dict[int, list[str]] = {}
+    for source in sources:
+        current = None
+        for line in source.read_text(encoding="utf-8", errors="replace").splitlines():
+            if (m := _OP_COMMENT.match(line)) is not None:
+                current = int(m.group(1))
+            elif current is not None and (m := _KERNEL_CALL.match(line)) is not None:
+                kernels.setdefault(current, []).append(m.group(1))
+    return {index: "+".join(dict.fromkeys(names)) for index, names in kernels.items()}
+
+
+def per_op_counts(model: TFLiteModel, run: GuestRun, kernels: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """Per marked operator: index, type, mean instructions over the samples, MACs and instructions/MAC, and
+    (a compiled-C model) its kernel functions; the invoke's own prologue and epilogue (argument checks, output
+    copies) as one row of type "(invoke)"."""
     if not run.op_instructions:
         return []
     costs = {cost.index: cost for cost in op_costs(model)}
@@ -247,9 +269,10 @@ def per_op_counts(model: TFLiteModel, run: GuestRun) -> list[dict[str, Any]]:
         cost = costs.get(index)
         macs = cost.macs if cost is not None else 0
         rows.append({"index": index, "op": opcode, "instructions": instructions, "macs": macs,
-                     "instructions_per_mac": round(instructions / macs, 3) if macs else None})
+                     "instructions_per_mac": round(instructions / macs, 3) if macs else None,
+                     "kernel": (kernels or {}).get(index, "")})
     rows.append({"index": "-", "op": "(invoke)", "instructions": means[0] + means[-1], "macs": 0,
-                 "instructions_per_mac": None})
+                 "instructions_per_mac": None, "kernel": ""})
     return rows
 
 
@@ -321,7 +344,8 @@ def verify(out_dir: str | Path, samples: int = DEFAULT_SAMPLES, timeout: float =
                              samples=samples, status=run.status, detail=run.detail, sizes=firmware.sizes,
                              stack_used_bytes=run.stack_used_bytes, instructions=run.instructions,
                              exit_code=run.exit_code, timeout_seconds=timeout, macs=total_macs(model),
-                             per_op=per_op_counts(model, run), **extra)
+                             per_op=per_op_counts(model, run, op_kernels(project.sources) if project else None),
+                             **extra)
     if run.status != COMPLETED:
         return report
     failed = [(i, s.rc) for i, s in enumerate(run.samples) if s.rc != 0]

@@ -29,7 +29,7 @@ from edgeq.tflite import Operator, Tensor, TFLiteModel
 from edgeq.version import __version__
 
 _IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at the model boundary
-_WEIGHT_ARRAYS = ("w", "bias")  # op arrays that hold a model's weights and biases in another layout
+_WEIGHT_ARRAYS = ("w", "bias", "wdata", "wlut")  # op arrays holding weights/biases in another layout (or packed)
 
 
 @dataclass(frozen=True)

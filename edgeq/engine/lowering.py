@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edgeq.engine import ops_conv, ops_dsp, ops_elementwise, ops_shape
+from edgeq.engine import ops_conv, ops_dsp, ops_elementwise, ops_packed, ops_shape
 from edgeq.engine.ir import Lowered, Lowering, LoweringContext
 from edgeq.errors import UnsupportedOpError
 from edgeq.tflite import Operator, TFLiteModel
@@ -32,6 +32,7 @@ LOWERINGS: dict[str, Lowering] = {
     "PADV2": ops_shape.lower_pad,
     "CONCATENATION": ops_shape.lower_concatenation,
     "MEAN": ops_shape.lower_mean,
+    ops_packed.DECODE_OP: ops_packed.lower_decode,
 }
 
 # Kernels for cores with the DSP extension; a lowering returns None where its kernel does not apply.
@@ -46,8 +47,9 @@ _HINT = "use --runtime tflm for this model"
 
 
 def supported_ops() -> frozenset[str]:
-    """The TFLite builtin ops the compiled-C engine generates code for (int8 variants)."""
-    return frozenset(LOWERINGS)
+    """The TFLite builtin ops the compiled-C engine generates code for (int8 variants); it also reads the
+    TFLM_DECODE custom op (LUT-compressed filters, see ops_packed)."""
+    return frozenset(name for name in LOWERINGS if name != ops_packed.DECODE_OP)
 
 
 def lower_model(model: TFLiteModel, dsp: bool = False) -> list[tuple[Operator, Lowered]]:
@@ -68,7 +70,9 @@ def lower_model(model: TFLiteModel, dsp: bool = False) -> list[tuple[Operator, L
     lowered, problems = [], []
     for op in subgraph.operators:
         try:
-            fast = DSP_LOWERINGS[op.opcode](ctx, op) if dsp and op.opcode in DSP_LOWERINGS else None
+            fast = ops_packed.lower_packed(ctx, op)  # packed (LUT / int4) filters: the eq_packed kernels
+            if fast is None and dsp and op.opcode in DSP_LOWERINGS:
+                fast = DSP_LOWERINGS[op.opcode](ctx, op)
             lowered.append((op, fast if fast is not None else LOWERINGS[op.opcode](ctx, op)))
         except UnsupportedOpError as exc:
             problems.append(f"op {op.index} {op.opcode}: {exc}")

@@ -146,10 +146,12 @@ def lower_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | None:
         return None
     tables, step = packed
     params.append(("shift_step", step))
-    scratch = 0 if direct else 2 * kp
-    # Two pixels at a time: im2col copies both windows before writing them; the direct path reads them again
-    # for every channel pair.
-    overlap = (inp, write_behind(window, block=2, reads_first=not direct))
+    # Two pixels at a time: im2col copies both windows, and a direct 1x1 from 16 channels on splits both pixels
+    # into int16 lanes once for every channel pair (below 16 the split costs more than it saves: the pixels are
+    # read in place, again for every channel pair).
+    in_place = bool(direct) and kp < 16
+    scratch = 0 if in_place else 4 * kp if direct else 2 * kp
+    overlap = (inp, write_behind(window, block=2, reads_first=not in_place))
     return Lowered(calls=[_call("eq_conv_dsp_s8", op, scratch)], params_type="eq_conv_dsp_params",
                    params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=scratch,
                    headers=_HEADERS, overlap=overlap)
@@ -179,9 +181,23 @@ def lower_depthwise_conv_2d(ctx: LoweringContext, op: Operator) -> Lowered | Non
     params.append(("shift_step", step))
     # [channel group of 4][tap][4]: the kernel reads a group's taps in order.
     laid = weights.reshape(k_h * k_w, out_c // 4, 4).transpose(1, 0, 2).reshape(-1)
-    return Lowered(calls=[_call("eq_dwconv_dsp_s8", op, in_c)], params_type="eq_dwconv_dsp_params",
-                   params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=in_c,
-                   headers=_HEADERS, overlap=(inp, write_behind(window)))
+    function, scratch, overlap = "eq_dwconv_dsp_s8", in_c, write_behind(window)
+    # Measured on the MLPerf Tiny shapes: the 3x3 kernel's per-row setup outweighs its gain on stride-2 rows of
+    # fewer than 4 outputs.
+    if (k_h, k_w) == (3, 3) and window["dilation_h"] == window["dilation_w"] == 1 and window["stride_w"] in (1, 2) \
+            and not (window["stride_w"] == 2 and window["out_w"] < 4):
+        # eq_dwconv3x3_dsp_s8: weights [channel][9] and 3 bytes its last word load reads; in scratch a
+        # per-channel table (32 B a channel) and a ring of three int16 rows (EQ_DW3_COLS in eq_dsp_kernels.h).
+        # Each input row is copied before any output row that reads it is written: a row of output pixels at a
+        # time, its reads first.
+        out_w = window["out_w"]
+        cols = ((out_w - 1) * window["stride_w"] + 5) // 2 * 2
+        function, scratch = "eq_dwconv3x3_dsp_s8", 32 * in_c + 3 * in_c * cols * 2
+        laid = np.concatenate([weights.T.reshape(-1), np.zeros(3, np.int8)])
+        overlap = write_behind(window, block=out_w, reads_first=True)
+    return Lowered(calls=[_call(function, op, scratch)], params_type="eq_dwconv_dsp_params",
+                   params=[*_POINTERS, *params], arrays=[("w", "int8_t", laid), *tables], scratch_bytes=scratch,
+                   headers=_HEADERS, overlap=(inp, overlap))
 
 
 def lower_fully_connected(ctx: LoweringContext, op: Operator) -> Lowered | None:

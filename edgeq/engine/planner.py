@@ -123,6 +123,8 @@ def _greedy_orders(blocks: Sequence[Block]) -> dict[str, list[int]]:
         "first-use": lambda i: (blocks[i].first, -blocks[i].size, i),
         # Outputs that run over their inputs sit below them: a chain of such ops is laid out from its end.
         "last-first": lambda i: (-blocks[i].first, -blocks[i].size, i),
+        # The same with the one-step blocks (kernel scratch) last, into the gaps the chain leaves.
+        "last-first/scratch-last": lambda i: (blocks[i].first == blocks[i].last, -blocks[i].first, -blocks[i].size, i),
     }
     return {name: sorted(index, key=key) for name, key in keys.items()}
 

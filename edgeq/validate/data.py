@@ -66,7 +66,7 @@ class SampleStream:
             for start in range(0, self._selection.size, size):
                 wanted = self._selection[start:start + size]
                 arrays = [r.rows(wanted) for r in readers]
-                arrays = [self.preprocess.apply(a.astype(np.float32)) for a in arrays]
+                arrays = [self.preprocess.apply(np.asarray(a, np.float32)) for a in arrays]
                 for a, m in zip(arrays, self._members, strict=True):
                     if not np.isfinite(a).all():
                         bad = position + int(np.argwhere(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))[0, 0])
@@ -77,6 +77,11 @@ class SampleStream:
         finally:
             for r in readers:
                 r.close()
+
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes of one sample over every input, as the float32 arrays `batches` yields."""
+        return sum(int(np.prod(m.shape[1:], dtype=np.int64)) * 4 for m in self._members)
 
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {"source": self.source, "sha256": self.sha256, "samples": self.count,

@@ -36,8 +36,15 @@ class ValidationOptions:
     preprocess: Preprocess = nested(Preprocess)
     unsafe_load: bool = option("--unsafe-load", kind="flag", default=False,
                                help="Allow Keras unsafe deserialization of --reference. Trusted files only.")
+    jobs: int | None = option(  # None: one per core (edgeq.validate.workers.default_jobs)
+        "--jobs", "-j", kind="int", minimum=1, metavar="N", default=None,
+        help="Run LiteRT and TFLM in N processes (this one and N-1 workers), the samples split between them "
+             "(results identical to one job) [default: the number of cores; runs too short to repay starting "
+             "workers use one].")
 
     def __post_init__(self) -> None:
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs must be 1 or more, not {self.jobs}")
         if self.tflm_samples < 0:
             raise UsageError(f"--tflm-samples must be 0 or more, not {self.tflm_samples}")
         if self.batch_size < 1:

@@ -1,30 +1,31 @@
 """Host validation: the float reference, LiteRT and the TFLM interpreter on the same samples, in one pass.
 
-    stream samples -> float reference (batched) -> LiteRT (reference kernels, batched if the model allows)
+    stream samples -> float reference (batched) -> LiteRT (reference kernels, one sample per invoke)
                    -> TFLM (a seeded subset; all tensors preserved for the per-layer comparison)
                    -> metrics per interpreter and output -> checks against thresholds -> ValidationReport
 
-Nothing is kept per sample: every metric is a streaming sum (edgeq.metrics), so memory stays flat.
+Nothing is kept per sample: every metric is a streaming sum (edgeq.metrics) and batches are capped at
+STREAM_BYTES of samples, so memory stays flat in the sample count. The interpreters run in this process or
+in `jobs` worker processes (edgeq.validate.workers); either way the statistics are updated here, in
+sample order, so the report does not depend on the number of jobs.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgeq.errors import CalibrationError, EdgeqError
-from edgeq.load.loader import LoadedModel, load_model, producer_layer
 from edgeq.samples import SampleSet, select_indices
 from edgeq.tflite import TFLiteModel, read_model
-from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, dequantize_output, quantize_input
+from edgeq.tflite.runners import dequantize_output
 from edgeq.tflite.signature import output_names, tflite_input_specs
 from edgeq.validate.data import SampleStream, class_labels, open_samples
-from edgeq.validate.layers import IOMap, LayerComparison, match_io
 from edgeq.validate.metrics import lsb_difference
 from edgeq.validate.options import DEFAULT_TFLM_SAMPLES, ValidationOptions
 from edgeq.validate.results import (
@@ -35,7 +36,13 @@ from edgeq.validate.results import (
     ValidationReport,
     evaluate_checks,
 )
+from edgeq.validate.workers import BatchOutputs, Dispatcher, default_jobs, open_engines, short_message
 
+if TYPE_CHECKING:  # the loader and the layer matching are imported when a reference is given: startup stays short
+    from edgeq.load.loader import LoadedModel
+    from edgeq.validate.layers import IOMap, LayerComparison
+
+STREAM_BYTES = 4 << 20  # float32 samples per batch at most (the float64 quantization temporaries are 2x that)
 MIN_VALIDATION_SAMPLES = 20  # below this one sample moves accuracy by more than 5 points: the gates mean little
 LITERT_KERNELS = "reference kernels (BUILTIN_REF, no XNNPACK delegate)"
 LITERT_DEFAULT_KERNELS = "default kernels (XNNPACK delegate)"
@@ -45,92 +52,6 @@ ProgressCallback = Callable[[int, int], None]
 __all__ = ["DEFAULT_TFLM_SAMPLES", "Thresholds", "ValidationOptions", "ValidationReport", "validate_model"]
 
 
-# --------------------------------------------------------------------------------------------- interpreters
-
-@dataclass
-class _BatchedLiteRT(LiteRTRunner):
-    """LiteRT resized to `batch` rows per invoke (only valid when the model's ops accept a batch)."""
-
-    batch: int = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for detail in self._inputs:
-            self._interpreter.resize_tensor_input(detail["index"], [self.batch, *detail["shape"][1:]])
-        self._interpreter.allocate_tensors()
-        self._inputs = self._interpreter.get_input_details()
-        self._outputs = self._interpreter.get_output_details()
-
-
-class _LiteRT:
-    """LiteRT over batches: one invoke per batch when the model allows it, else one per sample."""
-
-    def __init__(self, tflite: TFLiteModel, batch: int, reference_kernels: bool) -> None:
-        self.single = LiteRTRunner(tflite, reference=reference_kernels)
-        self.batch = batch
-        self.batched: _BatchedLiteRT | None = None
-        self.batch_note = "one sample per invoke"
-        if batch > 1:
-            try:
-                self.batched = _BatchedLiteRT(tflite, reference=reference_kernels, batch=batch)
-            except (EdgeqError, RuntimeError, ValueError) as exc:
-                # Typical: a RESHAPE with a constant [1, N] shape, as a batch-1 conversion emits.
-                node = re.search(r"Node number \d+ \((\w+)\)", str(exc))
-                refused = f"op {node.group(1)}" if node else "the model"
-                self.batch_note = f"one sample per invoke ({refused} cannot take a batch of {batch})"
-        self._checked = False
-        self.seconds = 0.0
-
-    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        count = len(inputs[0])
-        started = time.perf_counter()
-        if self.batched is not None:
-            padded = [np.concatenate([x, np.zeros((self.batch - count, *x.shape[1:]), x.dtype)]) if count < self.batch
-                      else x for x in inputs]
-            outputs = [o[:count] for o in self.batched.run(padded)]
-            if not self._checked:
-                self._checked = True
-                single = self._single(inputs, min(count, 2))
-                if not all(np.array_equal(o[:len(s)], s) for o, s in zip(outputs, single, strict=True)):
-                    self.batched = None
-                    self.batch_note = "one sample per invoke (batched results differed from batch-1 results)"
-                    outputs = self._single(inputs, count)
-        else:
-            outputs = self._single(inputs, count)
-        self.seconds += time.perf_counter() - started
-        return outputs
-
-    def _single(self, inputs: list[np.ndarray], count: int) -> list[np.ndarray]:
-        results = [self.single.run([x[i:i + 1] for x in inputs]) for i in range(count)]
-        return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
-
-    @property
-    def batched_note(self) -> str:
-        return f"batched, {self.batch} samples per invoke" if self.batched is not None else self.batch_note
-
-
-def _short(message: str, limit: int = 160) -> str:
-    """LiteRT repeats its complaint once per tensor ('...Was 3.Tensor 33 has...Tensor 36...'): keep the first."""
-    first = re.split(r"(?<=\.)(?=[A-Z])", " ".join(message.split()))[0]
-    return first if len(first) <= limit else first[:limit - 1] + "…"
-
-
-def _open_litert(tflite: TFLiteModel, options: ValidationOptions) -> tuple[_LiteRT | None, str]:
-    if not options.litert:
-        return None, "disabled by the caller"
-    try:
-        return _LiteRT(tflite, options.batch_size, options.litert_reference_kernels), ""
-    except EdgeqError as exc:
-        return None, _short(str(exc))
-
-
-def _open_tflm(tflite: TFLiteModel, options: ValidationOptions, preserve: bool) -> tuple[TFLMRunner | None, str]:
-    if options.tflm_samples == 0:
-        return None, "disabled (--tflm-samples 0)"
-    try:
-        return TFLMRunner(tflite, preserve_all_tensors=preserve), ""
-    except EdgeqError as exc:
-        return None, _short(str(exc))
 
 
 # ------------------------------------------------------------------------------------------------ the driver
@@ -156,9 +77,11 @@ def _outputs(tflite: TFLiteModel, reference: LoadedModel | None, iomap: IOMap | 
 
 
 def _load_reference(reference: str | Path | LoadedModel | None, unsafe: bool) -> LoadedModel | None:
-    if reference is None or isinstance(reference, LoadedModel):
-        return reference
-    return load_model(reference, unsafe=unsafe)
+    if reference is None:
+        return None
+    from edgeq.load.loader import LoadedModel, load_model
+
+    return reference if isinstance(reference, LoadedModel) else load_model(reference, unsafe=unsafe)
 
 
 def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet,
@@ -174,14 +97,33 @@ def validate_model(model: str | Path | TFLiteModel, data: str | Path | SampleSet
     model_name = Path(model).name if isinstance(model, str | Path) else "model.tflite"
     tflite = model if isinstance(model, TFLiteModel) else read_model(model)
     ref = _load_reference(reference, options.unsafe_load)
-    iomap = match_io(tflite, ref, model_name) if ref is not None else None
+    iomap = None
+    if ref is not None:
+        from edgeq.validate.layers import match_io
+
+        iomap = match_io(tflite, ref, model_name)
     specs = ref.inputs if ref is not None else tflite_input_specs(tflite)
     stream = open_samples(data, specs, limit=options.samples, preprocess=options.preprocess)
     session = _Session(tflite, model_name, ref, iomap, stream, options)
-    for start, arrays in stream.batches(options.batch_size):
-        session.batch(start, arrays)
-        if progress is not None:
-            progress(start + len(arrays[0]), stream.count)
+    rows = max(1, min(options.batch_size, STREAM_BYTES // max(stream.sample_bytes, 1)))
+    dispatcher = session.dispatcher(options.jobs or default_jobs())
+    in_flight: deque[Callable[[], int]] = deque()
+    try:
+        for start, arrays in stream.batches(rows):
+            in_flight.append(session.submit(start, arrays, dispatcher))
+            # with workers, the next batch is read and sent while they compute this one
+            while len(in_flight) > (1 if dispatcher.pool is not None else 0):
+                done = in_flight.popleft()()
+                if progress is not None:
+                    progress(done, stream.count)
+        while in_flight:
+            done = in_flight.popleft()()
+            if progress is not None:
+                progress(done, stream.count)
+    finally:
+        dispatcher.close()
+    session.seconds.update(dispatcher.seconds)
+    session.litert_fallback = dispatcher.fallback
     report = session.report()
     report.warnings = validation_warnings(stream)
     return report
@@ -206,19 +148,21 @@ class _Session:
         self.stream, self.options = stream, options
         self.outputs = _outputs(tflite, ref, iomap, stream)
         self.layers = _layer_comparison(tflite, ref, iomap, options)
-        self.litert, self.litert_reason = _open_litert(tflite, options)
-        self.tflm, self.tflm_reason = _open_tflm(tflite, options, preserve=self.layers is not None)
+        layer_tensors = tuple(m.tensor.index for m in self.layers.matches) if self.layers is not None else None
+        self.engines = open_engines(tflite, options.litert, options.litert_reference_kernels, options.batch_size,
+                                    options.tflm_samples > 0, layer_tensors)
+        self.litert, self.litert_reason = self.engines.litert, self.engines.litert_reason
+        self.tflm, self.tflm_reason = self.engines.tflm, self.engines.tflm_reason
         if self.litert is None and self.tflm is None:
             raise EdgeqError(f"{model_name}: neither interpreter can run the model: LiteRT: {self.litert_reason}; "
                              f"TFLM: {self.tflm_reason}")
-        # Intermediate tensors come from TFLM (the MCU's truth); LiteRT stands in only when TFLM cannot run.
-        self.layer_runner: TFLMRunner | LiteRTRunner | None = self.tflm
         self.layer_note = "tflm"
         if self.layers is not None and self.tflm is None:
-            self.layer_runner, self.layer_note = _preserving_litert(tflite, options), "litert (TFLM did not run)"
-            if self.layer_runner is None:
+            self.layer_note = "litert (TFLM did not run)"
+            if self.engines.layer_runner is None:
                 self.layers = None
-                self.layer_note = "no interpreter that preserves intermediate tensors could run the model"
+                self.layer_note = self.engines.layer_reason
+        self.litert_fallback = ""
         against_float = ref is not None
         self.stats = {name: [OutputStats.create(o, against_float) for o in self.outputs]
                       for name, engine in (("litert", self.litert), ("tflm", self.tflm)) if engine is not None}
@@ -229,45 +173,49 @@ class _Session:
         size = options.tflm_samples or DEFAULT_TFLM_SAMPLES
         self.subset = set(select_indices(stream.count, size).tolist()) if sampled else set()
         self.cross = [[0, 0, 0] for _ in self.outputs]  # per output: differing values, compared values, max LSB
-        self.seconds = {"float": 0.0, "tflm": 0.0}
+        self.seconds = {"float": 0.0, "litert": 0.0, "tflm": 0.0}
         self.float_single = False  # set when the reference refuses batches
         self.in_tensors = tflite.main.input_tensors()
         self.out_tensors = tflite.main.output_tensors()
 
-    def batch(self, start: int, arrays: list[np.ndarray]) -> None:
-        """Run every interpreter on one batch of samples (TFLM on the batch's share of the subset)."""
+    def dispatcher(self, jobs: int) -> Dispatcher:
+        """Where the interpreters run: here, or on `jobs` workers when the run is long enough."""
+        return Dispatcher(self.engines, jobs, self.stream.count if self.litert is not None else 0,
+                          len(self.subset) if self.engines.config.tflm or self.engines.config.layer_litert else 0)
+
+    def submit(self, start: int, arrays: list[np.ndarray], dispatcher: Dispatcher) -> Callable[[], int]:
+        """Start one batch on the interpreters (TFLM on its share of the subset); the returned function waits
+        for their outputs, updates the statistics and returns how many samples are done."""
         count = len(arrays[0])
         labels = self.stream.labels[start:start + count] if self.stream.labels is not None else None
         expected = self._float(arrays, labels)
         iomap = self.iomap
         feed = [arrays[iomap.inputs[i]] if iomap else arrays[i] for i in range(len(self.in_tensors))]
-        quantized = [quantize_input(x, t) for x, t in zip(feed, self.in_tensors, strict=True)]
-        litert_raw = self.litert.run(quantized) if self.litert is not None else None
+        rows = [p - start for p in range(start, start + count) if p in self.subset]
+        layer_values = (self.layers.float_values([a[rows] for a in arrays])
+                        if self.layers is not None and rows else None)
+        wait = dispatcher.submit(feed, rows)
+
+        def finish() -> int:
+            self._finish(wait(), expected, labels, rows, layer_values)
+            return start + count
+
+        return finish
+
+    def _finish(self, outputs: BatchOutputs, expected: list[np.ndarray] | None, labels: np.ndarray | None,
+                rows: list[int], layer_values: list[np.ndarray] | None) -> None:
+        litert_raw = outputs.litert
         if litert_raw is not None:
             self._update("litert", expected, litert_raw, labels)
-        rows = [p - start for p in range(start, start + count) if p in self.subset]
-        if not rows:
+        if self.layers is not None and layer_values is not None:
+            for k, tensors in enumerate(outputs.tensors):
+                self.layers.update(layer_values, k, _Held(tensors))
+        if outputs.tflm is None or not rows:
             return
-        layer_values = self.layers.float_values([a[rows] for a in arrays]) if self.layers is not None else None
-        samples = [[x[row:row + 1] for x in quantized] for row in rows]
-        if self.tflm is None:
-            if self.layers is not None and self.layer_runner is not None:
-                for k, sample in enumerate(samples):
-                    self.layer_runner.run(sample)
-                    self.layers.update(layer_values, k, self.layer_runner)
-            return
-        began = time.perf_counter()
-        results = []
-        for k, sample in enumerate(samples):
-            results.append(self.tflm.run(sample))
-            if self.layers is not None:
-                self.layers.update(layer_values, k, self.tflm)
-        self.seconds["tflm"] += time.perf_counter() - began
-        tflm_raw = [np.concatenate([r[i] for r in results]) for i in range(len(self.outputs))]
-        self._update("tflm", [e[rows] for e in expected] if expected else None, tflm_raw,
+        self._update("tflm", [e[rows] for e in expected] if expected else None, outputs.tflm,
                      labels[rows] if labels is not None else None)
         if litert_raw is not None:
-            for i, raw in enumerate(tflm_raw):
+            for i, raw in enumerate(outputs.tflm):
                 _compare_raw(self.cross[i], litert_raw[i][rows], raw)
 
     def _float(self, arrays: list[np.ndarray], labels: np.ndarray | None) -> list[np.ndarray] | None:
@@ -294,7 +242,7 @@ class _Session:
             results = [self.ref.predict([a[i:i + 1] for a in arrays]) for i in range(len(arrays[0]))]
         except Exception as exc:
             raise EdgeqError(f"the float reference {self.ref.path.name} failed on the validation data: "
-                             f"{_short(str(exc))}") from None
+                             f"{short_message(str(exc))}") from None
         return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
 
     def _update(self, name: str, expected: list[np.ndarray] | None, raw: list[np.ndarray],
@@ -315,8 +263,8 @@ class _Session:
                                      self.seconds["float"]),
             "litert": InterpreterInfo("litert", litert is not None, self.litert_reason,
                                       count if litert is not None else 0,
-                                      f"{kernels}; {litert.batched_note}" if litert is not None else "",
-                                      litert.seconds if litert is not None else 0.0),
+                                      f"{kernels}; {self.litert_fallback or litert.batched_note}"
+                                      if litert is not None else "", self.seconds["litert"]),
             "tflm": InterpreterInfo("tflm", tflm is not None, self.tflm_reason, len(self.subset) if tflm else 0,
                                     f"TFLM host interpreter (tflite-micro); {len(self.subset)} of {count} samples, "
                                     "seeded selection" if tflm is not None else "", self.seconds["tflm"]),
@@ -356,18 +304,14 @@ def _layer_comparison(tflite: TFLiteModel, ref: LoadedModel | None, iomap: IOMap
                       options: ValidationOptions) -> LayerComparison | None:
     if not options.per_layer or ref is None or ref.keras_model is None or iomap is None:
         return None
+    from edgeq.load.loader import producer_layer
+    from edgeq.validate.layers import LayerComparison
+
     output_tensors = tflite.main.outputs
     keras_outputs = ref.keras_model.outputs
     output_layers = {output_tensors[p]: producer_layer(keras_outputs[k]) for p, k in enumerate(iomap.outputs)}
     comparison = LayerComparison(tflite, ref.keras_model, output_layers)
     return comparison if comparison.matches else None
-
-
-def _preserving_litert(tflite: TFLiteModel, options: ValidationOptions) -> LiteRTRunner | None:
-    try:
-        return LiteRTRunner(tflite, reference=options.litert_reference_kernels, preserve_all_tensors=True)
-    except EdgeqError:
-        return None
 
 
 def _layer_summary(layers: LayerComparison | None, source: str, ref: LoadedModel | None,
@@ -384,3 +328,13 @@ def _layer_summary(layers: LayerComparison | None, source: str, ref: LoadedModel
         return {"compared": False, "reason": reason}
     return {"compared": True, "interpreter": source, "samples": layers.samples, "rows": layers.rows(),
             "unmatched_layers": layers.unmatched}
+
+
+class _Held:
+    """The intermediate tensors a worker returned for one sample, read as a runner's tensors."""
+
+    def __init__(self, tensors: dict[int, np.ndarray]) -> None:
+        self.tensors = tensors
+
+    def tensor(self, index: int) -> np.ndarray:
+        return self.tensors[index]

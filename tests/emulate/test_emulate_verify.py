@@ -49,6 +49,12 @@ def test_converted_model_verifies_equal_to_host_tflm(digits_c_out, toolchain):
     assert report.sizes.model_ram_bytes >= build.arena_bytes
     assert report.sizes.flash_bytes > report.sizes.model_flash_bytes
     assert report.instructions_per_inference > 10_000
+    # Every operator row names the kernel functions its code calls, as the generated invoke calls them.
+    source = (out / "digits_model.c").read_text()
+    rows = [r for r in report.per_op if r["op"] != "(invoke)"]
+    assert rows and all(r["kernel"] and all(f"    {k}(" in source for k in r["kernel"].split("+")) for r in rows)
+    assert all("conv" in r["kernel"] for r in rows if r["op"] == "CONV_2D")
+    assert [t[2] for t in report.op_rows()] == [r["kernel"] or "-" for r in report.per_op]
     data = report.to_dict()
     assert data["passed"] is True and data["qemu_machine"] == "mps2-an386"
     assert data["flash_bytes"] == report.sizes.flash_bytes and data["ram_bytes"] == report.sizes.ram_bytes

@@ -136,18 +136,25 @@ class _Channels:
 
 
 def _channel_plan(rng: np.random.Generator, in_scale: float, out_scale: float, zp_out: int,
-                  per_channel: bool, random_ratio: bool) -> _Channels:
+                  per_channel: bool, random_ratio: bool, fast: bool = False, fours: bool = False) -> _Channels:
+    """`fast`: only right-shift multipliers and no extreme accumulators, the layers the DSP kernels'
+    eq_requant_fast takes (its ties are the same halves); `fours`: the channel count a multiple of 4."""
     plan = _Channels()
-    reals = multiplier_reals(rng) if per_channel else [float(rng.choice(multiplier_reals(rng)))]
+    reals = multiplier_reals(rng) if not fast else [log_scale(rng, 2.0 ** -14, 0.4) for _ in range(3)]
+    reals = reals if per_channel else [float(rng.choice(reals))]
     for real in reals:
         f_scale = f32(real * out_scale / in_scale)
         if random_ratio:  # an arbitrary 31-bit multiplier, not a float32 mantissa
             f_scale = f32(f_scale * rng.uniform(0.7, 1.3))
         pair = quantize_multiplier(in_scale * f_scale / out_scale)
-        for target in half_step_targets(rng, zp_out) + list(EXTREMES):
+        for target in half_step_targets(rng, zp_out) + ([] if fast else list(EXTREMES)):
             plan.scales.append(f_scale)
             plan.pairs.append(pair)
             plan.targets.append(target)
+    while fours and len(plan.targets) % 4:
+        plan.scales.append(plan.scales[-1])
+        plan.pairs.append(plan.pairs[-1])
+        plan.targets.append(plan.targets[-1])
     return plan
 
 
@@ -187,18 +194,26 @@ def _zero_points(rng: np.random.Generator) -> list[tuple[int, int]]:
     return [(-128, -128), (127, 127), (-128, 127), (127, -128), (0, 0), (r[0], r[1])]
 
 
-def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
+def accumulator_cases(op: str, rng: np.random.Generator, weight_limit: int = 127) -> list[HalfCase]:
     """CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED: one output position, a target accumulator per output
-    channel reached through its bias, in the folded (whole window) and unfolded (clipped window) paths."""
+    channel reached through its bias, in the folded (whole window) and unfolded (clipped window) paths.
+    `weight_limit` 7: filters in [-7, 7], which int4 stores exactly (the bias still reaches every target)."""
     cases = []
-    for k, (zp_in, zp_out) in enumerate(_zero_points(rng)):
+    points = list(enumerate(_zero_points(rng)))
+    # DEPTHWISE_CONV_2D also as variant 2 (a 3x3 window wholly inside a 3x3 input, depth multiplier 1, the DSP
+    # path's eq_dwconv3x3_dsp_s8), once with the general plan and once with a plan its fast form takes.
+    plans = [(k, zp, k % 2, False) for k, zp in points]
+    if op == "DEPTHWISE_CONV_2D":
+        plans += [(k + len(points) * (1 + fast), zp, 2, fast) for k, zp in points for fast in (False, True)]
+    for k, (zp_in, zp_out), variant, fast in plans:
         per_channel = k != 4  # one per-tensor model per op
-        variant = k % 2  # 0: whole window (offset folded), 1: clipped window or depth multiplier 2
+        # variant 0: whole window (offset folded), 1: clipped window or depth multiplier 2, 2: see above
         in_scale = log_scale(rng)
         out_scale = f32(in_scale * 2.0 ** int(rng.integers(4, 11)))
-        plan = _channel_plan(rng, in_scale, out_scale, zp_out, per_channel, random_ratio=k >= 3)
+        plan = _channel_plan(rng, in_scale, out_scale, zp_out, per_channel, random_ratio=k % 6 >= 3,
+                             fast=fast, fours=variant == 2)
         channels = len(plan.targets)
-        x, w, dots_of, shapes = _accumulator_geometry(op, variant, channels, zp_in, rng)
+        x, w, dots_of, shapes = _accumulator_geometry(op, variant, channels, zp_in, rng, weight_limit)
         # Extreme accumulators need the dot product's sign to keep the bias in int32: flip those channels.
         dots = dots_of(w)
         flip = np.array([t in EXTREMES and (t > 0) != (d >= 0) for t, d in zip(plan.targets, dots, strict=True)])
@@ -224,8 +239,8 @@ def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
                  options("Conv2DOptions", padding=1 if variant == 0 else 0, strideW=1, strideH=1))
         else:
             g.op(op, [xi, wi, bi], [yi], "DepthwiseConv2DOptions",
-                 options("DepthwiseConv2DOptions", padding=1 if variant == 0 else 0, strideW=1, strideH=1,
-                         depthMultiplier=1 + variant))
+                 options("DepthwiseConv2DOptions", padding=1 if variant != 1 else 0, strideW=1, strideH=1,
+                         depthMultiplier=1 + (variant == 1)))
         g.inputs, g.outputs = [xi], [yi]
         name = f"{op.lower()}_halves_{k}"
         cases.append(HalfCase(op, name, g.build(), [[x]], [want.reshape(out_shape)], [ties.reshape(out_shape)],
@@ -233,32 +248,36 @@ def accumulator_cases(op: str, rng: np.random.Generator) -> list[HalfCase]:
     return cases
 
 
-def _accumulator_geometry(op: str, variant: int, channels: int, zp_in: int, rng: np.random.Generator):
+def _accumulator_geometry(op: str, variant: int, channels: int, zp_in: int, rng: np.random.Generator,
+                          weight_limit: int = 127):
     """(input, filter, filter -> per-channel dot products, (input, filter, quantized dim, output shapes))."""
     if op == "FULLY_CONNECTED":
         depth = int(rng.integers(1, 24))
         x = rng.integers(-128, 128, (1, depth)).astype(np.int8)
-        w = rng.integers(-127, 128, (channels, depth)).astype(np.int8)
+        w = rng.integers(-weight_limit, weight_limit + 1, (channels, depth)).astype(np.int8)
 
         def dots(w: np.ndarray) -> np.ndarray:
             return (w.astype(np.int64) * (x.astype(np.int64) - zp_in)).sum(axis=1)
         return x, w, dots, ((1, depth), (channels, depth), 0, (1, channels))
-    k = 2 + variant  # variant 0: a 2x2 window wholly inside a 2x2 input; 1: a 3x3 SAME window on a 1x1 input
+    # variant 0: a 2x2 window wholly inside a 2x2 input; 1: a 3x3 SAME window on a 1x1 input; 2: a 3x3 window
+    # wholly inside a 3x3 input
+    k = 3 if variant == 2 else 2 + variant
+    size = 1 if variant == 1 else k
     if op == "CONV_2D":
         cin = int(rng.integers(1, 6))
-        x_shape, w_shape, qdim = ((1, 2, 2, cin) if variant == 0 else (1, 1, 1, cin)), (channels, k, k, cin), 0
+        x_shape, w_shape, qdim = (1, size, size, cin), (channels, k, k, cin), 0
     else:
-        cin = channels // (1 + variant)  # depth multiplier 1 (channel blocks) or 2 (the general path)
-        x_shape, w_shape, qdim = ((1, 2, 2, cin) if variant == 0 else (1, 1, 1, cin)), (1, k, k, channels), 3
+        cin = channels // (1 + (variant == 1))  # depth multiplier 1 (channel blocks) or 2 (the general path)
+        x_shape, w_shape, qdim = (1, size, size, cin), (1, k, k, channels), 3
     x = rng.integers(-128, 128, x_shape).astype(np.int8)
-    w = rng.integers(-127, 128, w_shape).astype(np.int8)
+    w = rng.integers(-weight_limit, weight_limit + 1, w_shape).astype(np.int8)
     window = x.astype(np.int64)[0] - zp_in
 
     def conv_dots(w: np.ndarray) -> np.ndarray:
-        taps = w.astype(np.int64) if variant == 0 else w.astype(np.int64)[:, 1:2, 1:2, :]
+        taps = w.astype(np.int64) if variant != 1 else w.astype(np.int64)[:, 1:2, 1:2, :]
         if op == "CONV_2D":
             return (taps * window).reshape(channels, -1).sum(axis=1)
-        return (taps[0] * np.repeat(window, 1 + variant, axis=2)).reshape(-1, channels).sum(axis=0)
+        return (taps[0] * np.repeat(window, 1 + (variant == 1), axis=2)).reshape(-1, channels).sum(axis=0)
     return x, w, conv_dots, (x_shape, w_shape, qdim, (1, 1, 1, channels))
 
 

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from engine_cases import _inputs, _int8, _scale, _window_geometry, _zp
+from engine_cases import _inputs, _int8, _out_size, _scale, _window_geometry, _zp
 from engine_harness import build_executable
 from engine_harness import run_cases as run_host
 from engine_opmodels import ACTIVATIONS, Graph, options
@@ -33,10 +33,23 @@ def _conv(rng: np.random.Generator, kind: str, variant: int) -> tuple[Graph, str
     if kind == "conv1x1":
         h, w, kh, kw, sh, sw, dh, dw, padding = *rng.integers(1, 9, 2), 1, 1, *rng.integers(1, 3, 2), 1, 1, 0
         oh, ow = (h + sh - 1) // sh, (w + sw - 1) // sw
+    elif kind == "depthwise3x3":  # eq_dwconv3x3_dsp_s8: 3x3, dilation 1, stride_w 1 or 2 (2: >= 4 outputs a row)
+        kh = kw = 3
+        dh = dw = 1
+        while True:
+            h, w, sh, sw, padding = *rng.integers(1, 12, 2), int(rng.integers(1, 4)), int(rng.integers(1, 3)), \
+                int(rng.integers(0, 2))
+            h, w = (max(int(v), 3) if padding else int(v) for v in (h, w))
+            oh, ow = _out_size(padding, h, 3, sh, 1), _out_size(padding, w, 3, sw, 1)
+            if sw == 1 or ow >= 4:
+                break
     else:
-        h, w, kh, kw, sh, sw, dh, dw, padding, oh, ow = _window_geometry(rng)
+        while True:  # the general depthwise kernel: any geometry but the one eq_dwconv3x3_dsp_s8 takes
+            h, w, kh, kw, sh, sw, dh, dw, padding, oh, ow = _window_geometry(rng)
+            if kind != "depthwise" or not (kh == kw == 3 and dh == dw == 1 and sw <= 2):
+                break
     h, w, kh, kw, sh, sw, dh, dw = (int(v) for v in (h, w, kh, kw, sh, sw, dh, dw))
-    depthwise = kind == "depthwise"
+    depthwise = kind.startswith("depthwise")
     cin = 4 * int(rng.integers(1, 6)) if depthwise or kind == "conv1x1" else int(rng.integers(1, 20))
     cout = cin if depthwise else int(rng.integers(1, 10))
     taps = kh * kw * (1 if depthwise else cin)
@@ -102,7 +115,7 @@ def _add(rng: np.random.Generator, variant: int) -> tuple[Graph, str]:
 
 
 KINDS = {"conv1x1": "eq_conv_dsp_s8", "conv": "eq_conv_dsp_s8", "depthwise": "eq_dwconv_dsp_s8",
-         "fully_connected": "eq_fc_dsp_s8", "add": "eq_add_dsp_s8"}
+         "depthwise3x3": "eq_dwconv3x3_dsp_s8", "fully_connected": "eq_fc_dsp_s8", "add": "eq_add_dsp_s8"}
 
 
 def dsp_cases() -> list[tuple[str, object, list, str]]:

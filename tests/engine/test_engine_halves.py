@@ -14,8 +14,8 @@ from edgeq.engine import generate
 from edgeq.tflite.runners import TFLMRunner
 
 PATHS = ("portable", "dsp")
-DSP_KERNELS = {"CONV_2D": "eq_conv_dsp_s8", "DEPTHWISE_CONV_2D": "eq_dwconv_dsp_s8",
-               "FULLY_CONNECTED": "eq_fc_dsp_s8", "ADD": "eq_add_dsp_s8"}
+DSP_KERNELS = {"CONV_2D": ("eq_conv_dsp_s8",), "DEPTHWISE_CONV_2D": ("eq_dwconv_dsp_s8", "eq_dwconv3x3_dsp_s8"),
+               "FULLY_CONNECTED": ("eq_fc_dsp_s8",), "ADD": ("eq_add_dsp_s8",)}
 MIN_TIES = 8  # exact halves of each sign whose rounding shows in the output, per op
 # RELU clamps every negative value to its zero point and SOFTMAX sees only differences from the row maximum
 # (<= 0): there, halves of one sign cannot show.
@@ -59,10 +59,15 @@ def test_dsp_path_reaches_the_dsp_kernels(half_builds):
     """Most CONV_2D/DEPTHWISE/FC/ADD tie cases run their DSP kernel on the DSP path (the rest: where it does not
     apply, e.g. a depth multiplier, a zero multiplier or a broadcast)."""
     cases, _, builds, _ = half_builds
-    for op, kernel in DSP_KERNELS.items():
-        used = [f"{kernel}(" in b.files[f"{b.name}_model.c"].decode()
+    for op, kernels in DSP_KERNELS.items():
+        used = [any(f"{k}(" in b.files[f"{b.name}_model.c"].decode() for k in kernels)
                 for case, b in zip(cases, builds["dsp"], strict=True) if case.op == op]
         assert sum(used) >= len(used) // 3, (op, sum(used), len(used))
+    # The 3x3 depthwise kernel (variant 2 of engine_halves) with both of its requantizations.
+    dw3 = [b.files[f"{b.name}_model.c"].decode() for case, b in zip(cases, builds["dsp"], strict=True)
+           if "eq_dwconv3x3_dsp_s8(" in b.files[f"{b.name}_model.c"].decode()]
+    assert len(dw3) >= 10
+    assert any(".fast_requant = 1," in s for s in dw3) and any(".fast_requant = 0," in s for s in dw3)
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -155,14 +155,45 @@ def test_int16x8_model(digits_int16x8, digits_source, digits_report):
     assert entry["compared_values"] == 500 and entry["max_difference_lsb"] is not None
 
 
-def test_batched_litert_gives_the_same_numbers(sine_int8_path, tmp_path):
-    # the sine model's FULLY_CONNECTED ops accept a batch, so LiteRT runs 16 samples per invoke
+def _asked_rows(monkeypatch) -> list[tuple[bool, int]]:
+    """(XNNPACK?, rows) of every LiteRT invoke validate_model makes: what the interpreter computes."""
+    asked: list[tuple[bool, int]] = []
+    run = LiteRTRunner.run
+
+    def counting(self, inputs):
+        asked.append((not self.reference, len(inputs[0])))
+        return run(self, inputs)
+
+    monkeypatch.setattr(LiteRTRunner, "run", counting)
+    return asked
+
+
+def test_reference_kernels_run_one_row_per_invoke_and_never_pad(sine_int8_path, tmp_path, monkeypatch):
+    np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 40, dtype=np.float32)[:, None])
+    asked = _asked_rows(monkeypatch)
+    report = validate_model(sine_int8_path, tmp_path / "sine.npz", options=ValidationOptions(batch_size=16, jobs=1))
+    # reference kernels cost the same per row in a batch: one invoke per sample, 40 rows for 40 samples
+    assert asked == [(False, 1)] * 40
+    assert "one sample per invoke" in report.interpreters["litert"].detail
+
+
+def test_batched_litert_sizes_the_last_batch_exactly(sine_int8_path, tmp_path, monkeypatch):
+    # the sine model's FULLY_CONNECTED ops accept a batch: with XNNPACK, LiteRT runs 16 samples per invoke
     np.savez(tmp_path / "sine.npz", x=np.linspace(0, 6.28, 40, dtype=np.float32)[:, None])
     model = sine_int8_path
-    batched = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=16))
-    single = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(batch_size=1))
-    assert "batched, 16 samples per invoke" in batched.interpreters["litert"].detail
+    asked = _asked_rows(monkeypatch)
+    batched = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(
+        batch_size=16, litert_reference_kernels=False, jobs=1))
+    batch_invokes = [rows for _, rows in asked if rows > 1]
+    assert batch_invokes == [16, 16, 8]  # 40 rows computed for 40 samples: the partial batch is not padded
+    assert sum(rows for _, rows in asked if rows == 1) == 2  # the one-time check against batch-1 results
+    del asked[:]
+    single = validate_model(model, tmp_path / "sine.npz", options=ValidationOptions(
+        batch_size=1, litert_reference_kernels=False, jobs=1))
+    assert asked == [(True, 1)] * 40
+    assert "batched, up to 16 samples per invoke" in batched.interpreters["litert"].detail
     assert "one sample per invoke" in single.interpreters["litert"].detail
+    assert [o["metrics"] for o in batched.to_dict()["outputs"]] == [o["metrics"] for o in single.to_dict()["outputs"]]
     assert batched.litert_vs_tflm == single.litert_vs_tflm
     assert batched.litert_vs_tflm["outputs"][0]["compared_values"] == 40
 

@@ -43,6 +43,8 @@ static inline int32_t eq_sxtb16_ror8(int32_t x) {
 static inline int32_t eq_smlad(int32_t a, int32_t b, int32_t acc) { return (int32_t)__smlad(a, b, acc); }
 static inline int32_t eq_smlabb(int32_t a, int32_t b, int32_t acc) { return (int32_t)__smlabb(a, b, acc); }
 static inline int32_t eq_smlatt(int32_t a, int32_t b, int32_t acc) { return (int32_t)__smlatt(a, b, acc); }
+static inline int32_t eq_smlabt(int32_t a, int32_t b, int32_t acc) { return (int32_t)__smlabt(a, b, acc); }
+static inline int32_t eq_smlatb(int32_t a, int32_t b, int32_t acc) { return (int32_t)__smlatb(a, b, acc); }
 /* round(a * b / 2^32), halves up: the high word of a * b + 2^31. */
 static inline int32_t eq_smmulr(int32_t a, int32_t b) {
     int32_t r;
@@ -51,6 +53,24 @@ static inline int32_t eq_smmulr(int32_t a, int32_t b) {
 }
 /* v saturated to [-128, 127]. */
 static inline int32_t eq_ssat8(int32_t v) { return __ssat(v, 8); }
+/* Two consecutive words from an 8-byte-aligned address in one LDRD (GCC splits a 64-bit load into two LDRs). */
+static inline void eq_load2w(const int32_t *p, int32_t *lo, int32_t *hi) {
+    int32_t a, b;
+    __asm__("ldrd %0, %1, [%2]" : "=r"(a), "=r"(b) : "r"(p), "m"(*(const int32_t(*)[2])p));
+    *lo = a;
+    *hi = b;
+}
+/* The int16 pair (bottom of a, bottom of b): PKHBT with LSL #16; (bottom of a, top of b): plain PKHBT. */
+static inline int32_t eq_pack_bb(int32_t a, int32_t b) {
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t eq_pack_bt(int32_t a, int32_t b) {
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #else
 static inline int32_t eq_lo16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
 static inline int32_t eq_hi16(int32_t x) { return (int32_t)(int16_t)(uint16_t)((uint32_t)x >> 16); }
@@ -71,10 +91,26 @@ static inline int32_t eq_smlabb(int32_t a, int32_t b, int32_t acc) {
 static inline int32_t eq_smlatt(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(eq_hi16(a) * eq_hi16(b)));
 }
+static inline int32_t eq_smlabt(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(eq_lo16(a) * eq_hi16(b)));
+}
+static inline int32_t eq_smlatb(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(eq_hi16(a) * eq_lo16(b)));
+}
 static inline int32_t eq_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
 static inline int32_t eq_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+static inline void eq_load2w(const int32_t *p, int32_t *lo, int32_t *hi) {
+    *lo = p[0];
+    *hi = p[1];
+}
+static inline int32_t eq_pack_bb(int32_t a, int32_t b) {
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b << 16));
+}
+static inline int32_t eq_pack_bt(int32_t a, int32_t b) {
+    return (int32_t)(((uint32_t)a & 0xFFFFu) | ((uint32_t)b & 0xFFFF0000u));
+}
 #endif
 
 /* Four bytes from any address as one word (a single LDR on cores that allow unaligned loads). */

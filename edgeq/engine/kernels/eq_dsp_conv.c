@@ -55,6 +55,60 @@ static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x
     acc[3] = a11;
 }
 
+/* The same over two columns already split into int16 lanes (eq_split_column): per four K values a column holds
+ * the words (x0, x2) and (x1, x3), which SMLAD takes as they are (one LDRD: the columns are 8-byte aligned
+ * words in scratch, kp % 4 == 0). The split is done once per pixel and read by
+ * every channel pair, so the inner step is two word loads per column, one load and two SXTB16 per channel. */
+static inline void eq_dot_2x2_split(const int8_t *w, const int32_t *x0, const int32_t *x1, int32_t kp, int32_t *acc) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int32_t *end = x0 + kp / 2;
+#define EQ_STEP_SPLIT()                                               \
+    do {                                                              \
+        int32_t x0l, x0h, x1l, x1h;                                   \
+        eq_load2w(x0, &x0l, &x0h);                                    \
+        eq_load2w(x1, &x1l, &x1h);                                    \
+        int32_t f = eq_load4(w);                                      \
+        int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);            \
+        a00 = eq_smlad(fl, x0l, a00);                                 \
+        a00 = eq_smlad(fh, x0h, a00);                                 \
+        a01 = eq_smlad(fl, x1l, a01);                                 \
+        a01 = eq_smlad(fh, x1h, a01);                                 \
+        f = eq_load4(w + 4);                                          \
+        fl = eq_sxtb16(f);                                            \
+        fh = eq_sxtb16_ror8(f);                                       \
+        a10 = eq_smlad(fl, x0l, a10);                                 \
+        a10 = eq_smlad(fh, x0h, a10);                                 \
+        a11 = eq_smlad(fl, x1l, a11);                                 \
+        a11 = eq_smlad(fh, x1h, a11);                                 \
+        w += 8;                                                       \
+        x0 += 2;                                                      \
+        x1 += 2;                                                      \
+    } while (0)
+    for (; end - x0 >= 4;) {
+        EQ_STEP_SPLIT();
+        EQ_COMPILER_BARRIER();
+        EQ_STEP_SPLIT();
+    }
+    if (x0 < end) {
+        EQ_STEP_SPLIT();
+    }
+#undef EQ_STEP_SPLIT
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* kp int8 values (kp % 4 == 0) as the int16 lane words eq_dot_2x2_split reads. */
+static void eq_split_column(const int8_t *x, int32_t kp, int32_t *out) {
+    const int8_t *const end = x + kp;
+    for (; x < end; x += 4, out += 2) {
+        const int32_t v = eq_load4(x);
+        out[0] = eq_sxtb16(v);
+        out[1] = eq_sxtb16_ror8(v);
+    }
+}
+
 /* Requantization of one layer, gathered once per call. */
 typedef struct {
     int32_t out_c, kp, offset, lo, hi, step;
@@ -66,14 +120,18 @@ typedef struct {
  * is the zero channel edgeq added: computed, not stored. */
 static EQ_NOINLINE void eq_conv_columns(const eq_conv_layer *l, const int8_t *x0, const int8_t *x1, const int8_t *w,
                                         const int32_t *bias, const int32_t *mult, const int8_t *shift, int8_t *out0,
-                                        int8_t *out1) {
+                                        int8_t *out1, int split) {
     const int32_t kp = l->kp, step = l->step;
     const int8_t *const last = out0 + l->out_c - 1;
     for (; out0 <= last; out0 += 2, out1 += 2, bias += 2, mult += 2, shift += 2 * step, w += 2 * kp) {
         int32_t acc[4], m0, m1, s0, s1;
         acc[0] = acc[1] = bias[0];
         acc[2] = acc[3] = bias[1];
-        eq_dot_2x2(w, x0, x1, kp, acc);
+        if (split) { /* x0 and x1 point at eq_split_column words */
+            eq_dot_2x2_split(w, (const int32_t *)(const void *)x0, (const int32_t *)(const void *)x1, kp, acc);
+        } else {
+            eq_dot_2x2(w, x0, x1, kp, acc);
+        }
         /* Read before the stores below, which the compiler must assume may alias them. */
         eq_channel_quant(mult, shift, step, 0, &m0, &s0);
         eq_channel_quant(mult, shift, step, 1, &m1, &s1);
@@ -169,9 +227,15 @@ void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, int8_t *scrat
             const int32_t oy0 = px / p->out_w, ox0 = px % p->out_w;
             const int32_t oy1 = pair ? (px + 1) / p->out_w : oy0, ox1 = pair ? (px + 1) % p->out_w : ox0;
             const int8_t *x0, *x1;
-            if (p->direct) { /* 1x1, no padding, in_c a multiple of 4: the pixels are the columns */
+            if (p->direct && kp < 16) { /* 1x1, few channels: the pixels are the columns, read in place */
                 x0 = in_b + (oy0 * p->stride_h * p->in_w + ox0 * p->stride_w) * p->in_c;
                 x1 = in_b + (oy1 * p->stride_h * p->in_w + ox1 * p->stride_w) * p->in_c;
+            } else if (p->direct) { /* 1x1, in_c a multiple of 4: the pixels split into int16 lanes */
+                int32_t *const s0 = (int32_t *)(void *)scratch, *const s1 = s0 + kp / 2; /* word-aligned */
+                eq_split_column(in_b + (oy0 * p->stride_h * p->in_w + ox0 * p->stride_w) * p->in_c, kp, s0);
+                eq_split_column(in_b + (oy1 * p->stride_h * p->in_w + ox1 * p->stride_w) * p->in_c, kp, s1);
+                x0 = scratch;
+                x1 = (const int8_t *)(const void *)s1;
             } else {
                 eq_fill_column(p, in_b, oy0, ox0, scratch);
                 if (pair) {
@@ -181,7 +245,7 @@ void eq_conv_dsp_s8(const eq_conv_dsp_params *p, const int8_t *in, int8_t *scrat
                 x1 = pair ? scratch + kp : scratch;
             }
             eq_conv_columns(&l, x0, x1, w, bias, mult, shift, out_b + px * p->out_c,
-                            out_b + (pair ? px + 1 : px) * p->out_c);
+                            out_b + (pair ? px + 1 : px) * p->out_c, p->direct && kp >= 16);
         }
     }
 }

@@ -17,8 +17,9 @@ extern "C" {
 
 /* CONV_2D with one group. Weights: output channels in pairs (an odd count gets a zero channel), the two
  * channels' K = k_h * k_w * in_c values interleaved four at a time, K padded to kp (a multiple of 4) with
- * zeros. direct: 1x1 with in_c % 4 == 0 reads pixels in place; otherwise `scratch` holds two im2col columns
- * (2 * kp bytes). fast_requant: eq_requant_fast is exact for every channel (eq_dsp.h). */
+ * zeros. direct: 1x1 with in_c % 4 == 0: from 16 channels on `scratch` (word-aligned) holds two pixels split
+ * into int16 lanes (4 * kp bytes), read by every channel pair, below that the pixels are read in place (no
+ * scratch); otherwise `scratch` holds two im2col columns (2 * kp bytes). fast_requant: eq_requant_fast is exact for every channel (eq_dsp.h). */
 typedef struct {
     const int8_t *w;
     const int32_t *bias, *mult;
@@ -44,6 +45,13 @@ typedef struct {
 } eq_dwconv_dsp_params;
 
 void eq_dwconv_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
+
+/* The same for a 3x3 filter with dilation 1 and stride_w 1 or 2, weights laid out [channels][9] followed by 3
+ * padding bytes: `scratch` (word-aligned) holds a 32-byte entry per channel and then
+ * 3 * channels * EQ_DW3_COLS(out_w, stride_w) int16 values. */
+#define EQ_DW3_COLS(out_w, stride_w) ((((out_w) - 1) * (stride_w) + 5) / 2 * 2)
+
+void eq_dwconv3x3_dsp_s8(const eq_dwconv_dsp_params *p, const int8_t *in, int8_t *scratch, int8_t *out);
 
 /* FULLY_CONNECTED (filter offset 0). Weights: output channels in fours (zero channels pad the last group), the
  * four channels' depth values interleaved four at a time, depth padded to kp with zeros; when depth != kp,
