@@ -52,13 +52,13 @@ RAM_GOAL = 0.75
 
 def measure(name: str, model, work: Path, samples: int, target: str, dsp: bool) -> dict[str, object]:
     from edgeq.emulate import verify
-    from edgeq.engine import write_project
+    from edgeq.engine import write_engine_project
     from edgeq.tflite.golden import golden_vectors
 
     out = work / f"{name}-{'dsp' if dsp else 'portable'}"
     out.mkdir()
     (out / "model.tflite").write_bytes(model.data)
-    build = write_project(model, "m", golden_vectors(model, 1), out, dsp=dsp)
+    build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=dsp)
     report = verify(out, samples=samples, timeout=900, target=target)
     if not report.passed:
         raise SystemExit(f"{name}: {report.summary()}")

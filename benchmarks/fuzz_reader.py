@@ -24,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeq.check.inspect import inspect_model  # noqa: E402
+from edgeq.check.inspection import inspect_model  # noqa: E402
 from edgeq.check.rules import check_model  # noqa: E402
 from edgeq.check.targets import get_target  # noqa: E402
 from edgeq.errors import EdgeqError  # noqa: E402

@@ -56,7 +56,7 @@ PACKAGES = [
             ("tests/check/test_budgets.py", "tests/check/test_rules_details.py", "tests/check/test_check.py"),
             ("-k", "not digits and not android and not float_model and not rule_message and not convert")),
     Package("check.esp_nn", ("edgeq/check/esp_nn.py",), ("tests/check/test_esp_nn.py",), ("-k", "not digits")),
-    Package("output", ("edgeq/output.py",),
+    Package("staging", ("edgeq/staging.py",),
             ("tests/integration/test_output_staging.py", "tests/integration/test_output_guards.py"),
             ("-m", "not slow")),
     # the stale-build cleanup's tests only: the library-building and QEMU tests take ~30 s a mutant
@@ -92,7 +92,7 @@ EXCLUDED_OPERATORS = [_kept_pairs("ReplaceBinaryOperator", BINARY),
 
 # (module, the mutated line without spaces) -> why no test can kill it: mutants found equivalent by reading
 # them, keyed by what the mutant's line reads (cosmic-ray's diff), so that edits elsewhere do not move them.
-_Q, _O = "edgeq/engine/quant.py", "edgeq/output.py"
+_Q, _O = "edgeq/engine/quant.py", "edgeq/staging.py"
 _AT_ZERO = "differs only where the value is 0, and there both branches give 0"
 _EQUIVALENT_LINES: dict[tuple[str, str], str] = {
     (_Q, "nudge = (1 << 30) if ab > 0 else 1 - (1 << 30)"): f"ab >= 0 -> ab > 0: {_AT_ZERO} (|1 - 2^30| >> 31 = 0)",
@@ -116,7 +116,7 @@ _EQUIVALENT_LINES: dict[tuple[str, str], str] = {
     **{(_O, f"mask = os.umask({m})"): "os.umask(x) returns the mask in force whatever x is, and the next line "
        "restores it" for m in ("1", "-1")},
     (_O, "continue"): "_created_parents: every ancestor of an existing folder exists, so after the first existing "
-                      "one nothing more is appended (output.py's only loop with break)",
+                      "one nothing more is appended (staging.py's only loop with break)",
 }
 EQUIVALENT = {(module, "".join(line.split())): why for (module, line), why in _EQUIVALENT_LINES.items()}
 ANNOTATION = "a type annotation: never evaluated (the module has `from __future__ import annotations`)"

@@ -23,7 +23,7 @@ from edgeq.version import __version__
 # does not pay for the layers it does not need (the converter and validation pull in TensorFlow).
 _EXPORTS = {
     "CheckResult": "edgeq.check.rules", "check_model": "edgeq.check.rules",
-    "Inspection": "edgeq.check.inspect", "inspect": "edgeq.check.inspect",
+    "Inspection": "edgeq.check.inspection", "inspect": "edgeq.check.inspection",
     "available_targets": "edgeq.check.targets", "get_target": "edgeq.check.targets",
     "EmitResult": "edgeq.emit", "emit_project": "edgeq.emit",
     "EmulationReport": "edgeq.emulate", "verify": "edgeq.emulate",

@@ -128,7 +128,7 @@ def check_up_front(model_path: Path, out_dir: Path, options: ConvertOptions) -> 
     warnings). The CLI and the Python API both pass through here."""
     from edgeq.emit import project_name, template_warnings
     from edgeq.emit.boards import machine_for
-    from edgeq.output import check_output_dir
+    from edgeq.staging import check_output_dir
 
     target = check_options(options)
     project = project_name(target, options.template, options.runtime)  # a bad --template fails here

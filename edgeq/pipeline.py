@@ -8,21 +8,22 @@ from pathlib import Path
 from typing import Protocol
 
 from edgeq.check.arena import start_measuring
+from edgeq.check.c_engine import counted_latency
 from edgeq.check.rules import check_model
 from edgeq.check.targets import TargetProfile
 from edgeq.emit import prepare_project, write_project
 from edgeq.emulate import verify
-from edgeq.emulate.engine_fit import counted_latency, engine_figures
+from edgeq.emulate.engine_size import measured_engine_figures
 from edgeq.emulate.verify import measured_arena
 from edgeq.errors import CheckFailed, EdgeqError, ValidationFailed, VerifyError
 from edgeq.load.loader import LoadedModel, load_model
 from edgeq.options import SYNTHETIC_SAMPLES, ConvertOptions, check_up_front, convert_inputs
-from edgeq.output import json_text, staged_output
 from edgeq.quantize.calibration import calibration_warnings
 from edgeq.quantize.converter import QuantizeOptions, check_input_types, quantize
 from edgeq.recover import recover_accuracy
 from edgeq.report import ConvertResult
 from edgeq.samples import SampleSet, load_samples, synthetic_samples
+from edgeq.staging import json_text, staged_output
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
 from edgeq.validate.session import validate_model
@@ -139,7 +140,7 @@ def convert(model_path: str | Path, out_dir: str | Path, options: ConvertOptions
         _warn(progress, warnings, result.validation.warnings)
 
     progress.step(f"Checking the model against {target.name}")
-    engine = engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures
+    engine = measured_engine_figures(tflite, target) if options.runtime == "c" else None  # the engine's own figures
     result.check = check_model(tflite, target, engine=engine)
     for finding in result.check.rules:
         if finding.severity == "warning" and not finding.ok:

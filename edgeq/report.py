@@ -35,7 +35,7 @@ from edgeq.recover import RecoveryReport
 from edgeq.samples import SampleSet
 from edgeq.tflite import TFLiteModel
 from edgeq.tflite.describe import model_info
-from edgeq.validate.report import ValidationReport
+from edgeq.validate.results import ValidationReport
 from edgeq.version import __version__
 
 

@@ -7,19 +7,14 @@ The table is read from TFLM's sources (the `Add*` methods of `MicroMutableOpReso
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from edgeq.errors import TargetError
 from edgeq.resources import data_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgeq.schema import build, load_toml
 
 _TABLE = data_dir("tflm_ops.toml")
 
@@ -57,27 +52,31 @@ class OpInfo:
         return (kernels == "cmsis-nn" and self.cmsis_nn) or (kernels == "esp-nn" and self.esp_nn)
 
 
-_FIELDS = {"resolver_method", "registration", "cmsis_nn", "esp_nn", "int8_registration", "int16_registration",
-           "int8_header", "kernel_class", "requires"}
+@dataclass(frozen=True)
+class _TableSource:
+    """The [tflm] table: the commits the op table was read from."""
+
+    commit: str
+    esp_tflite_micro_commit: str
 
 
-def _entry(name: str, data: dict[str, Any], custom: bool) -> OpInfo:
-    unknown = sorted(set(data) - _FIELDS)
-    if unknown:
-        raise TargetError(f"{_TABLE.name}: op {name}: unknown key(s) {', '.join(unknown)}")
-    return OpInfo(name=name, custom=custom, **data)
+@dataclass(frozen=True)
+class _OpTable:
+    """tflm_ops.toml: where it was read from, then the builtin and the custom ops."""
+
+    tflm: _TableSource
+    ops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    custom: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @cache
 def _load(path: Path) -> tuple[dict[str, OpInfo], dict[str, str]]:
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TargetError(f"{path}: cannot read the TFLM op table ({exc}); reinstall edgeq") from None
-    table = {name: _entry(name, data, False) for name, data in raw.get("ops", {}).items()}
-    table.update({name: _entry(name, data, True) for name, data in raw.get("custom", {}).items()})
-    return table, dict(raw.get("tflm", {}))
+    raw = load_toml(path, _OpTable, TargetError)
+    table = {name: build(OpInfo, data, f"{path.name} [ops.{name}]", TargetError, name=name, custom=False)
+             for name, data in raw.ops.items()}
+    table.update({name: build(OpInfo, data, f"{path.name} [custom.{name}]", TargetError, name=name, custom=True)
+                  for name, data in raw.custom.items()})
+    return table, {"commit": raw.tflm.commit, "esp_tflite_micro_commit": raw.tflm.esp_tflite_micro_commit}
 
 
 def load_op_table() -> dict[str, OpInfo]:

@@ -355,7 +355,7 @@ def _op_rows(ctx: CheckContext) -> list[dict[str, Any]]:
 def check_model(model: str | Path | bytes | TFLiteModel, target: str | TargetProfile = "cortex-m4",
                 engine: EngineFigures | None = None) -> CheckResult:
     """Run every rule for a .tflite (path, bytes or parsed model) on a target (name or profile); with `engine`
-    (edgeq.emulate.engine_fit.engine_figures) for the compiled-C engine instead of the profile's runtime.
+    (edgeq.check.c_engine.engine_figures) for the compiled-C engine instead of the profile's runtime.
 
     Never raises for a model that does not fit: see `.ok`."""
     target = get_target(target) if isinstance(target, str) else target

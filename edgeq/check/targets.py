@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -11,11 +10,8 @@ from typing import Any
 
 from edgeq.errors import TargetError
 from edgeq.resources import targets_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgeq.schema import build, read_toml
+from edgeq.templates import sdk_keys
 
 
 @dataclass(frozen=True)
@@ -81,16 +77,6 @@ class Emulator:
 
 
 @dataclass(frozen=True)
-class Sdk:
-    """The board's names in the SDKs the project templates build with (empty for a core: the README then asks
-    for one)."""
-
-    zephyr_board: str = ""   # `west build -b`, Zephyr's hardware model v2 name (board/soc[/variant])
-    arduino_fqbn: str = ""   # `arduino-cli compile --fqbn`
-    idf_target: str = ""     # `idf.py set-target`
-
-
-@dataclass(frozen=True)
 class TargetProfile:
     """One target: a core or a board (a board inherits its core's profile and overrides what differs)."""
 
@@ -106,7 +92,9 @@ class TargetProfile:
     runtime: Runtime = field(default_factory=Runtime)
     latency: Latency = field(default_factory=Latency)
     emulator: Emulator = field(default_factory=Emulator)
-    sdk: Sdk = field(default_factory=Sdk)
+    # The board's names in the SDKs the project templates build with (e.g. zephyr_board for `west build -b`);
+    # the keys are those the templates' manifests declare (edgeq.templates.sdk_keys); empty for a core.
+    sdk: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_mcu(self) -> bool:
@@ -128,20 +116,6 @@ _KINDS = ("mcu", "android")
 _RUNTIMES = {"tflm": ("reference", "cmsis-nn", "esp-nn"), "litert": ("xnnpack", "reference")}
 KERNEL_CLASSES = ("conv", "depthwise", "fully_connected", "reference")
 _MODES = ("int8", "int16x8", "float16", "dynamic")
-_SECTIONS: dict[str, type] = {"cpu": Cpu, "memory": Memory, "runtime": Runtime, "latency": Latency,
-                              "emulator": Emulator, "sdk": Sdk}
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise TargetError(f"{path}: not UTF-8 text (byte {exc.start}); save the profile as UTF-8") from None
-    except OSError as exc:
-        raise TargetError(f"{path}: cannot read the profile: {exc.strerror}") from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -152,47 +126,6 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _check_type(value: Any, hint: str, where: str) -> Any:
-    """TOML value -> the field's type; a wrong type is a TargetError naming the key."""
-    if hint == "bool":
-        ok = isinstance(value, bool)
-    elif hint == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif hint == "str":
-        ok = isinstance(value, str)
-    elif hint.startswith("tuple[str"):
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        value = tuple(value) if ok else value
-    elif hint.startswith("dict[str, float]"):
-        ok = isinstance(value, dict) and all(isinstance(v, int | float) and not isinstance(v, bool)
-                                             for v in value.values())
-        value = {k: float(v) for k, v in value.items()} if ok else value
-    else:  # pragma: no cover - a field type this loader does not know is a bug in edgeq
-        raise TypeError(f"no TOML conversion for {hint}")
-    if not ok:
-        raise TargetError(f"{where}: expected {hint}, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise TargetError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    values = {}
-    for key, value in data.items():
-        if key in _SECTIONS and cls is TargetProfile:
-            if not isinstance(value, dict):
-                raise TargetError(f"{where}: [{key}] must be a table")
-            values[key] = _build(_SECTIONS[key], value, f"{where} [{key}]")
-        else:
-            values[key] = _check_type(value, str(known[key].type), f"{where}: {key}")
-    return cls(**values)
 
 
 def _validate(p: TargetProfile, where: str) -> None:
@@ -211,6 +144,10 @@ def _validate(p: TargetProfile, where: str) -> None:
     if bad_classes:
         raise TargetError(f"{where}: [latency] cycles_per_mac has unknown kernel class(es) "
                           f"{', '.join(bad_classes)}; known: {', '.join(KERNEL_CLASSES)}")
+    bad_sdk = sorted(set(p.sdk) - set(sdk_keys()))
+    if bad_sdk:
+        raise TargetError(f"{where}: [sdk] has unknown key(s) {', '.join(bad_sdk)}; the templates read: "
+                          f"{', '.join(sorted(sdk_keys()))}")
     if p.abstract:
         return
     for what, value in (("[cpu] clock_mhz", p.cpu.clock_mhz), ("[memory] flash_kb", p.memory.flash_kb),
@@ -252,7 +189,7 @@ class _Catalog:
     def raw(self, name: str) -> dict[str, Any]:
         if name not in self._raw:
             path = self.paths[name]
-            data = _read_toml(path)
+            data = read_toml(path, TargetError, "profile")
             if data.get("name", name) != name:
                 raise TargetError(f"{path.name}: name = {data['name']!r} must match the file name {name!r}")
             self._raw[name] = data
@@ -274,7 +211,7 @@ class _Catalog:
 
     def profile(self, name: str) -> TargetProfile:
         if name not in self._profiles:
-            profile = _build(TargetProfile, self.resolve(name), f"{name}.toml")
+            profile = build(TargetProfile, self.resolve(name), f"{name}.toml", TargetError)
             _validate(profile, f"{name}.toml")
             self._profiles[name] = profile
         return self._profiles[name]

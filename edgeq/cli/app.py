@@ -159,7 +159,7 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
 def print_json(data: Any) -> None:
     """A report on stdout as deterministic JSON (progress and errors go to stderr)."""
-    from edgeq.output import json_text
+    from edgeq.staging import json_text
 
     click.echo(json_text(data), nl=False)
 

@@ -32,7 +32,7 @@ def emit_command(state: State, model: Path, target: str, template: str | None, n
 
     from edgeq.check.targets import get_target
     from edgeq.emit import emit_project, project_name, template_warnings
-    from edgeq.output import check_output_dir
+    from edgeq.staging import check_output_dir
 
     profile = get_target(target)
     project_name(profile, template, runtime)  # every cheap check before reading the model

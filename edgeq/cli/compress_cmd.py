@@ -87,7 +87,7 @@ def compress_command(state: State, model: Path, target: str, calib: Path | None,
     the plain model's and with the same weights stored uncompressed (host TFLM; 0 LSB expected)."""
     from edgeq.compress import compress_model
     from edgeq.errors import UsageError
-    from edgeq.output import check_output_file, json_text, write_text_atomic
+    from edgeq.staging import check_output_file, json_text, write_text_atomic
 
     if report is not None:
         if Path(report).resolve() == Path(output).resolve():

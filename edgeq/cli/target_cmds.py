@@ -52,19 +52,36 @@ def targets_show(state: State, name: str, as_json: bool) -> None:
 @cli.command("check", context_settings=CONTEXT_SETTINGS)
 @click.argument("model", type=click.Path(path_type=Path))
 @spec_options(ConvertOptions, only=("target",))
+@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="Judge the profile's runtime (TFLM; LiteRT on Android) or edgeq's compiled-C engine (c).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of tables.")
 @common_options
 @click.pass_obj
-def check_command(state: State, model: Path, target: str, as_json: bool) -> None:
+def check_command(state: State, model: Path, target: str, runtime: str, as_json: bool) -> None:
     """Check that MODEL.tflite fits and runs on a target: ops, flash, RAM, estimated latency.
 
-    Exits 1 when it does not fit or uses an op the target's runtime lacks.
+    With --runtime c the compiled-C engine is generated and judged instead (its code measured with
+    arm-none-eabi-gcc when installed, else estimated). Exits 1 when it does not fit or uses an op the runtime
+    lacks.
     """
     from edgeq.check.rules import check_model, target_report
+    from edgeq.check.targets import get_target
     from edgeq.cli.tables import check_tables
-    from edgeq.errors import CheckFailed
+    from edgeq.errors import CheckFailed, UsageError
+    from edgeq.tflite import read_model
 
-    result = check_model(model, target)
+    engine = None
+    if runtime == "c":
+        from edgeq.emulate.engine_size import measured_engine_figures
+
+        profile = get_target(target)
+        if not profile.is_mcu:
+            raise UsageError(f"--runtime c generates MCU firmware; {profile.name} is a {profile.kind} target")
+        parsed = read_model(model)
+        engine = measured_engine_figures(parsed, profile)
+        result = check_model(parsed, profile, engine=engine)
+    else:
+        result = check_model(model, target)
     if as_json:
         print_json({"model": {"file": model.name, "sha256": result.model.sha256, "size_bytes": result.model.size},
                      "target": target_report(result)})
@@ -82,7 +99,7 @@ def check_command(state: State, model: Path, target: str, as_json: bool) -> None
 @click.pass_obj
 def inspect_command(state: State, model: Path, as_json: bool, no_arena: bool) -> None:
     """Show what is inside any .tflite: ops, tensors, quantization, MACs, arena size and memory peak."""
-    from edgeq.check.inspect import inspect
+    from edgeq.check.inspection import inspect
     from edgeq.cli.tables import inspect_tables
 
     data = inspect(model, measure=not no_arena).to_dict()

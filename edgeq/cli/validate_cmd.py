@@ -47,8 +47,9 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     LiteRT-vs-TFLM difference in LSB, the worst layers, and the checks. Exits 1 when a threshold is missed,
     naming the metric. LiteRT runs with its reference kernels (no XNNPACK) so it can be compared bit by bit.
     """
+    from edgeq.cli.validation_tables import validation_tables
     from edgeq.errors import UsageError, ValidationFailed
-    from edgeq.output import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
+    from edgeq.staging import HTML_SIGNATURE, JUNIT_SIGNATURE, check_output_file, write_text_atomic
     from edgeq.validate.session import validate_model
 
     inputs = [model, data, reference]
@@ -78,9 +79,7 @@ def validate_command(state: State, model: Path, data: Path, reference: Path | No
     if as_json:
         print_json(report.to_dict())
     else:
-        from edgeq.validate.report import terminal_tables
-
-        for renderable in terminal_tables(report):
+        for renderable in validation_tables(report):
             state.out.print(renderable)
     if not report.passed:
         raise ValidationFailed(report.failure_message())

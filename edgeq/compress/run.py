@@ -18,8 +18,8 @@ import numpy as np
 from edgeq.compress.options import Technique, parse_compress, refuse_unbuilt
 from edgeq.compress.rewrite import Rewritten, TensorChange, rewrite
 from edgeq.errors import CompressionError, EdgeqError, ModelFormatError, OutputError
-from edgeq.output import check_output_file
 from edgeq.samples import load_samples, synthetic_samples
+from edgeq.staging import check_output_file
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.runners import LiteRTRunner, TFLMRunner, quantize_input
 from edgeq.tflite.signature import tflite_input_specs

@@ -18,8 +18,8 @@ from edgeq.emit.project import (
     TemplateInfo,
     compile_templates,
     engine_template,
+    extra_context,
     project_templates,
-    render_project,
     select_template,
 )
 from edgeq.emit.sources import (
@@ -28,31 +28,18 @@ from edgeq.emit.sources import (
     model_bytes,
     model_context,
     op_entries,
-    qemu_board_context,
     tflm_build_context,
 )
 from edgeq.errors import EmitError, UsageError, article
-from edgeq.output import check_output_dir, json_text, staged_output
 from edgeq.record import REPORT_FILE
-from edgeq.render import (
-    DEFAULT_NAME,
-    c_identifier,
-    comment_text,
-    kotlin_class_name,
-    kotlin_package_segment,
-    write_files,
-)
+from edgeq.render import DEFAULT_NAME, c_identifier, write_files
 from edgeq.samples import SampleSet
+from edgeq.staging import check_output_dir, json_text, staged_output
+from edgeq.templates import output_path, render_project
 from edgeq.tflite import TFLiteModel, read_model
 from edgeq.tflite.golden import GOLDEN_SEED, GoldenVector, golden_vectors
 
 RUNTIMES = ("tflm", "c")  # --runtime: a template project (TFLM; LiteRT on Android), or the compiled-C engine
-# LiteRT for Android, chosen with firmware_templates/android/README.md.j2 (why this version, what minSdk it needs).
-LITERT_VERSION = "2.1.5"
-LITERT_DEPENDENCY = f"com.google.ai.edge.litert:litert:{LITERT_VERSION}"
-ANDROID_MIN_SDK = 23   # the minSdkVersion LiteRT 2.x's AAR manifest declares
-ANDROID_COMPILE_SDK = 35
-KOTLIN_PACKAGE_ROOT = "edgeq.generated"
 C_ENGINE_GOLDEN_VECTORS = 4  # the compiled-C self-check runs several inputs (the TFLM templates carry one)
 MODEL_FILE = "model.tflite"  # what `edgeq verify` reads from an emit output, beside REPORT_FILE
 
@@ -90,8 +77,8 @@ def project_name(target: TargetProfile, template: str | None, runtime: str) -> s
         if not target.is_mcu:
             raise UsageError(f"--runtime c generates MCU firmware; {target.name} is {article(target.kind)} "
                              f"{target.kind} target")
-        return engine_template().project_dir
-    return select_template(target, template).project_dir
+        return engine_template().directory
+    return select_template(target, template).directory
 
 
 def template_warnings(target: TargetProfile, template: str | None, runtime: str) -> list[str]:
@@ -141,44 +128,30 @@ def _golden(model: TFLiteModel, golden: GoldenVector | None, samples: SampleSet 
 def project_context(model: TFLiteModel, target: TargetProfile, info: TemplateInfo, name: str,
                     golden: GoldenVector | None = None, samples: SampleSet | None = None,
                     target_arena: TargetArena | None = None) -> dict[str, Any]:
-    """Every variable a template sees. MCU templates also get the ops, arena, golden vector and model bytes
+    """Every variable a template sees: the model and target (with the `[sdk]` keys its manifest reads), its
+    manifest's values and extra context; TFLM templates also get the ops, arena, golden vector and model bytes
     (measuring the arena, unless `target_arena` gives the target's, and running the golden input in the host
     TFLM interpreter)."""
-    context: dict[str, Any] = model_context(model, name, target)
+    context: dict[str, Any] = model_context(model, name, target, info.sdk)
     context["template"] = {"name": info.name, "description": info.description}
     context["data_ext"] = info.source_ext
-    context["kotlin"] = {"class_name": kotlin_class_name(name),
-                         "package": f"{KOTLIN_PACKAGE_ROOT}.{kotlin_package_segment(name)}",
-                         "asset": f"{name}.tflite", "litert_dependency": LITERT_DEPENDENCY,
-                         "litert_version": LITERT_VERSION, "min_sdk": ANDROID_MIN_SDK,
-                         "compile_sdk": ANDROID_COMPILE_SDK}
+    context.update(extra_context(info, target, name))
     if info.sources_dir is not None:
         ops = op_entries(model)
         vector, source = _golden(model, golden, samples)
         context.update(ops=ops, op_headers=sorted({op.header for op in ops if op.header}),
                        arena=arena_for(model, target, target_arena), golden=golden_context(model, vector, source),
                        model_bytes=model_bytes(model), tflm=tflm_build_context(target))
-        if info.cortex_m_only:
-            context.update(qemu=qemu_board_context(target),
-                           emulator_note=_cmake_text(target.emulator.note or "its profile names no QEMU machine"))
     return context
-
-
-def _cmake_text(text: str) -> str:
-    """Text safe inside a quoted CMake argument (no quote, variable reference or list separator)."""
-    return comment_text(" ".join(text.split()), 300).replace('"', "'").replace("$", "").replace(";", ",")
 
 
 def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, info: TemplateInfo, name: str,
                   golden: GoldenVector | None, samples: SampleSet | None,
                   target_arena: TargetArena | None) -> EmitResult:
     context = project_context(model, target, info, name, golden, samples, target_arena)
-    kotlin = context["kotlin"]
-    placeholders = {"__sketch__": name, "__package_dir__": kotlin["package"].replace(".", "/"),
-                    "__kotlin_class__": kotlin["class_name"]}
-    files: dict[str, str | bytes] = dict(render_project(info, context, placeholders, include_shared=True))
-    if info.sources_dir is None:  # Android: the model travels as an asset, not as C
-        files[f"src/main/assets/{kotlin['asset']}"] = model.data
+    files: dict[str, str | bytes] = dict(render_project(info, context))
+    if info.model_file:
+        files[output_path(info, info.model_file, context)] = model.data
     written = write_files(directory, files)
     arena = context.get("arena")
     return EmitResult(out_dir=directory, template=info.name, runtime="tflm", name=name, files=written,
@@ -187,14 +160,15 @@ def _tflm_project(model: TFLiteModel, directory: Path, target: TargetProfile, in
 
 def _c_project(model: TFLiteModel, directory: Path, target: TargetProfile, name: str,
                golden: GoldenVector | None, samples: SampleSet | None) -> EmitResult:
-    from edgeq.engine import memory_summary  # the engine layer, loaded only for --runtime c
-    from edgeq.engine import write_project as write_c_project
+    from edgeq.check.c_engine import memory_summary  # the engine's figures, loaded only for --runtime c
+    from edgeq.engine import write_engine_project
 
     vectors = [golden] if golden is not None else golden_vectors(model, C_ENGINE_GOLDEN_VECTORS, samples)
-    build = write_c_project(model, name, vectors, directory, dsp=target.cpu.dsp)
+    build = write_engine_project(model, name, vectors, directory, dsp=target.cpu.dsp, cflags=target.cpu.cflags,
+                                 core=target.cpu.core or target.name)
     written = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
-    return EmitResult(out_dir=directory, template=engine_template().project_dir, runtime="c", name=name, files=written,
-                      arena_size=build.arena_bytes, memory=memory_summary(build, model))
+    return EmitResult(out_dir=directory, template=engine_template().directory, runtime="c", name=name,
+                      files=written, arena_size=build.arena_bytes, memory=memory_summary(build, model))
 
 
 def write_project(model: TFLiteModel, directory: Path, *, target: TargetProfile, template: str | None = None,

@@ -4,16 +4,15 @@ for a target profile, and what a firmware for one needs (linker script, exit cod
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from edgeq import resources
 from edgeq.check.targets import TargetProfile
 from edgeq.errors import TargetError, VerifyError
 from edgeq.render import render
+from edgeq.schema import build_table, read_toml
 from edgeq.version import __version__
 
 # Exit codes the guest reports through semihosting (QEMU itself exits 1 on its own errors).
@@ -21,12 +20,6 @@ EXIT_SETUP = 3   # the harness could not start: I/O sizes differ from model.tfli
 EXIT_FAULT = 4   # a HardFault/MemManage/BusFault/UsageFault/SecureFault handler ran
 STACK_BYTES = 32 * 1024
 HEAP_BYTES = 16 * 1024  # newlib's stdio buffers for the semihosting console and the input file
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 @dataclass(frozen=True)
 class Region:
@@ -57,26 +50,11 @@ def data_dir() -> Path:
     return resources.data_dir("emulate")
 
 
-def _region(data: Any, where: str) -> Region:
-    if not isinstance(data, dict) or set(data) != {"origin", "length", "note"}:
-        raise TargetError(f"machines.toml {where}: a region needs exactly origin, length and note")
-    return Region(int(data["origin"]), int(data["length"]), str(data["note"]))
-
-
 @cache
 def machines() -> dict[str, Machine]:
     """Every machine edgeq has a memory map for, by QEMU machine name."""
-    with (data_dir() / "machines.toml").open("rb") as fh:
-        raw = tomllib.load(fh)
-    table = {}
-    for name, entry in raw.items():
-        unknown = set(entry) - {"cpu", "source", "flash", "ram", "boot"}
-        if unknown:
-            raise TargetError(f"machines.toml [{name}]: unknown key(s) {', '.join(sorted(unknown))}")
-        boot = _region(entry["boot"], f"[{name}].boot") if "boot" in entry else None
-        table[name] = Machine(name, entry["cpu"], entry["source"], _region(entry["flash"], f"[{name}].flash"),
-                              _region(entry["ram"], f"[{name}].ram"), boot)
-    return table
+    path = data_dir() / "machines.toml"
+    return build_table(Machine, read_toml(path, TargetError), path.name, TargetError)
 
 
 def machine_for(profile: TargetProfile) -> Machine:

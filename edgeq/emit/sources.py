@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,8 +249,9 @@ def qemu_board_context(target: TargetProfile) -> dict[str, str] | None:
             "link_script": render_linker_script(machine)}
 
 
-def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[str, Any]:
-    """The template variables that describe the model and the target (everything but golden/arena/ops)."""
+def model_context(model: TFLiteModel, name: str, target: TargetProfile, sdk: Iterable[str] = ()) -> dict[str, Any]:
+    """The template variables that describe the model and the target (everything but golden/arena/ops); `sdk`:
+    the profile's `[sdk]` keys the template reads (target.<key>, empty when the profile has none)."""
     prefix = macro_prefix(name)
     inputs, outputs = io_tensors(model, prefix)
     return {
@@ -265,8 +267,11 @@ def model_context(model: TFLiteModel, name: str, target: TargetProfile) -> dict[
         "target": {"name": target.name, "kind": target.kind, "core": target.cpu.core,
                    "core_label": comment_text(target.cpu.core or target.name, 40),
                    "cflags": list(target.cpu.cflags), "cycle_counter": target.cpu.cycle_counter,
-                   "kernels": target.runtime.kernels, "zephyr_board": target.sdk.zephyr_board,
-                   "arduino_fqbn": target.sdk.arduino_fqbn, "idf_target": target.sdk.idf_target},
+                   "kernels": target.runtime.kernels, "code_flash_kb": f"{target.runtime.code_flash_kb:g}",
+                   "code_flash_source": comment_text(target.runtime.code_flash_source, 200),
+                   "reserved_flash_kb": f"{target.memory.reserved_flash_kb:g}",
+                   "reserved_ram_kb": f"{target.memory.reserved_ram_kb:g}",
+                   **{key: target.sdk.get(key, "") for key in sdk}},
     }
 
 

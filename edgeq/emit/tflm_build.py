@@ -1,5 +1,5 @@
 """How TensorFlow Lite Micro is compiled from a create_tflm_tree.py tree: the data in edgeq/data/tflm_build.toml,
-rendered into the tflm-cmake project's CMakeLists.txt and used by `edgeq verify` to build its cached library."""
+rendered into the TFLM CMake project's CMakeLists.txt and used by `edgeq verify` to build its cached library."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 
 from edgeq import resources
 from edgeq.errors import EmitError
+from edgeq.schema import load_toml
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover - Python 3.10 (pyproject declares tomli there)
-    import tomli as tomllib
+    pass
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,7 @@ class BuildSettings:
 @cache
 def build_settings() -> BuildSettings:
     """The settings in edgeq/data/tflm_build.toml; unknown or missing keys are an error of the installation."""
-    path = resources.data_dir() / "tflm_build.toml"
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    fields = set(BuildSettings.__dataclass_fields__)
-    if set(data) != fields:
-        raise EmitError(f"{path}: keys {sorted(set(data) ^ fields)} do not match edgeq's; reinstall edgeq")
-    return BuildSettings(**{k: v if isinstance(v, str) else tuple(v) for k, v in data.items()})
+    return load_toml(resources.data_dir() / "tflm_build.toml", BuildSettings, EmitError)
 
 
 def build_context() -> dict[str, Any]:

@@ -26,7 +26,7 @@ OPTIMIZE = "-O2"
 _INVOKE = re.compile(r"^\s*int\s+([A-Za-z_][A-Za-z0-9_]*)_invoke\s*\(", re.MULTILINE)
 _DEFINES_MAIN = re.compile(r"^\s*int\s+main\s*\(", re.MULTILINE)
 _NOT_LOADED = (".debug", ".comment", ".ARM.attributes", ".stab", ".gnu.attributes")
-_RAM_ONLY = (".bss", ".heap", ".stack")
+RAM_ONLY_SECTIONS = (".bss", ".heap", ".stack")
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def image_sizes(elf: Path, machine: Machine, toolchain: Toolchain, map_file: Pat
     for name, size, address in section_sizes(elf, toolchain):
         if machine.ram.contains(address):
             ram += size
-            flash += 0 if name.startswith(_RAM_ONLY) else size  # .data's initial values live in flash
+            flash += 0 if name.startswith(RAM_ONLY_SECTIONS) else size  # .data's initial values live in flash
             heap += size if name == ".heap" else 0
             stack += size if name == ".stack" else 0
         else:
@@ -209,9 +209,9 @@ def image_sizes(elf: Path, machine: Machine, toolchain: Toolchain, map_file: Pat
         for output_section, size, obj in map_contributions(map_file.read_text(encoding="utf-8", errors="replace")):
             if Path(obj).name not in model_objects:
                 continue
-            in_ram = output_section.startswith((".data", *_RAM_ONLY))
+            in_ram = output_section.startswith((".data", *RAM_ONLY_SECTIONS))
             model_ram += size if in_ram else 0
-            model_flash += 0 if output_section.startswith(_RAM_ONLY) else size
+            model_flash += 0 if output_section.startswith(RAM_ONLY_SECTIONS) else size
     return ImageSizes(flash_bytes=flash, ram_bytes=ram, static_ram_bytes=ram - heap - stack,
                       stack_reserved_bytes=stack, heap_reserved_bytes=heap, model_flash_bytes=model_flash,
                       model_ram_bytes=model_ram)

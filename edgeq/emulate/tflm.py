@@ -1,7 +1,7 @@
 """TensorFlow Lite Micro for `edgeq verify`: a tree made by tflite-micro's create_tflm_tree.py, checked, and its
 static library for a target's core, compiled once and cached by the tree's content and the compile flags.
 
-The compile settings are data (edgeq/data/tflm_build.toml), shared with the tflm-cmake template, so the
+The compile settings are data (edgeq/data/tflm_build.toml), shared with the TFLM CMake template, so the
 firmware edgeq runs is compiled like the project a user builds. The first build of a library compiles a few
 hundred TFLM and CMSIS-NN files (about 25 minutes on 2 cores); later verifications reuse it.
 """
@@ -29,7 +29,7 @@ from edgeq.errors import ToolMissingError, VerifyError
 from edgeq.render import render
 
 TREE_ENV = "EDGEQ_TFLM_TREE"
-DEVICE_TEMPLATE = "tflm-cmake/port/edgeq_cmsis_device.h.j2"
+DEVICE_TEMPLATE = "_emulate/edgeq_cmsis_device.h.j2"  # the tflm-cmake project carries it too
 HOW_TO_GET = ("make one from a tflite-micro checkout with `python3 tensorflow/lite/micro/tools/project_generation/"
               "create_tflm_tree.py --makefile_options=\"TARGET=cortex_m_generic OPTIMIZED_KERNEL_DIR=cmsis_nn "
               "TARGET_ARCH=project_generation TARGET_TOOLCHAIN_ROOT=/usr/bin/\" TREE_DIR` (see README.md, "

@@ -415,8 +415,8 @@ def store_emulation(out_dir: str | Path, report: EmulationReport) -> Path:
     replaces the host-measured arena recommendation (`target.arena`). A report.json edgeq did not write is never
     rewritten; without one, a new report names the target and the run."""
     from edgeq.check.rules import target_identity
-    from edgeq.output import json_text, update_output_file
     from edgeq.record import EmulationRecord, Report, TargetRecord, section
+    from edgeq.staging import json_text, update_output_file
     from edgeq.version import __version__
 
     path = Path(out_dir) / REPORT_FILE

@@ -24,10 +24,10 @@ from edgeq.engine.storage import Location, StoragePlan, plan_storage
 from edgeq.errors import EmitError
 from edgeq.render import C_TYPES, c_float, c_initializer, comment_text, render, require_identifier
 from edgeq.resources import kernels_dir
+from edgeq.templates import engine_template
 from edgeq.tflite import Operator, Tensor, TFLiteModel
 from edgeq.version import __version__
 
-TEMPLATE_DIR = "c-engine"
 _IO_DTYPES = ("int8", "uint8", "float32")  # what the engine takes and gives at the model boundary
 _WEIGHT_ARRAYS = ("w", "bias", "wdata", "wlut")  # op arrays holding weights/biases in another layout (or packed)
 
@@ -230,9 +230,10 @@ def generate(model: TFLiteModel, name: str, dsp: bool = False) -> EngineBuild:
         "op_markers": " ".join(f"{op['index']}:{op['opcode']}" for op in ops if op["calls"]),
         **io,
     }
+    templates = engine_template().name  # its manifest lists model.c.j2/model.h.j2 as `generated`
     files = {
-        f"{stem}.h": render(f"{TEMPLATE_DIR}/model.h.j2", context).encode(),
-        f"{stem}.c": render(f"{TEMPLATE_DIR}/model.c.j2", context).encode(),
+        f"{stem}.h": render(f"{templates}/model.h.j2", context).encode(),
+        f"{stem}.c": render(f"{templates}/model.c.j2", context).encode(),
     }
     uses_dsp = "eq_dsp_kernels.h" in headers
     for path in sorted(kernels_dir().iterdir()):

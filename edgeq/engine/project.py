@@ -6,14 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeq.engine.codegen import TEMPLATE_DIR, EngineBuild, generate, source_stem
+from edgeq.engine.codegen import EngineBuild, generate, source_stem
 from edgeq.errors import EmitError
-from edgeq.render import c_initializer, c_values, render, write_files
+from edgeq.render import c_initializer, c_values, write_files
+from edgeq.templates import engine_template, render_project
 from edgeq.tflite import TFLiteModel
 from edgeq.tflite.golden import GoldenVector
 from edgeq.version import __version__
 
 _KINDS = {"int8": ("int8_t", 0), "uint8": ("uint8_t", 1), "float32": ("float", 2)}
+# `make arm` without a target profile: the Cortex-M4 with its FPU (edgeq emit passes the target's core and flags)
+DEFAULT_CORE = "cortex-m4"
+DEFAULT_ARM_CFLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
 
 
 def _golden_array(values: np.ndarray) -> str:
@@ -23,11 +27,13 @@ def _golden_array(values: np.ndarray) -> str:
     return c_initializer(flat)
 
 
-def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out_dir: Path,
-                  dsp: bool = False) -> EngineBuild:
-    """Render the engine sources, main.c (runs `golden`, prints PASS/FAIL with the largest difference,
-    returns 0/1), Makefile (host, sanitizers, arm-none-eabi), CMakeLists.txt and README.md into `out_dir`.
-    `dsp`: use the kernels for cores with the DSP extension (see `generate`)."""
+def write_engine_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out_dir: Path,
+                         dsp: bool = False, cflags: tuple[str, ...] = DEFAULT_ARM_CFLAGS,
+                         core: str = DEFAULT_CORE) -> EngineBuild:
+    """Render the engine sources and the c-engine template (edgeq.templates: main.c runs `golden`, prints
+    PASS/FAIL with the largest difference, returns 0/1; Makefile for the host, sanitizers and `make arm` with
+    `cflags`, the target core's; CMakeLists.txt; README.md) into `out_dir`. `dsp`: use the kernels for cores
+    with the DSP extension (see `generate`)."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise EmitError(f"{out_dir}: the output directory must exist")
@@ -55,10 +61,10 @@ def write_project(model: TFLiteModel, name: str, golden: list[GoldenVector], out
         "outputs": [{"ctype": _KINDS[t.dtype][0], "kind": _KINDS[t.dtype][1], "elements": t.num_elements}
                     for t in outputs],
         "ops": sorted(set(build.ops)),
+        "arm": {"core": core, "cflags": list(cflags)},
     }
     files = dict(build.files)
-    for target in ("main.c", "Makefile", "CMakeLists.txt", "README.md"):
-        files[target] = render(f"{TEMPLATE_DIR}/{target}.j2", context).encode()
+    files.update({path: text.encode() for path, text in render_project(engine_template(), context).items()})
     write_files(out_dir, files)
     build.files = files
     return build

@@ -6,7 +6,7 @@ score.py (how close a model is to float), search.py (the driver), report.py (rep
 
 from __future__ import annotations
 
-from edgeq.recover.report import Candidate, RecoveryReport
+from edgeq.recover.outcome import Candidate, RecoveryReport
 from edgeq.recover.search import recover_accuracy
 
 __all__ = ["Candidate", "RecoveryReport", "recover_accuracy"]

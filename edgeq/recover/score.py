@@ -18,7 +18,7 @@ from edgeq.tflite import TFLiteModel
 from edgeq.tflite.runners import LiteRTRunner, dequantize_output, quantize_input
 from edgeq.validate.layers import match_io
 from edgeq.validate.metrics import sqnr_db, top1_accuracy, top1_agreement
-from edgeq.validate.report import json_number
+from edgeq.validate.results import json_number
 
 SQNR_MARGIN_DB = 1.0  # a candidate must beat the plain model by this much SQNR (when agreement is not lower) ...
 AGREEMENT_MARGIN = 2  # ... or agree with float on this many more held-out samples

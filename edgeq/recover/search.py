@@ -26,7 +26,7 @@ from edgeq.errors import CalibrationError, EdgeqError, UsageError
 from edgeq.load.loader import LoadedModel
 from edgeq.quantize.converter import QuantizeOptions, calibrated_model, quantize, quantize_calibrated
 from edgeq.recover import bias, equalize, ranges
-from edgeq.recover.report import Candidate, RecoveryReport
+from edgeq.recover.outcome import Candidate, RecoveryReport
 from edgeq.recover.score import float_accuracy, float_outputs, gap_closed, score
 from edgeq.samples import SampleSet, load_samples, select_indices
 from edgeq.tflite import TFLiteModel, read_model

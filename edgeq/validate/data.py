@@ -15,7 +15,6 @@ from typing import IO, Any
 import numpy as np
 
 from edgeq.errors import CalibrationError
-from edgeq.output import file_sha256
 from edgeq.sample_files import check_sample_file
 from edgeq.samples import (
     Preprocess,
@@ -29,6 +28,7 @@ from edgeq.samples import (
     sample_shape,
     select_indices,
 )
+from edgeq.staging import file_sha256
 from edgeq.tflite.signature import TensorSpec
 
 WHAT = "validation data"

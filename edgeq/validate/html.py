@@ -16,7 +16,7 @@ from markupsafe import Markup
 from edgeq.render import render
 from edgeq.validate.gates import METRICS
 from edgeq.validate.metrics import HISTOGRAM_LABELS
-from edgeq.validate.report import ValidationReport, fmt
+from edgeq.validate.results import ValidationReport, fmt
 from edgeq.version import __version__
 
 TEMPLATE = "_report/validation_report.html.j2"

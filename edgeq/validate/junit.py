@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from edgeq.validate.report import ValidationReport, fmt
+from edgeq.validate.results import ValidationReport, fmt
 
 SUITE = "edgeq.validate"
 

@@ -28,7 +28,7 @@ from edgeq.tflite.signature import output_names, tflite_input_specs
 from edgeq.validate.data import SampleStream, class_labels, open_samples
 from edgeq.validate.metrics import lsb_difference
 from edgeq.validate.options import DEFAULT_TFLM_SAMPLES, ValidationOptions
-from edgeq.validate.report import (
+from edgeq.validate.results import (
     InterpreterInfo,
     OutputInfo,
     OutputStats,

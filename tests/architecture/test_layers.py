@@ -14,16 +14,23 @@ PACKAGE = Path(__file__).resolve().parents[2] / "edgeq"
 
 # Lowest first: a module may import its own layer and any layer with a smaller rank, never a larger one.
 RANKS = {
-    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "output": 0, "optspec": 0, "record": 0, "preprocess": 0,
-    "files": 0,
-    "render": 1,
+    "errors": 0, "version": 0, "resources": 0, "tfenv": 0, "staging": 0, "schema": 0, "optspec": 0, "record": 0,
+    "preprocess": 0, "files": 0, "render": 1, "templates": 1,
     "tflite": 2, "samples": 2, "sample_files": 2,
-    "load": 3, "quantize": 4, "validate": 5, "check": 6, "recover": 7, "compress": 7, "engine": 8, "emit": 9,
+    "engine": 3, "load": 4, "quantize": 5, "validate": 6, "check": 7, "recover": 8, "compress": 8, "emit": 9,
     "emulate": 10, "report": 11, "options": 11, "pipeline": 12, "cli": 13, "__init__": 14,
 }
 
 
+# Modules that sit below their package: the compressed-weight formats (flatbuffer access, packed int4, TFLM_DECODE
+# LUTs) import only the flatbuffer schema, and the compiled-C engine (beneath check) decodes them.
+MODULE_LAYERS = {"edgeq.compress.flatbuffer": "tflite", "edgeq.compress.int4": "tflite",
+                 "edgeq.compress.lut": "tflite"}
+
+
 def _layer(dotted: str) -> str:
+    if dotted in MODULE_LAYERS:
+        return MODULE_LAYERS[dotted]
     parts = dotted.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 

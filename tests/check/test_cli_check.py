@@ -132,3 +132,38 @@ def test_names_that_look_like_rich_markup_are_printed_verbatim(run_cli, tmp_path
         assert code == 0, err
         assert "[bold]m.tflite" in out, out
         assert "[red]y" in out or "[/]out" in out, out
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m3"])
+def test_check_runtime_c_judges_the_compiled_c_engine(run_cli, tmp_path, tflite_builder, core):
+    """64x32 FULLY_CONNECTED: the engine keeps 64*32 int8 weights and 64 int32 biases, no arena (its I/O is the
+    caller's 32 + 64 bytes); the code is the engine linked for the core, the DSP kernels on the M4 only."""
+    from edgeq.check.targets import get_target
+    from edgeq.emulate.engine_size import find_compiler, measure_image
+    from edgeq.engine import generate
+    from edgeq.tflite import read_model
+
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(tflite_builder.fully_connected(64, 32))
+    code, out, err = run_cli(["check", str(path), "-t", core, "--runtime", "c", "--json"])
+    assert code == 0, err
+    target = json.loads(out)["target"]
+    assert (target["runtime"], target["kernels"]) == ("c", "compiled-c")
+    assert target["engine"]["path"] == ("dsp" if core == "cortex-m4" else "portable")
+    assert target["flash"]["parts_bytes"]["weights"] == 64 * 32 + 64 * 4
+    assert target["ram"]["parts_bytes"]["arena"] == 0 and target["engine"]["io_bytes"] == 32 + 64
+    profile = get_target(core)
+    build = generate(read_model(path), "model", dsp=profile.cpu.dsp)
+    flash, _ = measure_image(build, profile, find_compiler())
+    assert target["engine"]["code_measured"] is True
+    assert target["flash"]["parts_bytes"]["engine code"] == flash - build.weights_bytes - build.tables_bytes
+    assert target["flash"]["used_bytes"] == sum(target["flash"]["parts_bytes"].values())
+    tflm = json.loads(run_cli(["check", str(path), "-t", core, "--json"])[1])["target"]
+    assert tflm["runtime"] == "tflm" and target["flash"]["used_bytes"] < tflm["flash"]["used_bytes"]
+
+
+def test_check_runtime_c_for_android_is_a_usage_error(run_cli, tmp_path, tflite_builder):
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(tflite_builder.fully_connected(8, 8))
+    code, _, err = run_cli(["check", str(path), "-t", "android-arm64", "--runtime", "c"])
+    assert_one_line_error(code, err, "--runtime c generates MCU firmware", expected_code=2)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeq.check.inspect import inspect
+from edgeq.check.inspection import inspect
 from edgeq.tflite.schema import schema
 
 _ITEMSIZE = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "INT16": 2, "INT8": 1, "BOOL": 1}

@@ -145,6 +145,9 @@ def test_inheritance_merges_tables_key_by_key(tmp_path):
      "unknown kernel class(es) winograd"),
     ('modes = ["int3"]\n' + BOARD, "unknown mode(s) int3"),
     (BOARD + "[cpu\n", "invalid TOML"),
+    (BOARD + '[sdk]\nzephyr = "nrf52840dk"\n',
+     "board.toml: [sdk] has unknown key(s) zephyr; the templates read: arduino_fqbn, idf_target, zephyr_board"),
+    (BOARD + "[sdk]\nzephyr_board = 3\n", "board.toml [sdk]: zephyr_board: expected str, got int 3"),
 ])
 def test_malformed_profiles_are_target_errors_naming_the_problem(tmp_path, board, message):
     with pytest.raises(TargetError, match=re.escape(message)):

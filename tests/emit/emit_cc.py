@@ -9,13 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeq.templates import output_path, registry
+
 WARNINGS = ("-Wall", "-Wextra", "-Werror")
 HERE = Path(__file__).resolve().parent
 TFLM_SHIM = HERE / "tflm_shim"          # declaration-only stand-in for TFLM's headers (see its files)
 PLATFORM_SHIM = HERE / "platform_shim"  # declaration-only Zephyr / ESP-IDF / Arduino declarations
-# Where each TFLM template puts its sources, and its main file (relative to the project).
-MAIN_FILES = {"tflm-cmake": ("src", "src/main.cc"), "zephyr": ("src", "src/main.cc"),
-              "esp-idf": ("main", "main/main.cc"), "arduino": ("{name}", "{name}/{name}.ino")}
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,13 @@ def project_jobs(project: Path, template: str, name: str, cxx: str, cc: str, fla
                  scratch: Path | None = None) -> list[Job]:
     """Jobs that compile every generated C/C++ file of a TFLM project: the main file and model_data as C++17
     (against the shims), model_data and the plain-C headers as C11."""
-    src_dir, main = (part.format(name=name) for part in MAIN_FILES[template])
+    info = registry()[template]  # where the template puts its sources and its main file, from its manifest
+    src_dir, main = (output_path(info, part, {"name": name}) for part in (info.sources_dir, info.main))
     src = project / src_dir
     data = next(src.glob("model_data.c*"))
     cxx_includes = (src, TFLM_SHIM, PLATFORM_SHIM)
-    main_flags = (*flags, "-include", "Arduino.h") if template == "arduino" else tuple(flags)
+    # the Arduino IDE includes Arduino.h in a sketch (.ino) itself
+    main_flags = (*flags, "-include", "Arduino.h") if main.endswith(".ino") else tuple(flags)
     jobs = [Job(cxx, project / main, "c++", main_flags, cxx_includes),
             Job(cxx, data, "c++", tuple(flags), (src,)),
             Job(cc, data, "c", tuple(flags), (src,))]

@@ -14,9 +14,13 @@ import pytest
 from emit_models import build_single_op_model
 
 from edgeq.check.targets import get_target
-from edgeq.emit import ANDROID_MIN_SDK, LITERT_DEPENDENCY, write_project
+from edgeq.emit import write_project
+from edgeq.templates import registry
 from edgeq.tflite import read_model
 from edgeq.tflite.runners import LiteRTRunner
+
+LITERT = registry()["android"].values["kotlin"]  # the versions the android manifest pins
+ANDROID_MIN_SDK, LITERT_DEPENDENCY = LITERT["min_sdk"], LITERT["litert_dependency"]
 
 KOTLIN_SHIM = Path(__file__).resolve().parent / "kotlin_shim"
 # (input dtype, (scale, zero point)), (output dtype, (scale, zero point)) of each test model's I/O

@@ -13,10 +13,22 @@ from fake_tflm_tree import make_fake_tree
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
-from edgeq.emit.project import is_cortex_m
+from edgeq.emit.project import is_cortex_m, project_templates, select_template
+from edgeq.errors import UsageError
 from edgeq.tflite import read_model
 
-MCU_TEMPLATES = ("tflm-cmake", "zephyr", "esp-idf", "arduino")
+MCU_TEMPLATES = sorted(name for name, info in project_templates().items() if info.runtime == "tflm")
+
+
+def _m4_or_own_target(template: str):
+    """The Cortex-M4, or the template's test target when it does not build for the M4 (esp-idf: ESP chips only;
+    its portable sources still compile with the Cortex-M flags)."""
+    m4 = get_target("cortex-m4")
+    try:
+        select_template(m4, template)
+    except UsageError:
+        return get_target(project_templates()[template].test_target)
+    return m4
 
 
 def cortex_m_flag_sets() -> dict[str, tuple[str, ...]]:
@@ -52,8 +64,7 @@ def test_every_mcu_template_compiles_host_and_arm(tmp_path, tiny_int8, tiny_floa
     jobs = []
     for label, model in (("int8", tiny_int8), ("float_io", tiny_float_io)):
         project = tmp_path / label
-        # esp-idf builds only for ESP chips; its portable sources still compile with the Cortex-M flags
-        target = get_target("esp32-s3") if template == "esp-idf" else m4
+        target = _m4_or_own_target(template)
         write_project(model, project, target=target, template=template, name="tiny")
         jobs += project_jobs(project, template, "tiny", tools["g++"], tools["gcc"])
         jobs += project_jobs(project, template, "tiny", tools["arm-none-eabi-g++"], tools["arm-none-eabi-gcc"],
@@ -179,3 +190,35 @@ def test_named_io_macros_compile_and_equal_the_index_macros(tmp_path, digits_int
               Job(tools["g++"], use_cc, "c++", (), (project / "src",)),
               Job(tools["arm-none-eabi-gcc"], use, "c", tuple(get_target("cortex-m4").cpu.cflags),
                   (project / "src",))])
+
+
+def test_c_engine_makefile_uses_each_targets_core_and_fpu(tmp_path, tiny_int8) -> None:
+    """`make arm` and the README's CMake line carry the profile's own -mcpu/-mfloat-abi/-mfpu, for every core."""
+    for target_name, flags in cortex_m_flag_sets().items():
+        project = tmp_path / target_name
+        write_project(tiny_int8, project, target=get_target(target_name), runtime="c", name="tiny")
+        makefile = (project / "Makefile").read_text()
+        line = re.search(r"^ARM_CFLAGS \?= (.*)$", makefile, re.MULTILINE)
+        assert line is not None and line.group(1).split()[:len(flags)] == list(flags), (target_name, line)
+        assert f"make arm        {get_target(target_name).cpu.core} static library" in makefile
+        assert f'-DCMAKE_C_FLAGS="{" ".join(flags)} -Os"' in (project / "README.md").read_text()
+
+
+@pytest.mark.arm
+@pytest.mark.parametrize(("target_name", "arch", "hard_float"), [("cortex-m0plus", "v6S-M", False),
+                                                                 ("cortex-m7", "v7E-M", True)])
+def test_c_engine_make_arm_builds_for_the_targets_core(tmp_path, tiny_int8, tools, target_name, arch,
+                                                      hard_float) -> None:
+    """`make arm` of the compiled-C project, as generated: every object's build attributes name the target's
+    architecture, and its float ABI (soft on the M0+, FPU registers on the M7)."""
+    readelf = shutil.which("arm-none-eabi-readelf")
+    assert readelf is not None and shutil.which("make") is not None
+    write_project(tiny_int8, tmp_path, target=get_target(target_name), runtime="c", name="tiny")
+    build = subprocess.run(["make", "-s", "-C", str(tmp_path), "arm"], capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stdout + build.stderr
+    objects = sorted((tmp_path / "build-arm").glob("*.o"))
+    assert len(objects) >= 2
+    for obj in objects:
+        attributes = subprocess.run([readelf, "-A", str(obj)], capture_output=True, text=True, check=True).stdout
+        assert f"Tag_CPU_arch: {arch}\n" in attributes, (obj.name, attributes)
+        assert ("Tag_ABI_VFP_args: VFP registers" in attributes) == hard_float, (obj.name, attributes)

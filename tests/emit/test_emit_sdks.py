@@ -10,8 +10,11 @@ import pytest
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import write_project
+from edgeq.emit.project import project_templates
 
-SDK_TEMPLATES = {"arduino": "cortex-m4", "zephyr": "nrf52840-dk", "esp-idf": "esp32-s3", "android": "android-arm64"}
+# The templates that build with a platform SDK (they read profile [sdk] keys, or run LiteRT), for their test targets
+SDK_TEMPLATES = {name: info.test_target for name, info in project_templates().items()
+                 if info.sdk or info.runtime == "litert"}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +33,15 @@ def test_readme_states_the_sdk_versions(projects, template: str) -> None:
     assert re.search(r"\d+\.\d+", section), section
 
 
-def test_zephyr_board_names_use_hardware_model_v2(projects) -> None:
+def test_zephyr_board_names_use_hardware_model_v2(tmp_path, tiny_int8) -> None:
     """`west build -b` takes board[/soc[/variant]] names since Zephyr 3.7 (nrf52840dk_nrf52840 is gone)."""
-    readme = (projects["zephyr"] / "README.md").read_text()
+    write_project(tiny_int8, tmp_path, target=get_target("nrf52840-dk"), template="zephyr", name="tiny")
+    readme = (tmp_path / "README.md").read_text()
     assert "west build -b nrf52840dk/nrf52840 path/to/this/folder" in readme
     for name, profile in available_targets().items():
-        board = profile.sdk.zephyr_board
+        board = profile.sdk.get("zephyr_board", "")
         assert board == "" or re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+){0,2}", board), f"{name}: {board!r}"
-    assert get_target("cortex-m4").sdk.zephyr_board == ""  # a core names no board
+    assert "zephyr_board" not in get_target("cortex-m4").sdk  # a core names no board
 
 
 def test_zephyr_prints_microseconds_and_says_which_kernels_run(projects) -> None:
@@ -88,3 +92,17 @@ def test_zephyr_timer_counts_microseconds_across_a_counter_wrap(projects, tools,
     subprocess.run([tools["g++"], "-std=c++17", "-Wall", "-Wextra", "-Werror", str(harness), "-o", str(exe)],
                    check=True, capture_output=True)
     assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip() == "1000000"
+
+
+def test_zephyr_readme_says_what_a_build_needs_and_what_the_estimate_holds(projects) -> None:
+    """What a Zephyr 4.2 build with Debian's toolchain needed (cmsis-dsp with CMSIS-NN, picolibc), and the flash/RAM
+    estimate spelled out with the profile's own figures."""
+    profile = get_target(SDK_TEMPLATES["zephyr"])
+    readme = " ".join((projects["zephyr"] / "README.md").read_text().split())
+    assert "west config manifest.project-filter -- +tflite-micro,+cmsis-nn,+cmsis-dsp" in readme
+    for fragment in ("picolibc-arm-none-eabi", "libstdc++-arm-none-eabi-picolibc", "-DTOOLCHAIN_HAS_PICOLIBC=ON",
+                     "ZEPHYR_TOOLCHAIN_VARIANT=gnuarmemb"):
+        assert fragment in readme, fragment
+    assert (f"+ {profile.runtime.code_flash_kb:g} KiB for TFLM's interpreter and kernels" in readme
+            and f"+ {profile.memory.reserved_flash_kb:g} KiB the profile keeps" in readme
+            and f"+ {profile.memory.reserved_ram_kb:g} KiB for the application" in readme)

@@ -14,19 +14,17 @@ import pytest
 
 from edgeq.check.targets import available_targets, get_target
 from edgeq.emit import emit_project, project_context, select_template, write_project
-from edgeq.emit.project import SHARED_DIR, project_templates
+from edgeq.emit.project import CONTEXTS, project_templates
 from edgeq.errors import EmitError, UsageError
 from edgeq.render import environment, render
 from edgeq.resources import templates_dir
+from edgeq.templates import SHARED_DIR, default_template, engine_template, registry, sdk_keys
 from edgeq.tflite.runners import TFLMRunner
 
 TEMPLATES = project_templates()
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-GOLDEN_CASES = {  # template -> target the golden project is emitted for
-    "tflm-cmake": "cortex-m4", "arduino": "cortex-m4", "zephyr": "cortex-m33", "esp-idf": "esp32-s3",
-    "android": "android-arm64",
-}
+GOLDEN_CASES = {name: info.test_target for name, info in TEMPLATES.items()}  # the golden project's target
 # Variables a template gets from the template that includes it ({% set %} before {% include %}).
 SET_BY_INCLUDER = {"readme_common.md.j2": {"timer_unit"}}
 
@@ -39,7 +37,39 @@ def all_template_files() -> list[Path]:
 def test_registry_matches_the_template_directories() -> None:
     on_disk = {p.name for p in templates_dir().iterdir() if p.is_dir()}
     assert set(TEMPLATES) | {SHARED_DIR} <= on_disk
-    assert set(GOLDEN_CASES) == set(TEMPLATES)
+    assert {p.name for p in GOLDEN_DIR.iterdir() if p.is_dir()} == set(TEMPLATES), "a template without golden files"
+    assert engine_template().name not in TEMPLATES and engine_template().runtime == "c"
+
+
+def test_manifests_name_what_edgeq_provides() -> None:
+    """Every context builder, SDK key and test target a manifest names exists; profiles use only declared keys."""
+    for info in registry().values():
+        assert set(info.context) <= set(CONTEXTS), info.name
+        assert info.test_target in available_targets(), info.name
+    used = {key for profile in available_targets().values() for key in profile.sdk}
+    assert used <= set(sdk_keys()) and {"zephyr_board", "arduino_fqbn", "idf_target"} <= set(sdk_keys())
+    assert default_template("mcu").name == "tflm-cmake" and default_template("android").name == "android"
+
+
+def test_a_manifest_must_list_its_files(tmp_path, monkeypatch) -> None:
+    """A .j2 the manifest does not list (or a listed one that is missing) is an error naming the file."""
+    from edgeq import templates
+
+    root = tmp_path / "firmware_templates"
+    shutil.copytree(templates_dir() / "zephyr", root / "zephyr")
+    (root / "zephyr" / "extra.txt.j2").write_text("x")
+    monkeypatch.setattr(templates, "templates_dir", lambda: root)
+    with pytest.raises(EmitError, match=r"zephyr/template.toml: files must list .*not listed: extra.txt.j2"):
+        templates._manifest("zephyr")
+    (root / "zephyr" / "extra.txt.j2").unlink()
+    (root / "zephyr" / "prj.conf.j2").unlink()
+    with pytest.raises(EmitError, match="listed but missing: prj.conf.j2"):
+        templates._manifest("zephyr")
+    (root / "zephyr" / "prj.conf.j2").write_text("x")
+    manifest = root / "zephyr" / "template.toml"
+    manifest.write_text(manifest.read_text() + 'colour = "red"\n')
+    with pytest.raises(EmitError, match="zephyr/template.toml: unknown key.s. colour"):
+        templates._manifest("zephyr")
 
 
 def test_every_target_has_a_usable_default_template() -> None:
@@ -64,8 +94,7 @@ def test_templates_use_only_defined_variables(template: Path, tiny_int8) -> None
     """Static check (covers branches a rendering does not take): every variable a template reads exists."""
     info = TEMPLATES["tflm-cmake"] if template.parent.name == SHARED_DIR else \
         TEMPLATES[template.relative_to(templates_dir()).parts[0]]
-    target = get_target("android-arm64" if info.name == "android" else "cortex-m4")
-    context = project_context(tiny_int8, target, info, "tiny")
+    context = project_context(tiny_int8, get_target(info.test_target), info, "tiny")
     undeclared = jinja2.meta.find_undeclared_variables(environment().parse(template.read_text()))
     missing = undeclared - set(context) - SET_BY_INCLUDER.get(template.name, set())
     assert not missing, f"{template.name} reads undefined variables {sorted(missing)}"
@@ -191,3 +220,39 @@ def test_android_module(tmp_path, tiny_int8) -> None:
     gradle = (tmp_path / "build.gradle.kts").read_text()
     assert 'implementation("com.google.ai.edge.litert:litert:' in gradle and "noCompress" not in gradle
     assert "implementation(" in (tmp_path / "README.md").read_text()
+
+
+@pytest.fixture
+def extra_template(tmp_path, monkeypatch):
+    """firmware_templates/ plus one new template folder, `minimal-make`, as a user of edgeq would add it."""
+    from edgeq import render, resources, templates
+
+    root = tmp_path / "firmware_templates"
+    shutil.copytree(templates_dir(), root)
+    new = root / "minimal-make"
+    (new / "app").mkdir(parents=True)
+    (new / "template.toml").write_text(
+        'description = "A Makefile project around the shared sources"\nkinds = ["mcu"]\nruntime = "tflm"\n'
+        'files = ["Makefile.j2", "app/main.cc.j2"]\nmain = "app/main.cc"\nsources_dir = "app"\n'
+        'sdk = { make_board = "the BOARD= a Makefile takes" }\ncontext = ["qemu"]\n'
+        'test_target = "cortex-m4"\n[values]\ngreeting = "hello"\n', encoding="utf-8")
+    (new / "Makefile.j2").write_text("# {{ greeting }} {{ name }} for {{ target.core }} ({{ target.make_board }})\n"
+                                     "# QEMU: {{ qemu.machine if qemu else 'none' }}\n", encoding="utf-8")
+    (new / "app" / "main.cc.j2").write_text('#include "model_data.h"\nint main() { return 0; }\n', encoding="utf-8")
+    for module in (render, resources, templates):
+        monkeypatch.setattr(module, "templates_dir", lambda: root)
+    for cached in (render.environment, templates.registry, templates.shared_sources):
+        cached.cache_clear()
+    yield new
+    for cached in (render.environment, templates.registry, templates.shared_sources):
+        cached.cache_clear()
+
+
+def test_a_new_template_is_a_folder(extra_template, tmp_path, tiny_int8) -> None:
+    """No edgeq code names a template: a folder with its manifest is registered, selected and rendered with the
+    shared sources, its fixed values, its context builder and its [sdk] key."""
+    assert "minimal-make" in project_templates()
+    result = write_project(tiny_int8, tmp_path / "out", target=get_target("cortex-m4"), template="minimal-make",
+                           name="tiny")
+    assert {"Makefile", "app/main.cc", "app/model_data.cc", "app/model_ops.h", "app/model_io.h"} <= set(result.files)
+    assert (tmp_path / "out" / "Makefile").read_text() == "# hello tiny for cortex-m4 ()\n# QEMU: mps2-an386\n"

@@ -68,7 +68,7 @@ _BEHAVIOURS = {
     "fails": "if (x[0] == 1) { return 7; }",
 }
 
-# A host demo program, as the engine's write_project adds: the harness must leave it out of the link.
+# A host demo program, as the engine's write_engine_project adds: the harness must leave it out of the link.
 _HOST_MAIN = """\
 #include <stdio.h>
 #include "fake_model.h"

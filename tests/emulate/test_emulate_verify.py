@@ -19,14 +19,14 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 def digits_c_out(tmp_path_factory, digits_int8):
     """An OUT directory as `convert --runtime c` writes it: model.tflite, report.json and the engine's
     project (model + kernels + a host self-check main.c, which the firmware must leave out)."""
-    from edgeq.engine import write_project
+    from edgeq.engine import write_engine_project
     from edgeq.tflite.golden import golden_vectors
 
     out = tmp_path_factory.mktemp("verify") / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(digits_int8.data)
     (out / "report.json").write_text(json.dumps({"edgeq_version": "0", "target": {"name": "cortex-m4", "kind": "mcu"}}))
-    build = write_project(digits_int8, "digits", golden_vectors(digits_int8, 2), out)
+    build = write_engine_project(digits_int8, "digits", golden_vectors(digits_int8, 2), out)
     assert (out / "main.c").is_file()
     return out, build
 

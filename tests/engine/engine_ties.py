@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from engine_opmodels import ACTIVATIONS, Graph, options
+from fixedpoint_twins import f32_mul
 
 from edgeq.engine.ops_shape import mean_multiplier
-from edgeq.engine.quant import f32, f32_div, f32_mul, quantize_multiplier, round_half_away
+from edgeq.engine.quant import f32, f32_div, quantize_multiplier, round_half_away
 from edgeq.tflite import TFLiteModel
 
 ROWS = np.arange(-128, 128)

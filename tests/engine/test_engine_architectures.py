@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from engine_harness import build_executable, run_cases
 
-from edgeq.engine import generate, write_project
+from edgeq.engine import generate, write_engine_project
 from edgeq.errors import UnsupportedOpError
 from edgeq.samples import synthetic_samples
 from edgeq.tflite.golden import golden_inputs, golden_vectors
@@ -296,7 +296,7 @@ def test_two_input_float_model_verifies_on_the_emulated_cortex_m4(converted, tmp
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.tflite").write_bytes(model.data)
-    write_project(model, "two_io", golden_vectors(model, 2, samples), out)
+    write_engine_project(model, "two_io", golden_vectors(model, 2, samples), out)
     report = verify(out, samples=4, target="cortex-m4")
     assert report.passed, report.summary()
     assert report.outputs_equal is True and report.max_abs_diff == 0

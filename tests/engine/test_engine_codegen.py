@@ -10,16 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from build_tools import require_tools
-
-from edgeq.engine import generate, write_project
-from edgeq.engine.quant import (
-    INT32_MAX,
-    INT32_MIN,
+from fixedpoint_twins import (
     multiply_by_quantized_multiplier,
-    quantize_multiplier,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
+
+from edgeq.engine import generate, write_engine_project
+from edgeq.engine.quant import INT32_MAX, INT32_MIN, quantize_multiplier
 from edgeq.render import c_initializer
 from edgeq.resources import kernels_dir as kernel_dir
 from edgeq.tflite.golden import golden_vectors
@@ -51,8 +49,8 @@ def test_output_is_byte_identical_on_reruns(engine_models, tmp_path):
     vectors = golden_vectors(model, 2)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    write_project(model, "m", vectors, tmp_path / "a")
-    write_project(model, "m", vectors, tmp_path / "b")
+    write_engine_project(model, "m", vectors, tmp_path / "a")
+    write_engine_project(model, "m", vectors, tmp_path / "b")
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in files:

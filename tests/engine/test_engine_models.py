@@ -15,7 +15,7 @@ from build_tools import require_tools
 from engine_harness import build_executable, run_cases
 from models import tflm_outputs, tflm_quantize
 
-from edgeq.engine import generate, write_project
+from edgeq.engine import generate, write_engine_project
 from edgeq.errors import EmitError, UnsupportedOpError
 from edgeq.tflite import read_model
 from edgeq.tflite.golden import GoldenVector, golden_inputs, golden_vectors
@@ -99,7 +99,7 @@ def digits_project(engine_models, digits_val, tmp_path_factory, gcc):
     """The float-I/O example as a project whose self-check runs six real validation digits."""
     model = engine_models["digits_float32"]
     out = tmp_path_factory.mktemp("digits-project")
-    build = write_project(model, "digits", golden_vectors(model, 6, digits_val), out)
+    build = write_engine_project(model, "digits", golden_vectors(model, 6, digits_val), out)
     return out, build
 
 
@@ -116,7 +116,7 @@ def test_project_self_check_fails_on_wrong_golden_outputs(engine_models, tmp_pat
     model = engine_models["digits_int8"]
     good = golden_vectors(model, 2)
     bad = [good[0], GoldenVector(good[1].inputs, (good[1].outputs[0] + np.int8(1),))]
-    write_project(model, "digits", bad, tmp_path)
+    write_engine_project(model, "digits", bad, tmp_path)
     proc = subprocess.run(["make", "-s", "check"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "FAIL: 10 output values differ" in proc.stdout, proc.stdout + proc.stderr
 
@@ -142,7 +142,7 @@ def test_project_builds_with_cmake(digits_project, tmp_path):
 
 def test_memory_summary_puts_the_plan_next_to_tflms_arena(model_runs):
     from edgeq.check.arena import measure_arena
-    from edgeq.engine import memory_summary
+    from edgeq.check.c_engine import memory_summary
 
     model, build, *_ = model_runs["digits_int8"]
     summary = memory_summary(build, model)

@@ -335,7 +335,7 @@ def test_weights_that_cannot_fit_the_flash_are_refused_before_quantizing(oversiz
 _STAGE = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from edgeq.output import staged_output
+    from edgeq.staging import staged_output
     with staged_output(Path(sys.argv[1]), force=True) as staging:
         (staging / "partial.txt").write_text("half")
         print(staging, flush=True)

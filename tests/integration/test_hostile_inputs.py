@@ -303,7 +303,7 @@ def test_bad_profiles_fail_only_themselves_and_a_nameless_one_takes_its_file_nam
 
 def test_report_lookups_are_edgeq_errors_and_a_passing_report_has_no_failure_message(hostile):
     from edgeq.errors import EdgeqError
-    from edgeq.validate.report import MetricError
+    from edgeq.validate.results import MetricError
     from edgeq.validate.session import ValidationOptions, validate_model
 
     report = validate_model(hostile / "model.tflite", hostile / "y_column.npz", options=ValidationOptions())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeq import output
+from edgeq import staging as output
 from edgeq.errors import OutputError, OutputExistsError
 
 

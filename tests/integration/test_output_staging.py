@@ -1,4 +1,4 @@
-"""edgeq.output: a failure injected in each phase of writing OUT leaves the old OUT as it was and no staging
+"""edgeq.staging: a failure injected in each phase of writing OUT leaves the old OUT as it was and no staging
 or backup folder behind; --force replaces only edgeq's own output."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeq import output
+from edgeq import staging as output
 from edgeq.errors import OutputError, OutputExistsError, UsageError
 
 

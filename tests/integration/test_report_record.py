@@ -136,7 +136,7 @@ def test_a_key_the_record_does_not_declare_is_kept_and_flagged_by_the_schema(sch
 def test_old_reports_are_recognised_by_their_missing_version(tmp_path, outputs):
     """A report written before schema_version existed (version 0) is read; rewriting keeps it version 0."""
     from edgeq.emulate.verify import EmulationReport, project_runtime, report_target, store_emulation
-    from edgeq.output import check_output_dir
+    from edgeq.staging import check_output_dir
 
     old = tmp_path / "old"
     shutil.copytree(outputs["emit-c"], old)
@@ -172,7 +172,7 @@ def test_old_reports_are_recognised_by_their_missing_version(tmp_path, outputs):
 def test_reports_this_edgeq_cannot_read_are_refused(tmp_path, data, fragment):
     from edgeq.emulate.verify import report_target
     from edgeq.errors import VerifyError
-    from edgeq.output import OutputExistsError, check_output_dir
+    from edgeq.staging import OutputExistsError, check_output_dir
 
     with pytest.raises(RecordError, match=fragment):
         parse_report(data)

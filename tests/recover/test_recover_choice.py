@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from recover_models import build
 
-from edgeq.recover.report import Candidate
+from edgeq.recover.outcome import Candidate
 from edgeq.recover.score import Scores
 from edgeq.recover.search import choose
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.check.inspect import inspect_model
+from edgeq.check.inspection import inspect_model
 from edgeq.errors import EdgeqError, ModelFormatError
 from edgeq.tflite import read_model
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeq.validate.report import (
+from edgeq.validate.results import (
     InterpreterInfo,
     OutputInfo,
     OutputStats,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeq.output import json_text
+from edgeq.staging import json_text
 from edgeq.validate import workers
 from edgeq.validate.html import render_html
 from edgeq.validate.junit import junit_xml
@@ -63,7 +63,7 @@ def test_jobs_must_be_positive():
 
 SCRIPT = """
 import sys
-from edgeq.output import json_text
+from edgeq.staging import json_text
 from edgeq.validate import pool, workers
 from edgeq.validate.session import ValidationOptions, validate_model
 

@@ -20,7 +20,7 @@ from edgeq.validate.metrics import (
     top1_accuracy,
     top1_agreement,
 )
-from edgeq.validate.report import OutputInfo, OutputStats, json_number
+from edgeq.validate.results import OutputInfo, OutputStats, json_number
 
 REF = np.array([1.0, -1.0, 1.0, -1.0])
 

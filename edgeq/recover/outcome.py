@@ -8,7 +8,7 @@ from typing import Any
 from edgeq.quantize.converter import QuantizeOptions
 from edgeq.recover.score import GapClosed, Scores
 from edgeq.tflite import TFLiteModel
-from edgeq.validate.report import fmt, json_number
+from edgeq.validate.results import fmt, json_number
 
 TECHNIQUES = {
     "plain": "plain int8 (min/max ranges)",

@@ -1,6 +1,7 @@
-"""`--runtime c` judges a target with the compiled-C engine's own figures (edgeq.emulate.engine_fit): flash as
-measured (or estimated from edgeq/data/engine_fit.toml) against the self-check firmware's linked image, RAM
-against the image's model RAM, and the fitted latency against the instructions QEMU counts."""
+"""`--runtime c` judges a target with the compiled-C engine's own figures (edgeq.check.c_engine, the code
+measured by edgeq.emulate.engine_size): flash as measured (or estimated from edgeq/data/engine_fit.toml)
+against the self-check firmware's linked image, RAM against the image's model RAM, and the fitted latency
+against the instructions QEMU counts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from edgeq.check.rules import check_model
 from edgeq.check.targets import get_target
 from edgeq.emulate import build_firmware, find_project, machine_for, verify
-from edgeq.emulate.engine_fit import engine_figures
+from edgeq.emulate.engine_size import measured_engine_figures as engine_figures
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
@@ -32,7 +33,7 @@ def person_int8(person_clean_path):
 def engine_case(request, digits_int8, person_int8, tmp_path_factory, toolchain):
     """A model on a DSP core (M4) or not (M3): its figures measured and estimated, the self-check firmware's
     image, and one verified run."""
-    from edgeq.engine import write_project
+    from edgeq.engine import write_engine_project
     from edgeq.tflite.golden import golden_vectors
 
     name, core = request.param
@@ -40,7 +41,7 @@ def engine_case(request, digits_int8, person_int8, tmp_path_factory, toolchain):
     target = get_target(core)
     out = tmp_path_factory.mktemp(f"fit-{name}-{core}")
     (out / "model.tflite").write_bytes(model.data)
-    build = write_project(model, "m", golden_vectors(model, 1), out, dsp=target.cpu.dsp)
+    build = write_engine_project(model, "m", golden_vectors(model, 1), out, dsp=target.cpu.dsp)
     vectors = golden_vectors(model, 1)[0]
     firmware = build_firmware(find_project(out), machine_for(target), target.cpu.cflags,
                               [int(x.nbytes) for x in vectors.inputs], [int(y.nbytes) for y in vectors.outputs],
