@@ -1,4 +1,5 @@
-"""edgeq.engine.quant's Python twins of TFLite's integer arithmetic against their definitions, written here
+"""edgeq.engine.quant and the tests' Python twins (fixedpoint_twins.py) of TFLite's integer arithmetic
+against their definitions, written here
 independently with exact rationals: gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT,
 TFLite's MultiplyByQuantizedMultiplier (int32 wrap-around of the left shift included), C's round(), and
 CalculateActivationRangeQuantized's float32 bounds. No TensorFlow, no compiler: milliseconds."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import fixedpoint_twins as twins
 import numpy as np
 import pytest
 
@@ -76,19 +78,19 @@ def test_saturating_rounding_doubling_high_mul() -> None:
     pairs += [(2**30 + 2 * k + 1, 1) for k in range(-4, 4)] + [(-(2 * k + 1), 2**30) for k in range(6)]
     for a, b in pairs:
         want = srdhm_reference(a, b)
-        assert quant.saturating_rounding_doubling_high_mul(a, b) == want, (a, b)
+        assert twins.saturating_rounding_doubling_high_mul(a, b) == want, (a, b)
         if not a == b == I32_MIN:
             assert want == math.floor(Fraction(a * b, 2**31) + Fraction(1, 2))
-    assert quant.saturating_rounding_doubling_high_mul(I32_MIN, I32_MIN) == I32_MAX
+    assert twins.saturating_rounding_doubling_high_mul(I32_MIN, I32_MIN) == I32_MAX
 
 
 def test_rounding_divide_by_pot() -> None:
     rng = np.random.default_rng(3)
     for x in _int32s(rng, 200) + [5, -5, 6, -6, 7, -7, 12, -12, 2**20 + 2**19, -(2**20 + 2**19)]:
         for exponent in range(0, 32):
-            assert quant.rounding_divide_by_pot(x, exponent) == rdbp_reference(x, exponent), (x, exponent)
-    assert [quant.rounding_divide_by_pot(x, 1) for x in (-3, -1, 1, 3)] == [-2, -1, 1, 2]  # halves away from 0
-    assert [quant.rounding_divide_by_pot(x, 2) for x in (-6, -5, 5, 6, 7)] == [-2, -1, 1, 2, 2]
+            assert twins.rounding_divide_by_pot(x, exponent) == rdbp_reference(x, exponent), (x, exponent)
+    assert [twins.rounding_divide_by_pot(x, 1) for x in (-3, -1, 1, 3)] == [-2, -1, 1, 2]  # halves away from 0
+    assert [twins.rounding_divide_by_pot(x, 2) for x in (-6, -5, 5, 6, 7)] == [-2, -1, 1, 2, 2]
 
 
 @pytest.mark.parametrize("shift", [-31, -20, -8, -1, 0, 1, 2, 7, 12])
@@ -97,19 +99,19 @@ def test_multiply_by_quantized_multiplier(shift: int) -> None:
     multipliers = [2**30, 2**31 - 1, 1518500250, 1073741825] + [int(m) for m in rng.integers(2**30, 2**31, 20)]
     for x in _int32s(rng, 60):
         for m in multipliers:
-            assert quant.multiply_by_quantized_multiplier(x, m, shift) == mbqm_reference(x, m, shift), (x, m, shift)
+            assert twins.multiply_by_quantized_multiplier(x, m, shift) == mbqm_reference(x, m, shift), (x, m, shift)
 
 
 def test_the_left_shift_wraps_like_int32() -> None:
     # 2^29 << 3 overflows int32 to 0 (C, two's complement); 3 * 2^29 << 1 wraps to a negative value
-    assert quant.multiply_by_quantized_multiplier(2**29, 2**30, 3) == 0
-    assert quant.multiply_by_quantized_multiplier(3 * 2**29, 2**30, 1) == mbqm_reference(3 * 2**29, 2**30, 1) < 0
+    assert twins.multiply_by_quantized_multiplier(2**29, 2**30, 3) == 0
+    assert twins.multiply_by_quantized_multiplier(3 * 2**29, 2**30, 1) == mbqm_reference(3 * 2**29, 2**30, 1) < 0
 
 
 def test_float32_helpers_round_like_c_floats() -> None:
     a, b = 0.1, 3.0
     assert quant.f32(a) == float(np.float32(0.1)) != 0.1
-    assert quant.f32_mul(a, b) == float(np.float32(np.float32(0.1) * np.float32(3.0))) != a * b
+    assert twins.f32_mul(a, b) == float(np.float32(np.float32(0.1) * np.float32(3.0))) != a * b
     assert quant.f32_div(1.0, 3.0) == float(np.float32(1) / np.float32(3)) != 1.0 / 3.0
     assert quant.f32_div(6.0, 0.047) == float(np.float32(6.0) / np.float32(0.047))
 
