@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
 import sys
 import types
 import typing
@@ -25,6 +26,7 @@ from edgeq.errors import EdgeqError
 
 SCHEMA_VERSION = 1
 REPORT_FILE = "report.json"
+MAX_REPORT_BYTES = 64 << 20  # far above any real report (a few hundred KiB with per-layer rows); bounds the read
 WRITERS = ("edgeq convert", "edgeq emit", "edgeq verify")  # verify only where OUT had no report.json
 
 
@@ -325,9 +327,16 @@ def parse_report(data: Any) -> Report:
 
 
 def read_report(out_dir: str | Path) -> Report:
-    """OUT/report.json as a Report; RecordError naming why not (missing, not JSON, not edgeq's, too new)."""
+    """OUT/report.json as a Report; RecordError naming why not (missing, not a file, too large, not JSON, not
+    edgeq's, too new)."""
     path = Path(out_dir) / REPORT_FILE
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device never end it
+            raise RecordError(f"{path} is not a regular file")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise RecordError(f"{path} holds {info.st_size:,} bytes, over the {MAX_REPORT_BYTES >> 20} MiB an "
+                              "edgeq report can have")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecordError(f"{path} not found") from None

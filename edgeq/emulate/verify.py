@@ -176,7 +176,7 @@ class EmulationReport:
 def report_target(out_dir: Path) -> str:
     """The target name recorded in OUT/report.json (older reports' `"target": "name"` too)."""
     path = Path(out_dir) / REPORT_FILE
-    if not path.is_file():
+    if not path.exists():  # a FIFO or device is read_report's to refuse
         raise VerifyError(f"{path} not found: pass --target, or verify a directory written by edgeq convert or "
                           "edgeq emit")
     try:

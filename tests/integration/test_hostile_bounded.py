@@ -381,3 +381,22 @@ def test_a_later_run_removes_staging_folders_a_killed_run_left_and_says_so(norma
     assert not second.exists()
     assert (foreign / "notes.txt").read_text() == "user data" and live.is_dir()
     assert (out / "model.tflite").is_file() and time.monotonic() - start < 120
+
+
+def test_a_report_json_that_is_a_fifo_or_huge_is_refused_by_verify(normal, tmp_path):
+    out = tmp_path / "out"
+    emitted = edgeq("emit", normal["tflite"], "--runtime", "c", "-o", out)
+    assert emitted.code == 0, emitted.err[-2000:]
+    report = out / "report.json"
+    report.unlink()
+    os.mkfifo(report)
+    fifo = edgeq("verify", out)
+    assert fifo.code == 1 and fifo.error == f"{report} is not a regular file; pass --target", fifo.err
+    assert fifo.seconds < 60  # reading the FIFO would block until the 240 s time-out
+    report.unlink()
+    with report.open("wb") as fh:
+        fh.truncate(GIB)  # sparse
+    huge = edgeq("verify", out)
+    assert huge.code == 1, huge.err
+    assert huge.error == f"{report} holds 1,073,741,824 bytes, over the 64 MiB an edgeq report can have; pass --target"
+    assert huge.rss_kb <= 2 * normal["inspect"].rss_kb  # never read
