@@ -40,17 +40,26 @@ def max_sample_bytes() -> int:
     return value
 
 
-def read_header(stream: IO[bytes], where: str) -> Header:
-    """An .npy header (numpy.lib.format), leaving `stream` at the first byte of data."""
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    except (ValueError, EOFError, OSError) as exc:
-        raise CalibrationError(f"{where}: not a readable .npy array ({' '.join(str(exc).split())[:160]})") from None
+HEADER_ERRORS = (ValueError, EOFError, OSError)  # what numpy.lib.format raises for a header it cannot read
+
+
+def parse_header(stream: IO[bytes]) -> Header:
+    """An .npy header (numpy.lib.format), leaving `stream` at the first byte of data; HEADER_ERRORS if it is
+    not one (a pickle, a truncated file). Never reads the data."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
     return tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran)
+
+
+def read_header(stream: IO[bytes], where: str) -> Header:
+    """parse_header, its failure one CalibrationError line naming `where`."""
+    try:
+        return parse_header(stream)
+    except HEADER_ERRORS as exc:
+        raise CalibrationError(f"{where}: not a readable .npy array ({' '.join(str(exc).split())[:160]})") from None
 
 
 def _check_claim(header: Header, available: int, where: str, key: str) -> None:

@@ -15,7 +15,7 @@ from typing import IO, Any
 import numpy as np
 
 from edgeq.errors import CalibrationError
-from edgeq.sample_files import check_sample_file
+from edgeq.sample_files import HEADER_ERRORS, check_sample_file, parse_header
 from edgeq.samples import (
     Preprocess,
     SampleSet,
@@ -233,16 +233,11 @@ def class_labels(labels: np.ndarray, classes: int, output: str, where: str) -> n
 
 def _header(stream: IO[bytes], path: Path, key: str) -> tuple[tuple[int, ...], np.dtype, bool]:
     try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    except ValueError as exc:
+        return parse_header(stream)
+    except HEADER_ERRORS as exc:
         detail = "" if "magic string" in str(exc) else f" ({' '.join(str(exc).split())[:120]})"
         raise CalibrationError(f"{WHAT} {path}: member {key!r} is not a .npy array{detail} (edgeq never unpickles "
                                "data); save the arrays with numpy.savez") from None
-    return tuple(int(d) for d in shape), np.dtype(dtype), bool(fortran)
 
 
 def _npy_member(path: Path) -> _Member:
