@@ -11,16 +11,10 @@
 #include "eq_dsp.h"
 #include "eq_dsp_kernels.h"
 
-/* 2 output channels x 2 columns (pixels): four accumulators in registers. `w` holds the two channels' weights
- * interleaved four at a time (w0[0..3] w1[0..3] w0[4..7] ...), kp bytes each. */
-static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x1, int32_t kp, int32_t *acc) {
-    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    const int8_t *end = x0 + kp;
-#define EQ_STEP_2X2()                                                 \
+/* Two channels' next four weights (w, w + 4) times two columns' int16 lane words (x0l, x0h, x1l, x1h) into the
+ * accumulators a00..a11: the multiply half of both 2x2 dot-product steps below. */
+#define EQ_MAC_2X2()                                                  \
     do {                                                              \
-        const int32_t v0 = eq_load4(x0), v1 = eq_load4(x1);           \
-        const int32_t x0l = eq_sxtb16(v0), x0h = eq_sxtb16_ror8(v0);  \
-        const int32_t x1l = eq_sxtb16(v1), x1h = eq_sxtb16_ror8(v1);  \
         int32_t f = eq_load4(w);                                      \
         int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);            \
         a00 = eq_smlad(fl, x0l, a00);                                 \
@@ -35,6 +29,19 @@ static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x
         a11 = eq_smlad(fl, x1l, a11);                                 \
         a11 = eq_smlad(fh, x1h, a11);                                 \
         w += 8;                                                       \
+    } while (0)
+
+/* 2 output channels x 2 columns (pixels): four accumulators in registers. `w` holds the two channels' weights
+ * interleaved four at a time (w0[0..3] w1[0..3] w0[4..7] ...), kp bytes each. */
+static inline void eq_dot_2x2(const int8_t *w, const int8_t *x0, const int8_t *x1, int32_t kp, int32_t *acc) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int8_t *end = x0 + kp;
+#define EQ_STEP_2X2()                                                 \
+    do {                                                              \
+        const int32_t v0 = eq_load4(x0), v1 = eq_load4(x1);           \
+        const int32_t x0l = eq_sxtb16(v0), x0h = eq_sxtb16_ror8(v0);  \
+        const int32_t x1l = eq_sxtb16(v1), x1h = eq_sxtb16_ror8(v1);  \
+        EQ_MAC_2X2();                                                 \
         x0 += 4;                                                      \
         x1 += 4;                                                      \
     } while (0)
@@ -67,20 +74,7 @@ static inline void eq_dot_2x2_split(const int8_t *w, const int32_t *x0, const in
         int32_t x0l, x0h, x1l, x1h;                                   \
         eq_load2w(x0, &x0l, &x0h);                                    \
         eq_load2w(x1, &x1l, &x1h);                                    \
-        int32_t f = eq_load4(w);                                      \
-        int32_t fl = eq_sxtb16(f), fh = eq_sxtb16_ror8(f);            \
-        a00 = eq_smlad(fl, x0l, a00);                                 \
-        a00 = eq_smlad(fh, x0h, a00);                                 \
-        a01 = eq_smlad(fl, x1l, a01);                                 \
-        a01 = eq_smlad(fh, x1h, a01);                                 \
-        f = eq_load4(w + 4);                                          \
-        fl = eq_sxtb16(f);                                            \
-        fh = eq_sxtb16_ror8(f);                                       \
-        a10 = eq_smlad(fl, x0l, a10);                                 \
-        a10 = eq_smlad(fh, x0h, a10);                                 \
-        a11 = eq_smlad(fl, x1l, a11);                                 \
-        a11 = eq_smlad(fh, x1h, a11);                                 \
-        w += 8;                                                       \
+        EQ_MAC_2X2();                                                 \
         x0 += 2;                                                      \
         x1 += 2;                                                      \
     } while (0)
@@ -93,6 +87,7 @@ static inline void eq_dot_2x2_split(const int8_t *w, const int32_t *x0, const in
         EQ_STEP_SPLIT();
     }
 #undef EQ_STEP_SPLIT
+#undef EQ_MAC_2X2
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
